@@ -1,0 +1,281 @@
+package environ
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// ErrNoMethod is returned by [Env.Request] when REQUEST_METHOD is missing.
+var ErrNoMethod = errors.New("environ: REQUEST_METHOD is not set")
+
+// Request builds the *http.Request an app runs with from the environment and
+// the request body:
+//   - Method from REQUEST_METHOD, Proto from SERVER_PROTOCOL (HTTP/1.0 when unset);
+//   - URL from REQUEST_URI when it parses, else SCRIPT_NAME+PATH_INFO+"?"+QUERY_STRING;
+//   - Header from every HTTP_* variable (HTTP_USER_AGENT becomes User-Agent),
+//     CONTENT_TYPE and CONTENT_LENGTH;
+//   - Host from HTTP_HOST, else SERVER_NAME and SERVER_PORT;
+//   - RemoteAddr from REMOTE_ADDR and REMOTE_PORT;
+//   - TLS set (to an empty, completed handshake) when HTTPS is on.
+//
+// body may be nil for a request without one. The request's context is
+// context.Background carrying e; callers replace it with WithContext.
+func (e Env) Request(body io.Reader) (*http.Request, error) {
+	method := e["REQUEST_METHOD"]
+	if method == "" {
+		return nil, ErrNoMethod
+	}
+	r := &http.Request{
+		Method: method,
+		Header: make(http.Header, 8),
+		Proto:  e["SERVER_PROTOCOL"],
+	}
+	if r.Proto == "" {
+		r.Proto = "HTTP/1.0"
+	}
+	var ok bool
+	if r.ProtoMajor, r.ProtoMinor, ok = http.ParseHTTPVersion(r.Proto); !ok {
+		// INCLUDED and other non-HTTP protocols: answer as HTTP/1.0.
+		r.ProtoMajor, r.ProtoMinor = 1, 0
+	}
+
+	for name, value := range e {
+		if len(name) > 5 && strings.HasPrefix(name, "HTTP_") {
+			r.Header[headerKey(name[5:])] = []string{value}
+		}
+	}
+	r.Host = e["HTTP_HOST"]
+	if r.Host == "" {
+		r.Host = e["SERVER_NAME"]
+		if port := e["SERVER_PORT"]; port != "" && r.Host != "" &&
+			!(port == "80" && GuessScheme(e) == "http") && !(port == "443" && GuessScheme(e) == "https") {
+			r.Host = net.JoinHostPort(r.Host, port)
+		}
+	}
+	delete(r.Header, "Host")
+	if ct := e["CONTENT_TYPE"]; ct != "" {
+		r.Header["Content-Type"] = []string{ct}
+	}
+	r.ContentLength = -1
+	if cl := e["CONTENT_LENGTH"]; cl != "" {
+		n, err := strconv.ParseInt(cl, 10, 64)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("environ: bad CONTENT_LENGTH %q", cl)
+		}
+		r.ContentLength = n
+		r.Header["Content-Length"] = []string{cl}
+	} else if body == nil {
+		r.ContentLength = 0
+	}
+	if body == nil || r.ContentLength == 0 {
+		r.Body = http.NoBody
+	} else if rc, ok := body.(io.ReadCloser); ok {
+		r.Body = rc
+	} else {
+		r.Body = io.NopCloser(body)
+	}
+
+	if err := e.setURL(r); err != nil {
+		return nil, err
+	}
+	if addr := e["REMOTE_ADDR"]; addr != "" {
+		if port := e["REMOTE_PORT"]; port != "" {
+			r.RemoteAddr = net.JoinHostPort(addr, port)
+		} else {
+			r.RemoteAddr = addr
+		}
+	}
+	if GuessScheme(e) == "https" {
+		r.TLS = &tls.ConnectionState{HandshakeComplete: true, ServerName: hostOnly(r.Host)}
+	}
+	return r.WithContext(NewContext(r.Context(), e)), nil
+}
+
+func (e Env) setURL(r *http.Request) error {
+	if uri := e["REQUEST_URI"]; uri != "" {
+		if u, err := url.ParseRequestURI(uri); err == nil {
+			r.URL, r.RequestURI = u, uri
+			return nil
+		}
+	}
+	p := e["SCRIPT_NAME"] + e["PATH_INFO"]
+	if p == "" {
+		p = "/"
+	}
+	r.URL = &url.URL{Path: p, RawQuery: e["QUERY_STRING"]}
+	r.RequestURI = r.URL.RequestURI()
+	return nil
+}
+
+func hostOnly(hostport string) string {
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return h
+	}
+	return hostport
+}
+
+// headerKey turns the part of an HTTP_* name after the prefix into the
+// canonical header key: USER_AGENT → User-Agent.
+func headerKey(s string) string {
+	var buf [64]byte
+	b := buf[:0]
+	upper := true
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '_':
+			c = '-'
+			upper = true
+			b = append(b, c)
+			continue
+		case upper && 'a' <= c && c <= 'z':
+			c -= 'a' - 'A'
+		case !upper && 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		upper = false
+		b = append(b, c)
+	}
+	return string(b)
+}
+
+// Options says how [FromRequest] builds an environment.
+type Options struct {
+	// ServerSoftware is SERVER_SOFTWARE. Empty means "gatewayd".
+	ServerSoftware string
+	// PassAuthorization passes the Authorization header as HTTP_AUTHORIZATION.
+	// RFC 3875 keeps it from scripts; the default, false, follows that.
+	PassAuthorization bool
+	// LocalAddr is the address the request arrived on, for SERVER_PORT and
+	// SERVER_ADDR. Nil means use the request's context (net/http puts it
+	// there under http.LocalAddrContextKey).
+	LocalAddr net.Addr
+}
+
+// FromRequest builds the environment a CGI server would build for r, as the
+// HTTP front end does: SERVER_NAME (from Host), SERVER_PORT, SERVER_ADDR,
+// SERVER_PROTOCOL, SERVER_SOFTWARE, GATEWAY_INTERFACE, REQUEST_METHOD,
+// REQUEST_URI, SCRIPT_NAME (empty), PATH_INFO (the decoded path),
+// QUERY_STRING, REMOTE_ADDR, REMOTE_PORT, CONTENT_TYPE and CONTENT_LENGTH
+// when the request has them, HTTPS "on" over TLS, and HTTP_* for the other
+// headers.
+//
+// Header rules (RFC 3875 section 4.1.18): repeated fields are joined with ", "
+// (Cookie with "; "); Content-Type and Content-Length are not repeated as
+// HTTP_*; Authorization is left out unless PassAuthorization is set; a Proxy
+// header never becomes HTTP_PROXY (httpoxy, CVE-2016-5385); header names with
+// "_" are dropped, as nginx and Apache do, since they would collide with the
+// "-" spelling.
+func FromRequest(r *http.Request, o Options) Env {
+	e := make(Env, 16+len(r.Header))
+	e["GATEWAY_INTERFACE"] = "CGI/1.1"
+	if o.ServerSoftware != "" {
+		e["SERVER_SOFTWARE"] = o.ServerSoftware
+	} else {
+		e["SERVER_SOFTWARE"] = "gatewayd"
+	}
+	e["SERVER_PROTOCOL"] = r.Proto
+	e["REQUEST_METHOD"] = r.Method
+	e["REQUEST_URI"] = r.RequestURI
+	e["SCRIPT_NAME"] = ""
+	e["PATH_INFO"] = r.URL.Path
+	e["QUERY_STRING"] = r.URL.RawQuery
+
+	local := o.LocalAddr
+	if local == nil {
+		local, _ = r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	}
+	localHost, localPort := "", ""
+	if local != nil {
+		localHost, localPort, _ = net.SplitHostPort(local.String())
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if host == "" {
+		host = localHost
+	}
+	e["SERVER_NAME"] = host
+	if localPort != "" {
+		e["SERVER_PORT"] = localPort
+	} else if r.TLS != nil {
+		e["SERVER_PORT"] = "443"
+	} else {
+		e["SERVER_PORT"] = "80"
+	}
+	if localHost != "" {
+		e["SERVER_ADDR"] = localHost
+	}
+	if addr, port, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		e["REMOTE_ADDR"], e["REMOTE_PORT"] = addr, port
+	} else {
+		e["REMOTE_ADDR"] = r.RemoteAddr
+	}
+	if r.TLS != nil {
+		e["HTTPS"] = "on"
+	}
+	if r.ContentLength > 0 || (r.ContentLength == 0 && len(r.Header["Content-Length"]) > 0) {
+		e["CONTENT_LENGTH"] = strconv.FormatInt(r.ContentLength, 10)
+	}
+	if ct := r.Header["Content-Type"]; len(ct) > 0 {
+		e["CONTENT_TYPE"] = ct[0]
+	}
+	if r.Host != "" {
+		e["HTTP_HOST"] = r.Host
+	}
+	for k, v := range r.Header {
+		name, ok := headerVar(k, o.PassAuthorization)
+		if !ok || len(v) == 0 {
+			continue
+		}
+		if len(v) == 1 {
+			e[name] = v[0]
+		} else if name == "HTTP_COOKIE" {
+			e[name] = strings.Join(v, "; ")
+		} else {
+			e[name] = strings.Join(v, ", ")
+		}
+	}
+	return e
+}
+
+// headerVar returns the HTTP_* variable for a canonical header key, or false
+// when the header must not be passed.
+func headerVar(key string, passAuth bool) (string, bool) {
+	switch key {
+	case "Content-Type", "Content-Length", "Proxy", "Host":
+		return "", false
+	case "Authorization":
+		if !passAuth {
+			return "", false
+		}
+	}
+	if strings.IndexByte(key, '_') >= 0 {
+		return "", false
+	}
+	var buf [64]byte
+	b := append(buf[:0], "HTTP_"...)
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		switch {
+		case c == '-':
+			c = '_'
+		case 'a' <= c && c <= 'z':
+			c -= 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	if string(b) == "HTTP_PROXY" {
+		return "", false
+	}
+	return string(b), true
+}

@@ -1,0 +1,266 @@
+package handler
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/gatewayd/gatewayd/core/environ"
+)
+
+// DefaultBufferSize is how many body bytes the handler holds back, when
+// Handler.BufferSize is zero, so that a small response goes out with a
+// Content-Length.
+const DefaultBufferSize = 8 << 10
+
+// errorBody is the whole body of the 500 page: no diagnostics, by design.
+const errorBody = "A server error occurred.  Please contact the administrator.\n"
+
+// ErrAbortHandler is what a Result carries when the app panicked with
+// http.ErrAbortHandler: the response is cut off without a stack in the log.
+var ErrAbortHandler = http.ErrAbortHandler
+
+// ErrHeaderInjection is returned (wrapped) when the app sets a header whose
+// name or value holds CR, LF or NUL.
+var ErrHeaderInjection = errors.New("handler: CR, LF or NUL in a response header")
+
+// ErrShortBody is the Result error when the app declared a Content-Length and
+// wrote fewer bytes.
+var ErrShortBody = errors.New("handler: body shorter than the declared Content-Length")
+
+// Handler runs one application for the requests front ends hand it.
+// The zero value is not usable: App must be set. A Handler is safe for
+// concurrent use and must not be copied after first use.
+type Handler struct {
+	// App is the application. Required.
+	App http.Handler
+	// OriginServer selects the response form of Serve: true writes an HTTP
+	// status line, Date and Server (an HTTP origin server, or NPH); false
+	// writes a "Status:" header (CGI, FastCGI, SCGI). Default false.
+	OriginServer bool
+	// ServerSoftware is the Server header added in origin-server form unless
+	// the app set one. Empty adds none.
+	ServerSoftware string
+	// BufferSize is how many body bytes are held back to compute a
+	// Content-Length for a response that ends without one. Zero means
+	// DefaultBufferSize; negative disables holding back.
+	BufferSize int
+	// Log receives errors and dropped headers. Nil means no logging.
+	Log *zap.Logger
+	// Observer, when set, is told when each request starts and ends.
+	Observer Observer
+	// Now is the clock for the Date header. Nil means time.Now.
+	Now func() time.Time
+
+	once  sync.Once
+	ids   *idSource
+	dates dateCache
+	bufs  sync.Pool
+}
+
+// Observer watches requests go through a Handler, for metrics and access logs.
+type Observer interface {
+	// Begin is called before the app runs.
+	Begin(req *Request, info *Info)
+	// End is called once the response is finished or abandoned.
+	End(req *Request, info *Info, res *Result)
+}
+
+// Request is what a front end hands the handler for one request.
+type Request struct {
+	// Env is the request's environment. The handler removes HTTP_PROXY from
+	// it (httpoxy) and then shares it read-only with the app.
+	Env environ.Env
+	// Body is the request body; nil for none.
+	Body io.Reader
+	// Errors is the error stream (wsgi.errors): FastCGI's STDERR, a CGI
+	// program's stderr. Nil means the log only.
+	Errors io.Writer
+	// Protocol names the front end for logs and metrics.
+	Protocol string
+	// HTTP, when set, is the request as net/http parsed it; the handler uses
+	// it (with Env in its context) instead of rebuilding one from Env.
+	HTTP *http.Request
+}
+
+// Result says how a request went.
+type Result struct {
+	// Status is the status sent, or that would have been sent.
+	Status int
+	// HeadSent reports whether the head went out.
+	HeadSent bool
+	// BytesIn and BytesOut count body bytes read from the request and
+	// written to the response.
+	BytesIn, BytesOut int64
+	// Duration is the time from the start of Serve to its end.
+	Duration time.Duration
+	// Err is nil when the response is complete. Otherwise the app failed or
+	// the output broke; when HeadSent is also true the front end must cut the
+	// response short in the way its wire allows (close without the final
+	// record, reset the connection), so that the client can tell.
+	Err error
+}
+
+// Incomplete reports whether the front end must cut the response short.
+func (r *Result) Incomplete() bool { return r.Err != nil && r.HeadSent }
+
+func (h *Handler) init() {
+	h.once.Do(func() {
+		h.ids = newIDSource()
+		if h.Log == nil {
+			h.Log = zap.NewNop()
+		}
+		h.bufs.New = func() any { return bufio.NewWriterSize(nil, 4096) }
+	})
+}
+
+func (h *Handler) date() string {
+	now := time.Now
+	if h.Now != nil {
+		now = h.Now
+	}
+	return h.dates.format(now())
+}
+
+// Serve runs the app for req and writes the response to out, in the form
+// OriginServer selects. It does not close out.
+func (h *Handler) Serve(ctx context.Context, req *Request, out io.Writer) Result {
+	h.init()
+	bw := h.bufs.Get().(*bufio.Writer)
+	bw.Reset(out)
+	s := streamSink{w: bw, origin: h.OriginServer, h: h}
+	if h.OriginServer {
+		s.proto = statusLineProto(req.Env["SERVER_PROTOCOL"])
+	}
+	res := h.ServeSink(ctx, req, &s)
+	bw.Reset(nil)
+	h.bufs.Put(bw)
+	return res
+}
+
+// statusLineProto is the version an origin server answers a client with:
+// the client's own for HTTP/1.0, HTTP/1.1 for anything newer, none for 0.9.
+func statusLineProto(p string) string {
+	switch p {
+	case "HTTP/0.9":
+		return ""
+	case "HTTP/1.0":
+		return "HTTP/1.0"
+	}
+	return "HTTP/1.1"
+}
+
+// ServeSink runs the app for req and hands the response to sink.
+func (h *Handler) ServeSink(ctx context.Context, req *Request, sink Sink) (res Result) {
+	h.init()
+	start := time.Now()
+	info := &Info{ID: h.ids.next(), Protocol: req.Protocol}
+	if h.Observer != nil {
+		h.Observer.Begin(req, info)
+		defer func() { h.Observer.End(req, info, &res) }()
+	}
+	defer func() { res.Duration = time.Since(start) }()
+
+	delete(req.Env, "HTTP_PROXY")
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ctx = environ.NewContext(WithInfo(ctx, info), req.Env)
+
+	body := &countingReader{r: req.Body}
+	var hr *http.Request
+	if req.HTTP != nil {
+		hr = req.HTTP.WithContext(ctx)
+		if req.HTTP.Body != nil && req.HTTP.Body != http.NoBody {
+			body.r = req.HTTP.Body
+			hr.Body = body
+		}
+	} else {
+		var in io.Reader
+		if req.Body != nil {
+			in = body
+		}
+		r, err := req.Env.Request(in)
+		if err != nil {
+			h.Log.Error("bad request environment", zap.String("request_id", info.ID),
+				zap.String("protocol", req.Protocol), zap.Error(err))
+			w := newResponseWriter(h, sink, nil, cancel, req, info)
+			w.sendError()
+			return w.result(fmt.Errorf("handler: building the request: %w", err), body)
+		}
+		hr = r.WithContext(ctx)
+	}
+	w := newResponseWriter(h, sink, hr, cancel, req, info)
+	err := h.run(w, hr, info, req)
+	return w.result(err, body)
+}
+
+// run calls the app and finishes the response; the error is the app's
+// failure or the output's.
+func (h *Handler) run(w *responseWriter, r *http.Request, info *Info, req *Request) (err error) {
+	defer func() {
+		p := recover()
+		if p == nil {
+			return
+		}
+		if p == http.ErrAbortHandler {
+			err = ErrAbortHandler
+		} else {
+			err = fmt.Errorf("handler: app panicked: %v", p)
+			stack := debug.Stack()
+			h.Log.Error("app panicked", zap.String("request_id", info.ID),
+				zap.String("protocol", info.Protocol), zap.Any("panic", p),
+				zap.ByteString("stack", stack))
+			if req.Errors != nil {
+				fmt.Fprintf(req.Errors, "gatewayd: request %s: app panicked: %v\n%s", info.ID, p, stack)
+			}
+		}
+		w.fail(err)
+	}()
+	h.App.ServeHTTP(w, r)
+	return w.finish()
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (c *countingReader) Close() error {
+	if rc, ok := c.r.(io.Closer); ok {
+		return rc.Close()
+	}
+	return nil
+}
+
+// bodyAllowed reports whether a status may carry a body (RFC 9110 6.4.1).
+func bodyAllowed(status int) bool {
+	return !(status >= 100 && status <= 199) && status != 204 && status != 304
+}
+
+// validHeaderField reports whether s is free of CR, LF and NUL.
+func validHeaderField(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '\r' || c == '\n' || c == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// statusString is "200 OK" and friends, for tests and logs.
+func statusString(code int) string { return strconv.Itoa(code) + " " + reason(code) }

@@ -1,0 +1,378 @@
+package handler
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+
+	"go.uber.org/zap"
+
+	"github.com/gatewayd/gatewayd/core/environ"
+)
+
+// errWriteAfterReturn is returned to an app that writes after ServeHTTP
+// returned, from a goroutine it left behind.
+var errWriteAfterReturn = errors.New("handler: write after the app returned")
+
+// sniffLen is how much of a body http.DetectContentType looks at.
+const sniffLen = 512
+
+// responseWriter is the http.ResponseWriter an app runs with. It holds the
+// head and the first BufferSize body bytes back, so that it can still add a
+// Content-Length, or replace everything with the 500 page, when the app ends.
+type responseWriter struct {
+	h      *Handler
+	sink   Sink
+	req    *Request
+	info   *Info
+	cancel context.CancelFunc
+	isHead bool
+
+	header      http.Header // what the app sees and changes
+	sent        http.Header // the header as it was at WriteHeader
+	status      int
+	wroteHeader bool
+	headSent    bool
+	flushed     bool
+	overflowed  bool // more than hold bytes written: no Content-Length
+	hold        int
+	buf         []byte
+	declared    int64 // the app's Content-Length, or -1
+	written     int64 // body bytes the app wrote
+	out         int64 // body bytes handed to the sink
+	err         error // the output's or the app's failure
+	done        atomic.Bool
+}
+
+func newResponseWriter(h *Handler, sink Sink, r *http.Request, cancel context.CancelFunc, req *Request, info *Info) *responseWriter {
+	hold := h.BufferSize
+	if hold == 0 {
+		hold = DefaultBufferSize
+	} else if hold < 0 {
+		hold = 0
+	}
+	return &responseWriter{
+		h: h, sink: sink, req: req, info: info, cancel: cancel,
+		isHead:   r != nil && r.Method == http.MethodHead,
+		header:   make(http.Header, 4),
+		hold:     hold,
+		declared: -1,
+	}
+}
+
+func (w *responseWriter) Header() http.Header { return w.header }
+
+func (w *responseWriter) WriteHeader(code int) {
+	if w.done.Load() {
+		w.h.Log.Warn("WriteHeader after the app returned", zap.Int("status", code))
+		return
+	}
+	if w.wroteHeader {
+		w.h.Log.Warn("superfluous WriteHeader call", zap.Int("status", code), zap.Int("sent", w.status))
+		return
+	}
+	if code < 100 || code > 999 {
+		panic("handler: invalid WriteHeader code " + strconv.Itoa(code))
+	}
+	if code < 200 && code != http.StatusSwitchingProtocols {
+		// Interim responses have no place in a CGI-style response; the final
+		// status follows.
+		return
+	}
+	w.wroteHeader = true
+	w.status = code
+	w.sent = w.header.Clone()
+	if cl := w.sent.Get("Content-Length"); cl != "" {
+		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n >= 0 {
+			w.declared = n
+		} else {
+			w.h.Log.Warn("app set an invalid Content-Length; dropped", zap.String("value", cl))
+			w.sent.Del("Content-Length")
+		}
+	}
+}
+
+func (w *responseWriter) Write(p []byte) (int, error) {
+	if w.done.Load() {
+		return 0, errWriteAfterReturn
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if !bodyAllowed(w.status) {
+		return 0, http.ErrBodyNotAllowed
+	}
+	if w.declared >= 0 && w.written+int64(len(p)) > w.declared {
+		return 0, http.ErrContentLength
+	}
+	w.written += int64(len(p))
+	if w.written > int64(w.hold) {
+		w.overflowed = true
+	}
+	if w.isHead {
+		// Keep what content sniffing needs; a HEAD response has no body.
+		if !w.headSent && len(w.buf) < sniffLen {
+			w.buf = append(w.buf, p[:min(len(p), sniffLen-len(w.buf))]...)
+		}
+		return len(p), nil
+	}
+	if !w.headSent {
+		if !w.overflowed {
+			w.buf = append(w.buf, p...)
+			return len(p), nil
+		}
+		if err := w.sendHead(false); err != nil {
+			return 0, err
+		}
+	}
+	return w.writeBody(p)
+}
+
+// Flush sends the head and what is held back, and pushes it to the client.
+// After a Flush the response has no Content-Length unless the app set one.
+func (w *responseWriter) Flush() { _ = w.FlushError() }
+
+// FlushError is Flush for http.ResponseController.
+func (w *responseWriter) FlushError() error {
+	if w.done.Load() {
+		return errWriteAfterReturn
+	}
+	if w.err != nil {
+		return w.err
+	}
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	w.flushed = true
+	if !w.headSent {
+		if err := w.sendHead(false); err != nil {
+			return err
+		}
+	}
+	if err := w.sink.Flush(); err != nil {
+		return w.broken(err)
+	}
+	return nil
+}
+
+// sendHead applies the response rules to the header snapshot and hands the
+// head and the held-back body to the sink. final is true when the app has
+// returned, so the whole body is known.
+func (w *responseWriter) sendHead(final bool) error {
+	h := w.sent
+	if err := w.checkHeader(h); err != nil {
+		return w.abortHead(err)
+	}
+	allowed := bodyAllowed(w.status)
+	if !allowed {
+		if w.status != http.StatusNotModified {
+			h.Del("Content-Length")
+		}
+	} else {
+		if _, ok := h["Content-Type"]; !ok && len(w.buf) > 0 && h.Get("Content-Encoding") == "" {
+			h["Content-Type"] = []string{http.DetectContentType(w.buf)}
+		}
+		if final && w.declared < 0 && !w.flushed && !w.overflowed && !(w.isHead && w.written == 0) {
+			h["Content-Length"] = []string{strconv.FormatInt(w.written, 10)}
+		}
+	}
+	if w.h.OriginServer && w.h.ServerSoftware != "" {
+		if _, ok := h["Server"]; !ok {
+			h["Server"] = []string{w.h.ServerSoftware}
+		}
+	}
+	w.headSent = true
+	if err := w.sink.WriteHead(w.status, h); err != nil {
+		return w.broken(err)
+	}
+	if len(w.buf) > 0 && !w.isHead {
+		if _, err := w.writeBody(w.buf); err != nil {
+			return err
+		}
+	}
+	w.buf = nil
+	return nil
+}
+
+// checkHeader drops what an app must not send through a gateway and refuses
+// what would corrupt the response.
+func (w *responseWriter) checkHeader(h http.Header) error {
+	for k, vs := range h {
+		if !validHeaderName(k) {
+			return &headerError{name: k}
+		}
+		for _, v := range vs {
+			if !validHeaderField(v) {
+				return &headerError{name: k, value: true}
+			}
+		}
+		if k == "Status" || environ.IsHopByHop(k) {
+			w.h.Log.Warn("dropped a header the app must not send", zap.String("header", k),
+				zap.String("request_id", w.id()))
+			delete(h, k)
+		}
+	}
+	return nil
+}
+
+func (w *responseWriter) id() string { return w.info.ID }
+
+type headerError struct {
+	name  string
+	value bool
+}
+
+func (e *headerError) Error() string {
+	if e.value {
+		return "handler: CR, LF or NUL in the value of response header " + strconv.Quote(e.name)
+	}
+	return "handler: invalid response header name " + strconv.Quote(e.name)
+}
+
+func (e *headerError) Is(target error) bool { return target == ErrHeaderInjection }
+
+// abortHead turns a head that cannot be sent into the 500 page.
+func (w *responseWriter) abortHead(err error) error {
+	w.h.Log.Error("refused the app's response head", zap.String("request_id", w.id()), zap.Error(err))
+	w.sendError()
+	if w.err == nil {
+		w.err = err
+	}
+	return err
+}
+
+func (w *responseWriter) writeBody(p []byte) (int, error) {
+	n, err := w.sink.Write(p)
+	w.out += int64(n)
+	if err != nil {
+		return n, w.broken(err)
+	}
+	return n, nil
+}
+
+// broken records that the output failed (the client went away) and cancels
+// the request, so that the app stops.
+func (w *responseWriter) broken(err error) error {
+	if w.err == nil {
+		w.err = err
+	}
+	w.cancel()
+	return w.err
+}
+
+// finish completes the response after the app returned.
+func (w *responseWriter) finish() error {
+	w.done.Store(true)
+	if w.err != nil {
+		return w.err
+	}
+	if !w.wroteHeader {
+		w.wroteHeader = true
+		w.status = http.StatusOK
+		w.sent = w.header
+	}
+	if !w.headSent {
+		if err := w.sendHead(true); err != nil {
+			return err
+		}
+	}
+	if w.declared >= 0 && w.written < w.declared && !w.isHead && bodyAllowed(w.status) {
+		_ = w.sink.Flush()
+		return ErrShortBody
+	}
+	if err := w.sink.Flush(); err != nil {
+		return w.broken(err)
+	}
+	return nil
+}
+
+// fail handles an app that panicked: the 500 page when nothing was sent yet,
+// otherwise what was written goes out and the result says it is incomplete.
+func (w *responseWriter) fail(err error) {
+	w.done.Store(true)
+	if !w.headSent {
+		w.sendError()
+		return
+	}
+	_ = w.sink.Flush()
+	if w.err == nil {
+		w.err = err
+	}
+}
+
+// sendError sends the fixed 500 page in place of whatever the app had set.
+func (w *responseWriter) sendError() {
+	w.buf = nil
+	w.status = http.StatusInternalServerError
+	h := http.Header{
+		"Content-Type":   {"text/plain"},
+		"Content-Length": {strconv.Itoa(len(errorBody))},
+	}
+	if w.h.OriginServer && w.h.ServerSoftware != "" {
+		h["Server"] = []string{w.h.ServerSoftware}
+	}
+	w.headSent = true
+	if err := w.sink.WriteHead(w.status, h); err != nil {
+		w.broken(err)
+		return
+	}
+	if !w.isHead {
+		if _, err := w.writeBody([]byte(errorBody)); err != nil {
+			return
+		}
+	}
+	if err := w.sink.Flush(); err != nil {
+		w.broken(err)
+	}
+}
+
+// result reports the request's outcome; err is the run's error.
+func (w *responseWriter) result(err error, body *countingReader) Result {
+	w.done.Store(true)
+	if err == nil {
+		err = w.err
+	}
+	status := w.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	return Result{Status: status, HeadSent: w.headSent, BytesIn: body.n, BytesOut: w.out, Err: err}
+}
+
+// validHeaderName reports whether k is an RFC 9110 token.
+func validHeaderName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if c >= 0x80 || !tokenChar[c] {
+			return false
+		}
+	}
+	return true
+}
+
+var tokenChar = func() (t [128]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+		t[c-'a'+'A'] = true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
+
+var (
+	_ http.ResponseWriter = (*responseWriter)(nil)
+	_ http.Flusher        = (*responseWriter)(nil)
+)
