@@ -1,0 +1,154 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Version is gatewayd's version, set at link time with
+// -ldflags "-X github.com/gatewayd/gatewayd/config.Version=…".
+var Version = "0.1.0-dev"
+
+// Protocols are the front ends a listener can speak.
+var Protocols = []string{"http", "fastcgi", "scgi"}
+
+// Apps are the kinds of app a route can mount.
+var Apps = []string{"demo", "static", "cgi", "fastcgi"}
+
+// appKeys are the route keys each app reads, besides prefix and app.
+var appKeys = map[string][]string{
+	"demo":   nil,
+	"static": {"root", "list"},
+	"cgi": {"root", "script", "timeout", "kill_grace", "max_concurrency", "queue_size",
+		"queue_timeout", "pass_env", "env", "max_header_bytes", "max_spool_bytes", "allow_root", "max_redirects"},
+	"fastcgi": {"root", "upstream", "index", "max_conns", "connect_timeout", "upstream_timeout", "max_spool_bytes"},
+}
+
+// Check checks the configuration and returns an error naming the first
+// bad key and why.
+func (c *Config) Check() error {
+	bad := func(key, format string, args ...any) error {
+		return fmt.Errorf("%w: %s: %s", ErrInvalid, key, fmt.Sprintf(format, args...))
+	}
+	names := map[string]int{}
+	for i, l := range c.Listeners {
+		k := fmt.Sprintf("listeners[%d]", i)
+		if !slices.Contains(Protocols, l.Protocol) {
+			return bad(k+".protocol", "%q is not one of %s", l.Protocol, strings.Join(Protocols, ", "))
+		}
+		if err := checkAddress(l.Address); err != nil {
+			return bad(k+".address", "%v", err)
+		}
+		if j, dup := names[l.Name]; dup {
+			return bad(k+".name", "%q is already the name of listeners[%d]", l.Name, j)
+		}
+		names[l.Name] = i
+		if m, err := strconv.ParseUint(l.SocketMode, 8, 32); err != nil || m > 0o777 {
+			return bad(k+".socket_mode", "%q is not an octal file mode such as 0660", l.SocketMode)
+		}
+		for _, n := range []struct {
+			key string
+			v   int
+		}{{"max_header_bytes", l.MaxHeaderBytes}, {"max_conns", l.MaxConns}, {"max_reqs", l.MaxReqs}, {"max_params_bytes", l.MaxParamsBytes}} {
+			if n.v <= 0 {
+				return bad(k+"."+n.key, "must be positive, not %d", n.v)
+			}
+		}
+		if l.MaxReqs > 65535 {
+			return bad(k+".max_reqs", "FastCGI request ids stop at 65535, not %d", l.MaxReqs)
+		}
+		for _, d := range []struct {
+			key string
+			v   int64
+		}{{"read_header_timeout", int64(l.ReadHeaderTimeout)}, {"idle_timeout", int64(l.IdleTimeout)}, {"read_timeout", int64(l.ReadTimeout)}} {
+			if d.v <= 0 {
+				return bad(k+"."+d.key, "must be a positive duration such as 10s")
+			}
+		}
+	}
+	prefixes := map[string]int{}
+	for i, r := range c.Routes {
+		k := fmt.Sprintf("routes[%d]", i)
+		if !strings.HasPrefix(r.Prefix, "/") {
+			return bad(k+".prefix", "%q must start with /", r.Prefix)
+		}
+		if r.Prefix != "/" && strings.HasSuffix(r.Prefix, "/") {
+			return bad(k+".prefix", "%q must not end with / (prefixes match whole path segments)", r.Prefix)
+		}
+		if j, dup := prefixes[r.Prefix]; dup {
+			return bad(k+".prefix", "%q is already the prefix of routes[%d]", r.Prefix, j)
+		}
+		prefixes[r.Prefix] = i
+		if !slices.Contains(Apps, r.App) {
+			return bad(k+".app", "%q is not one of %s", r.App, strings.Join(Apps, ", "))
+		}
+		switch r.App {
+		case "static":
+			if r.Root == "" {
+				return bad(k+".root", "is required for app static")
+			}
+		case "cgi":
+			if (r.Root == "") == (r.Script == "") {
+				return bad(k+".root", "app cgi needs exactly one of root and script")
+			}
+			if r.MaxConcurrency <= 0 {
+				return bad(k+".max_concurrency", "must be positive, not %d", r.MaxConcurrency)
+			}
+			if r.QueueSize < 0 {
+				return bad(k+".queue_size", "must not be negative")
+			}
+		case "fastcgi":
+			if r.Upstream == "" {
+				return bad(k+".upstream", "is required for app fastcgi")
+			}
+			if err := checkAddress(r.Upstream); err != nil {
+				return bad(k+".upstream", "%v", err)
+			}
+			if r.MaxConns <= 0 {
+				return bad(k+".max_conns", "must be positive, not %d", r.MaxConns)
+			}
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return bad("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "json", "console":
+	default:
+		return bad("log.format", "%q is not one of json, console", c.Log.Format)
+	}
+	if c.Metrics.Address != "" {
+		if _, _, err := net.SplitHostPort(c.Metrics.Address); err != nil {
+			return bad("metrics.address", "%q is not host:port", c.Metrics.Address)
+		}
+	}
+	if !strings.HasPrefix(c.Metrics.Path, "/") {
+		return bad("metrics.path", "%q must start with /", c.Metrics.Path)
+	}
+	if c.ShutdownTimeout <= 0 {
+		return bad("shutdown_timeout", "must be a positive duration such as 30s")
+	}
+	return nil
+}
+
+// checkAddress accepts host:port and unix:/absolute/path.
+func checkAddress(a string) error {
+	if a == "" {
+		return fmt.Errorf("is required (host:port or unix:/path)")
+	}
+	if p, ok := strings.CutPrefix(a, "unix:"); ok {
+		if !strings.HasPrefix(p, "/") {
+			return fmt.Errorf("%q: a unix socket path must be absolute", a)
+		}
+		return nil
+	}
+	if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
+		return fmt.Errorf("%q is not host:port or unix:/path", a)
+	}
+	return nil
+}
