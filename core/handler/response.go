@@ -285,7 +285,7 @@ func (w *responseWriter) finish() error {
 		_ = w.sink.Flush()
 		return ErrShortBody
 	}
-	if err := w.sink.Flush(); err != nil {
+	if err := w.sink.Finish(); err != nil {
 		return w.broken(err)
 	}
 	return nil
@@ -326,7 +326,7 @@ func (w *responseWriter) sendError() {
 			return
 		}
 	}
-	if err := w.sink.Flush(); err != nil {
+	if err := w.sink.Finish(); err != nil {
 		w.broken(err)
 	}
 }

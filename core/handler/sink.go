@@ -17,8 +17,11 @@ type Sink interface {
 	WriteHead(status int, header http.Header) error
 	// Write sends body bytes.
 	Write(p []byte) (int, error)
-	// Flush pushes what was written to the client.
+	// Flush pushes what was written to the client now; the app asked for it.
 	Flush() error
+	// Finish is called once when the response is complete and nothing more
+	// will be written. A buffered sink flushes here.
+	Finish() error
 }
 
 // streamSink frames the response as bytes: "Status: 200 OK" (gateway) or an
@@ -48,6 +51,10 @@ func (s *streamSink) WriteHead(status int, header http.Header) error {
 	w.WriteString(reason(status))
 	w.WriteString("\r\n")
 	if s.origin {
+		if _, ok := header["Content-Length"]; !ok && s.proto == "HTTP/1.1" && bodyAllowed(status) {
+			// Nothing else delimits the body: the end of the connection must.
+			w.WriteString("Connection: close\r\n")
+		}
 		if _, ok := header["Date"]; !ok {
 			w.WriteString("Date: ")
 			w.WriteString(s.h.date())
@@ -61,6 +68,7 @@ func (s *streamSink) WriteHead(status int, header http.Header) error {
 
 func (s *streamSink) Write(p []byte) (int, error) { return s.w.Write(p) }
 func (s *streamSink) Flush() error               { return s.w.Flush() }
+func (s *streamSink) Finish() error              { return s.w.Flush() }
 
 // writeHeader writes the header in sorted order, "Name: value" a line.
 func writeHeader(w *bufio.Writer, header http.Header) {

@@ -1,0 +1,94 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync/atomic"
+
+	"go.uber.org/zap"
+
+	"github.com/gatewayd/gatewayd/app/demo"
+	"github.com/gatewayd/gatewayd/app/mount"
+	"github.com/gatewayd/gatewayd/config"
+	"github.com/gatewayd/gatewayd/core/handler"
+)
+
+// Apps is a built route table and the resources its apps hold (running CGI
+// scripts, upstream connections) that Close releases.
+type Apps struct {
+	Handler http.Handler
+	closers []func(context.Context) error
+}
+
+// Close releases the apps' resources, stopping running scripts; ctx bounds
+// how long it waits for them.
+func (a *Apps) Close(ctx context.Context) error {
+	var errs []error
+	for _, c := range a.closers {
+		errs = append(errs, c(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// BuildApp returns the route table of cfg as one http.Handler, for programs
+// that run a single request (CGI mode) and hold no long-lived resources.
+func BuildApp(cfg *config.Config, log *zap.Logger) (http.Handler, error) {
+	a, err := buildApps(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	return a.Handler, nil
+}
+
+func buildApps(cfg *config.Config, log *zap.Logger) (*Apps, error) {
+	a := &Apps{}
+	routes := make([]mount.Route, 0, len(cfg.Routes))
+	for i, rc := range cfg.Routes {
+		h, closer, err := buildApp(rc, log.With(zap.String("route", rc.Prefix), zap.String("app", rc.App)))
+		if err != nil {
+			_ = a.Close(context.Background())
+			return nil, fmt.Errorf("routes[%d] (%s %s): %w", i, rc.App, rc.Prefix, err)
+		}
+		if closer != nil {
+			a.closers = append(a.closers, closer)
+		}
+		routes = append(routes, mount.Route{Prefix: rc.Prefix, Kind: rc.App, App: h})
+	}
+	a.Handler = mount.New(routes)
+	if cfg.Validate {
+		a.Handler = handler.Validate(a.Handler, validationLogger(log))
+	}
+	return a, nil
+}
+
+func buildApp(rc config.Route, log *zap.Logger) (http.Handler, func(context.Context) error, error) {
+	switch rc.App {
+	case "demo":
+		return demo.App{}, nil, nil
+	}
+	return nil, nil, fmt.Errorf("app %q is not available in this build", rc.App)
+}
+
+func validationLogger(log *zap.Logger) func(*http.Request, error) {
+	return func(r *http.Request, err error) {
+		id := ""
+		if info := handler.InfoFrom(r.Context()); info != nil {
+			id = info.ID
+		}
+		log.Warn("conformance violation", zap.String("request_id", id), zap.Error(err))
+	}
+}
+
+// swapApp is the app every front end's handler runs: reload replaces what it
+// points to without touching connections.
+type swapApp struct {
+	p atomic.Pointer[http.Handler]
+}
+
+func (s *swapApp) set(h http.Handler) { s.p.Store(&h) }
+
+func (s *swapApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	(*s.p.Load()).ServeHTTP(w, r)
+}

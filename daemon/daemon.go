@@ -1,0 +1,179 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+
+	"go.uber.org/zap"
+
+	"github.com/gatewayd/gatewayd/config"
+	"github.com/gatewayd/gatewayd/core/handler"
+	httpfe "github.com/gatewayd/gatewayd/protocol/http"
+)
+
+// frontEnd is what every protocol server offers the daemon.
+type frontEnd interface {
+	Serve(l net.Listener) error
+	Shutdown(ctx context.Context) error
+}
+
+// Options are the parts of a daemon that do not come from the config file.
+type Options struct {
+	// ConfigPath is the file Reload reads again; "" means defaults only.
+	ConfigPath string
+	// Log is the logger. Required.
+	Log *zap.Logger
+	// Level is the log level Reload adjusts; nil leaves it alone.
+	Level *zap.AtomicLevel
+}
+
+// Daemon is a running gatewayd.
+type Daemon struct {
+	opts Options
+	app  swapApp
+
+	mu        sync.Mutex
+	cfg       *config.Config
+	apps      *Apps
+	listeners []net.Listener
+	fronts    []frontEnd
+	serving   sync.WaitGroup
+	errs      chan error
+}
+
+// New builds the apps and opens every listener of cfg, so that a bad address
+// or a port in use fails before anything is served.
+func New(cfg *config.Config, o Options) (*Daemon, error) {
+	d := &Daemon{opts: o, cfg: cfg, errs: make(chan error, len(cfg.Listeners))}
+	apps, err := buildApps(cfg, o.Log)
+	if err != nil {
+		return nil, err
+	}
+	d.apps = apps
+	d.app.set(apps.Handler)
+	for _, lc := range cfg.Listeners {
+		l, err := listen(lc)
+		if err != nil {
+			d.closeListeners()
+			_ = apps.Close(context.Background())
+			return nil, fmt.Errorf("listener %s (%s %s): %w", lc.Name, lc.Protocol, lc.Address, err)
+		}
+		d.listeners = append(d.listeners, l)
+		d.fronts = append(d.fronts, d.frontEnd(lc))
+	}
+	return d, nil
+}
+
+// Addrs returns the addresses the listeners are bound to, in config order.
+func (d *Daemon) Addrs() []net.Addr {
+	addrs := make([]net.Addr, len(d.listeners))
+	for i, l := range d.listeners {
+		addrs[i] = l.Addr()
+	}
+	return addrs
+}
+
+func (d *Daemon) frontEnd(lc config.Listener) frontEnd {
+	log := d.opts.Log.With(zap.String("listener", lc.Name), zap.String("protocol", lc.Protocol))
+	h := &handler.Handler{
+		App:            &d.app,
+		ServerSoftware: d.cfg.ServerSoftware,
+		Log:            log,
+	}
+	switch lc.Protocol {
+	case "http":
+		return &httpfe.Server{
+			Handler:           h,
+			ReadHeaderTimeout: lc.ReadHeaderTimeout,
+			IdleTimeout:       lc.IdleTimeout,
+			MaxHeaderBytes:    lc.MaxHeaderBytes,
+			PassAuthorization: lc.PassAuthorization,
+			ServerSoftware:    d.cfg.ServerSoftware,
+			Log:               log,
+		}
+	}
+	panic("daemon: protocol " + lc.Protocol + " passed config.Check but has no front end")
+}
+
+// Start serves every listener in the background. Errors other than a
+// shutdown come out of Err.
+func (d *Daemon) Start() {
+	for i, l := range d.listeners {
+		fe := d.fronts[i]
+		d.serving.Add(1)
+		go func() {
+			defer d.serving.Done()
+			if err := fe.Serve(l); err != nil && !isClosed(err) {
+				d.errs <- fmt.Errorf("serving %s: %w", l.Addr(), err)
+			}
+		}()
+	}
+}
+
+// Err delivers the first error of a listener that stopped on its own.
+func (d *Daemon) Err() <-chan error { return d.errs }
+
+// Shutdown stops accepting, lets in-flight requests finish until ctx ends,
+// then stops what is left, CGI scripts included.
+func (d *Daemon) Shutdown(ctx context.Context) error {
+	var errs []error
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for _, fe := range d.fronts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fe.Shutdown(ctx); err != nil && !isClosed(err) {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	d.serving.Wait()
+	d.mu.Lock()
+	apps := d.apps
+	d.mu.Unlock()
+	if err := apps.Close(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	d.closeListeners()
+	return errors.Join(errs...)
+}
+
+func (d *Daemon) closeListeners() {
+	for _, l := range d.listeners {
+		_ = l.Close()
+	}
+}
+
+func isClosed(err error) bool {
+	return errors.Is(err, net.ErrClosed) || errors.Is(err, httpfe.ErrServerClosed) || errors.Is(err, ErrServerClosed)
+}
+
+// ErrServerClosed is what front ends return from Serve after Shutdown.
+var ErrServerClosed = errors.New("server closed")
+
+// listen opens the socket of a listener: "host:port" or "unix:/path".
+func listen(lc config.Listener) (net.Listener, error) {
+	if path, ok := strings.CutPrefix(lc.Address, "unix:"); ok {
+		l, err := net.Listen("unix", path)
+		if err != nil {
+			return nil, err
+		}
+		mode, _ := strconv.ParseUint(lc.SocketMode, 8, 32)
+		if err := os.Chmod(path, os.FileMode(mode)); err != nil {
+			l.Close()
+			return nil, err
+		}
+		return l, nil
+	}
+	return net.Listen("tcp", lc.Address)
+}

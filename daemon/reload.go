@@ -1,0 +1,54 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/gatewayd/gatewayd/config"
+)
+
+// Reload reads the config file again and, when it is valid, swaps in its
+// routes, apps and log level without touching a connection. Listener changes
+// need a restart and are refused. On any error the running config stays.
+func (d *Daemon) Reload(ctx context.Context) error {
+	cfg, err := config.Load(d.opts.ConfigPath)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	old := d.cfg
+	d.mu.Unlock()
+	if !slices.EqualFunc(cfg.Listeners, old.Listeners, func(a, b config.Listener) bool {
+		return a.Name == b.Name && a.Protocol == b.Protocol && a.Address == b.Address
+	}) {
+		return fmt.Errorf("reload: listeners changed; they need a restart")
+	}
+	var level zapcore.Level
+	if err := level.Set(cfg.Log.Level); err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	apps, err := buildApps(cfg, d.opts.Log)
+	if err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	d.mu.Lock()
+	oldApps := d.apps
+	d.apps, d.cfg = apps, cfg
+	d.mu.Unlock()
+	d.app.set(apps.Handler)
+	if d.opts.Level != nil {
+		d.opts.Level.SetLevel(level)
+	}
+	// Requests already in the old apps finish there; their resources go
+	// once ctx allows.
+	go func() {
+		if err := oldApps.Close(ctx); err != nil {
+			d.opts.Log.Warn("closing the apps of the previous config", zap.Error(err))
+		}
+	}()
+	return nil
+}
