@@ -67,8 +67,8 @@ func (s *streamSink) WriteHead(status int, header http.Header) error {
 }
 
 func (s *streamSink) Write(p []byte) (int, error) { return s.w.Write(p) }
-func (s *streamSink) Flush() error               { return s.w.Flush() }
-func (s *streamSink) Finish() error              { return s.w.Flush() }
+func (s *streamSink) Flush() error                { return s.w.Flush() }
+func (s *streamSink) Finish() error               { return s.w.Flush() }
 
 // writeHeader writes the header in sorted order, "Name: value" a line.
 func writeHeader(w *bufio.Writer, header http.Header) {

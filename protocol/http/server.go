@@ -119,6 +119,6 @@ func orDefault[T comparable](v, d T) T {
 }
 
 var (
-	_ http.Handler  = (*Server)(nil)
+	_ http.Handler = (*Server)(nil)
 	_ handler.Sink = (*sink)(nil)
 )
