@@ -103,15 +103,19 @@ type Result struct {
 	BytesIn, BytesOut int64
 	// Duration is the time from the start of Serve to its end.
 	Duration time.Duration
-	// Err is nil when the response is complete. Otherwise the app failed or
-	// the output broke; when HeadSent is also true the front end must cut the
+	// Err is nil when the app and the output did their part. Otherwise it
+	// says what failed: the app (then the client got the 500 page if nothing
+	// had been sent yet) or the output.
+	Err error
+	// Truncated reports that the response went out only in part: the app
+	// failed after its head was sent. The front end must then cut the
 	// response short in the way its wire allows (close without the final
 	// record, reset the connection), so that the client can tell.
-	Err error
+	Truncated bool
 }
 
 // Incomplete reports whether the front end must cut the response short.
-func (r *Result) Incomplete() bool { return r.Err != nil && r.HeadSent }
+func (r *Result) Incomplete() bool { return r.Truncated }
 
 func (h *Handler) init() {
 	h.once.Do(func() {

@@ -42,6 +42,7 @@ type responseWriter struct {
 	declared    int64 // the app's Content-Length, or -1
 	written     int64 // body bytes the app wrote
 	out         int64 // body bytes handed to the sink
+	truncated   bool  // the head went out and the body cannot be completed
 	err         error // the output's or the app's failure
 	done        atomic.Bool
 }
@@ -283,6 +284,7 @@ func (w *responseWriter) finish() error {
 	}
 	if w.declared >= 0 && w.written < w.declared && !w.isHead && bodyAllowed(w.status) {
 		_ = w.sink.Flush()
+		w.truncated = true
 		return ErrShortBody
 	}
 	if err := w.sink.Finish(); err != nil {
@@ -300,6 +302,7 @@ func (w *responseWriter) fail(err error) {
 		return
 	}
 	_ = w.sink.Flush()
+	w.truncated = true
 	if w.err == nil {
 		w.err = err
 	}
@@ -341,7 +344,7 @@ func (w *responseWriter) result(err error, body *countingReader) Result {
 	if status == 0 {
 		status = http.StatusOK
 	}
-	return Result{Status: status, HeadSent: w.headSent, BytesIn: body.n, BytesOut: w.out, Err: err}
+	return Result{Status: status, HeadSent: w.headSent, BytesIn: body.n, BytesOut: w.out, Err: err, Truncated: w.truncated}
 }
 
 // validHeaderName reports whether k is an RFC 9110 token.

@@ -153,8 +153,9 @@ func (v *validatingWriter) Write(p []byte) (int, error) {
 	v.mu.Lock()
 	if v.done {
 		v.bad("Write of %d bytes after the app returned", len(p))
+	} else {
+		v.check(http.StatusOK, true)
 	}
-	v.check(http.StatusOK, true)
 	v.written += int64(len(p))
 	v.mu.Unlock()
 	return v.w.Write(p)
