@@ -167,7 +167,9 @@ func statusLineProto(p string) string {
 func (h *Handler) ServeSink(ctx context.Context, req *Request, sink Sink) (res Result) {
 	h.init()
 	start := time.Now()
-	info := &Info{ID: h.ids.next(), Protocol: req.Protocol}
+	// One allocation holds what the request needs for its whole life.
+	st := &requestState{info: Info{ID: h.ids.next(), Protocol: req.Protocol}}
+	info := &st.info
 	if h.Observer != nil {
 		h.Observer.Begin(req, info)
 		defer func() { h.Observer.End(req, info, &res) }()
@@ -179,7 +181,8 @@ func (h *Handler) ServeSink(ctx context.Context, req *Request, sink Sink) (res R
 	defer cancel()
 	ctx = environ.NewContext(WithInfo(ctx, info), req.Env)
 
-	body := &countingReader{r: req.Body}
+	body := &st.body
+	body.r = req.Body
 	var hr *http.Request
 	if req.HTTP != nil {
 		hr = req.HTTP.WithContext(ctx)
@@ -196,15 +199,27 @@ func (h *Handler) ServeSink(ctx context.Context, req *Request, sink Sink) (res R
 		if err != nil {
 			h.Log.Error("bad request environment", zap.String("request_id", info.ID),
 				zap.String("protocol", req.Protocol), zap.Error(err))
-			w := newResponseWriter(h, sink, nil, cancel, req, info)
+			w := st.writer(h, sink, nil, cancel, req)
 			w.sendError()
 			return w.result(fmt.Errorf("handler: building the request: %w", err), body)
 		}
 		hr = r.WithContext(ctx)
 	}
-	w := newResponseWriter(h, sink, hr, cancel, req, info)
+	w := st.writer(h, sink, hr, cancel, req)
 	err := h.run(w, hr, info, req)
 	return w.result(err, body)
+}
+
+// requestState is everything the core allocates per request, in one piece.
+type requestState struct {
+	info Info
+	body countingReader
+	w    responseWriter
+}
+
+func (st *requestState) writer(h *Handler, sink Sink, r *http.Request, cancel context.CancelFunc, req *Request) *responseWriter {
+	st.w.init(h, sink, r, cancel, req, &st.info)
+	return &st.w
 }
 
 // run calls the app and finishes the response; the error is the app's

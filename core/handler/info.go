@@ -53,5 +53,7 @@ func newIDSource() *idSource {
 }
 
 func (s *idSource) next() string {
-	return s.prefix + strconv.FormatUint(s.n.Add(1), 10)
+	var buf [32]byte
+	b := append(buf[:0], s.prefix...)
+	return string(strconv.AppendUint(b, s.n.Add(1), 10))
 }

@@ -47,20 +47,18 @@ type responseWriter struct {
 	done        atomic.Bool
 }
 
-func newResponseWriter(h *Handler, sink Sink, r *http.Request, cancel context.CancelFunc, req *Request, info *Info) *responseWriter {
+func (w *responseWriter) init(h *Handler, sink Sink, r *http.Request, cancel context.CancelFunc, req *Request, info *Info) {
 	hold := h.BufferSize
 	if hold == 0 {
 		hold = DefaultBufferSize
 	} else if hold < 0 {
 		hold = 0
 	}
-	return &responseWriter{
-		h: h, sink: sink, req: req, info: info, cancel: cancel,
-		isHead:   r != nil && r.Method == http.MethodHead,
-		header:   make(http.Header, 4),
-		hold:     hold,
-		declared: -1,
-	}
+	w.h, w.sink, w.req, w.info, w.cancel = h, sink, req, info, cancel
+	w.isHead = r != nil && r.Method == http.MethodHead
+	w.header = make(http.Header, 4)
+	w.hold = hold
+	w.declared = -1
 }
 
 func (w *responseWriter) Header() http.Header { return w.header }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -32,16 +33,19 @@ type Server struct {
 	// ConnState, when set, is told of connection state changes (metrics).
 	ConnState func(net.Conn, http.ConnState)
 
-	srv *http.Server
+	once sync.Once
+	srv  *http.Server
 }
 
 // ErrServerClosed is returned by Serve after Shutdown.
 var ErrServerClosed = http.ErrServerClosed
 
 func (s *Server) server() *http.Server {
-	if s.srv != nil {
-		return s.srv
-	}
+	s.once.Do(s.init)
+	return s.srv
+}
+
+func (s *Server) init() {
 	s.Handler.OriginServer = true
 	log := s.Log
 	if log == nil {
@@ -55,7 +59,6 @@ func (s *Server) server() *http.Server {
 		ErrorLog:          zap.NewStdLog(log.Named("http")),
 		ConnState:         s.ConnState,
 	}
-	return s.srv
 }
 
 // Serve accepts connections on l until Shutdown; it returns ErrServerClosed
