@@ -167,4 +167,3 @@ func TestServeRefusesBadConfig(t *testing.T) {
 		t.Errorf("exit %d, %q", code, errs.String())
 	}
 }
-
