@@ -22,7 +22,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -124,12 +123,12 @@ func (p *Process) Stop() error {
 	if p.Exited() {
 		return p.err
 	}
-	_ = p.Cmd.Process.Signal(syscall.SIGTERM)
+	_ = p.Cmd.Process.Signal(terminate)
 	select {
 	case <-p.done:
 		return p.err
 	case <-time.After(10 * time.Second):
-		_ = syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGKILL)
+		killGroup(p.Cmd)
 		<-p.done
 		return errors.New(p.Name + " did not stop on SIGTERM")
 	}
@@ -146,7 +145,7 @@ func Start(t testing.TB, cmd *exec.Cmd) *Process {
 	if cmd.Stderr == nil {
 		cmd.Stderr = p.out
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	newGroup(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", cmd.Path, err)
 	}
@@ -159,7 +158,7 @@ func Start(t testing.TB, cmd *exec.Cmd) *Process {
 			t.Errorf("stopping %s: %v", p.Name, err)
 		}
 		// Whatever the peer left in its group (workers) goes too.
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		killGroup(cmd)
 		if t.Failed() {
 			t.Logf("%s output:\n%s", p.Name, p.Output())
 		}
