@@ -38,8 +38,8 @@ type Listener struct {
 	Name string `mapstructure:"name"`
 	// Protocol is http, fastcgi or scgi. Required.
 	Protocol string `mapstructure:"protocol"`
-	// Address is host:port, or unix:/path/to.sock. Required unless the socket
-	// comes from systemd.
+	// Address is host:port, or unix:/path/to.sock. Empty means the socket
+	// must come from systemd socket activation under Name.
 	Address string `mapstructure:"address"`
 	// SocketMode is the file mode of a unix socket, in octal. Default "0660".
 	SocketMode string `mapstructure:"socket_mode"`

@@ -39,8 +39,11 @@ func (c *Config) Check() error {
 		if !slices.Contains(Protocols, l.Protocol) {
 			return bad(k+".protocol", "%q is not one of %s", l.Protocol, strings.Join(Protocols, ", "))
 		}
-		if err := checkAddress(l.Address); err != nil {
-			return bad(k+".address", "%v", err)
+		// An empty address means the socket comes from systemd by name.
+		if l.Address != "" {
+			if err := checkAddress(l.Address); err != nil {
+				return bad(k+".address", "%v", err)
+			}
 		}
 		if j, dup := names[l.Name]; dup {
 			return bad(k+".name", "%q is already the name of listeners[%d]", l.Name, j)

@@ -51,6 +51,10 @@ type Daemon struct {
 // or a port in use fails before anything is served.
 func New(cfg *config.Config, o Options) (*Daemon, error) {
 	d := &Daemon{opts: o, cfg: cfg, errs: make(chan error, len(cfg.Listeners))}
+	activated, err := activatedListeners()
+	if err != nil {
+		return nil, err
+	}
 	apps, err := buildApps(cfg, o.Log)
 	if err != nil {
 		return nil, err
@@ -58,7 +62,7 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 	d.apps = apps
 	d.app.set(apps.Handler)
 	for _, lc := range cfg.Listeners {
-		l, err := listen(lc)
+		l, err := listen(lc, activated)
 		if err != nil {
 			d.closeListeners()
 			_ = apps.Close(context.Background())
@@ -66,6 +70,13 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 		}
 		d.listeners = append(d.listeners, l)
 		d.fronts = append(d.fronts, d.frontEnd(lc))
+	}
+	for name, ls := range activated {
+		for _, l := range ls {
+			o.Log.Warn("systemd passed a socket no listener is named for; closing it",
+				zap.String("name", name), zap.Stringer("address", l.Addr()))
+			_ = l.Close()
+		}
 	}
 	return d, nil
 }
@@ -161,8 +172,19 @@ func isClosed(err error) bool {
 // ErrServerClosed is what front ends return from Serve after Shutdown.
 var ErrServerClosed = errors.New("server closed")
 
-// listen opens the socket of a listener: "host:port" or "unix:/path".
-func listen(lc config.Listener) (net.Listener, error) {
+// listen returns the socket of a listener: the one systemd passed under
+// the listener's name, else a new one on "host:port" or "unix:/path".
+func listen(lc config.Listener, activated map[string][]net.Listener) (net.Listener, error) {
+	if ls := activated[lc.Name]; len(ls) > 0 {
+		delete(activated, lc.Name)
+		for _, extra := range ls[1:] {
+			_ = extra.Close()
+		}
+		return ls[0], nil
+	}
+	if lc.Address == "" {
+		return nil, fmt.Errorf("no address, and systemd passed no socket named %q", lc.Name)
+	}
 	if path, ok := strings.CutPrefix(lc.Address, "unix:"); ok {
 		l, err := net.Listen("unix", path)
 		if err != nil {

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -36,45 +33,10 @@ func runServe(path string, stderr io.Writer) int {
 	}
 	log.Info(startMessage(cfg, path, d), zap.String("version", config.Version),
 		zap.String("config", path), zap.Int("pid", os.Getpid()))
-	d.Start()
-
-	signals := make(chan os.Signal, 4)
-	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-	defer signal.Stop(signals)
-	for {
-		select {
-		case err := <-d.Err():
-			log.Error("listener failed; shutting down", zap.Error(err))
-			shutdown(d, cfg, log)
-			return 1
-		case sig := <-signals:
-			if sig == syscall.SIGHUP {
-				if err := d.Reload(context.Background()); err != nil {
-					log.Error("reload refused; the running config stays", zap.Error(err))
-				} else {
-					log.Info("reloaded", zap.String("config", path))
-				}
-				continue
-			}
-			log.Info("shutting down", zap.String("signal", sig.String()), zap.Duration("timeout", cfg.ShutdownTimeout))
-			if err := shutdown(d, cfg, log); err != nil {
-				return 1
-			}
-			return 0
-		}
+	if err := d.Run(); err != nil {
+		return 1
 	}
-}
-
-func shutdown(d *daemon.Daemon, cfg *config.Config, log *zap.Logger) error {
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-	defer cancel()
-	err := d.Shutdown(ctx)
-	if err != nil {
-		log.Warn("shutdown cut requests short", zap.Error(err))
-	} else {
-		log.Info("stopped")
-	}
-	return nil
+	return 0
 }
 
 // startMessage is the first log line: what is served where.

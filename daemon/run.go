@@ -1,0 +1,74 @@
+package daemon
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	sd "github.com/coreos/go-systemd/v22/daemon"
+	"go.uber.org/zap"
+
+	"github.com/gatewayd/gatewayd/config"
+)
+
+// Run serves until SIGTERM or SIGINT, then shuts down within the config's
+// shutdown_timeout; SIGHUP reloads the config file. It keeps systemd
+// informed (READY, RELOADING, STOPPING, the watchdog) when systemd started
+// gatewayd. It returns nil after a clean shutdown and the error otherwise.
+func (d *Daemon) Run() error {
+	log := d.opts.Log
+	signals := make(chan os.Signal, 4)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(signals)
+
+	d.Start()
+	notify(log, sd.SdNotifyReady)
+	stopWatchdog := make(chan struct{})
+	defer close(stopWatchdog)
+	go watchdog(log, stopWatchdog)
+
+	for {
+		select {
+		case err := <-d.Err():
+			log.Error("a listener failed; shutting down", zap.Error(err))
+			notify(log, sd.SdNotifyStopping)
+			_ = d.shutdownWithTimeout()
+			return err
+		case sig := <-signals:
+			if sig == syscall.SIGHUP {
+				notify(log, reloadingState())
+				if err := d.Reload(context.Background()); err != nil {
+					log.Error("reload refused; the running config stays", zap.Error(err))
+				} else {
+					log.Info("reloaded", zap.String("config", d.opts.ConfigPath))
+				}
+				notify(log, sd.SdNotifyReady)
+				continue
+			}
+			log.Info("shutting down", zap.String("signal", sig.String()),
+				zap.Duration("timeout", d.config().ShutdownTimeout))
+			notify(log, sd.SdNotifyStopping)
+			return d.shutdownWithTimeout()
+		}
+	}
+}
+
+// config returns the configuration in force.
+func (d *Daemon) config() *config.Config {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.cfg
+}
+
+func (d *Daemon) shutdownWithTimeout() error {
+	ctx, cancel := context.WithTimeout(context.Background(), d.config().ShutdownTimeout)
+	defer cancel()
+	err := d.Shutdown(ctx)
+	if err != nil {
+		d.opts.Log.Warn("shutdown cut requests short", zap.Error(err))
+		return nil
+	}
+	d.opts.Log.Info("stopped")
+	return nil
+}
