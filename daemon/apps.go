@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/gatewayd/gatewayd/app/cgiscript"
 	"github.com/gatewayd/gatewayd/app/demo"
 	"github.com/gatewayd/gatewayd/app/mount"
 	"github.com/gatewayd/gatewayd/config"
@@ -45,6 +46,7 @@ func BuildApp(cfg *config.Config, log *zap.Logger) (http.Handler, error) {
 func buildApps(cfg *config.Config, log *zap.Logger) (*Apps, error) {
 	a := &Apps{}
 	routes := make([]mount.Route, 0, len(cfg.Routes))
+	var runners []*cgiscript.Runner
 	for i, rc := range cfg.Routes {
 		h, closer, err := buildApp(rc, log.With(zap.String("route", rc.Prefix), zap.String("app", rc.App)))
 		if err != nil {
@@ -54,9 +56,18 @@ func buildApps(cfg *config.Config, log *zap.Logger) (*Apps, error) {
 		if closer != nil {
 			a.closers = append(a.closers, closer)
 		}
+		if rn, ok := h.(*cgiscript.Runner); ok {
+			runners = append(runners, rn)
+		}
 		routes = append(routes, mount.Route{Prefix: rc.Prefix, Kind: rc.App, App: h})
 	}
-	a.Handler = mount.New(routes)
+	router := mount.New(routes)
+	// A script's local redirect (Location: /path) is served afresh by the
+	// whole route table, as a CGI server does.
+	for _, rn := range runners {
+		rn.Redirect = router
+	}
+	a.Handler = router
 	if cfg.Validate {
 		a.Handler = handler.Validate(a.Handler, validationLogger(log))
 	}
@@ -67,6 +78,17 @@ func buildApp(rc config.Route, log *zap.Logger) (http.Handler, func(context.Cont
 	switch rc.App {
 	case "demo":
 		return demo.App{}, nil, nil
+	case "cgi":
+		rn, err := cgiscript.New(cgiscript.Config{
+			Root: rc.Root, Script: rc.Script, Timeout: rc.Timeout, KillGrace: rc.KillGrace,
+			MaxConcurrency: rc.MaxConcurrency, QueueSize: rc.QueueSize, QueueTimeout: rc.QueueTimeout,
+			PassEnv: rc.PassEnv, Env: rc.Env, MaxHeaderBytes: rc.MaxHeaderBytes,
+			MaxSpoolBytes: rc.MaxSpoolBytes, AllowRoot: rc.AllowRoot, MaxRedirects: rc.MaxRedirects,
+		}, log)
+		if err != nil {
+			return nil, nil, err
+		}
+		return rn, rn.Shutdown, nil
 	}
 	return nil, nil, fmt.Errorf("app %q is not available in this build", rc.App)
 }

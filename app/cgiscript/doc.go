@@ -1,0 +1,35 @@
+// Package cgiscript runs CGI scripts (RFC 3875) for gatewayd: it is the app
+// behind a "cgi" route and gatewayd's replacement for fcgiwrap.
+//
+// A [Runner] is a plain http.Handler. It reads the request's environment
+// from the context ([environ.FromContext]), where the router has put the mount
+// prefix in SCRIPT_NAME and the rest of the path in PATH_INFO, and runs
+// either the one configured script for the whole mount, or, from a root
+// directory, the script named by the first segment of PATH_INFO.
+//
+// What it does, by section of RFC 3875:
+//
+//   - 4.1 meta-variables: the child gets the CGI variables of the original
+//     request (not a re-derivation of them), the HTTP_* variables except
+//     HTTP_PROXY, the daemon variables named in PassEnv and the configured
+//     Env — nothing else.
+//   - 4.2 request body: streamed to the script's stdin while its output is
+//     read; a body without a length (chunked) is spooled to a temporary file
+//     first so that the script still gets CONTENT_LENGTH.
+//   - 6 response: document, local redirect (served again inside gatewayd
+//     through [Runner.Redirect]), client redirect and client redirect with
+//     document; LF or CRLF line ends; NPH scripts (names starting "nph-")
+//     write a whole HTTP response that is parsed and relayed.
+//   - 7 system specifics: the script runs in its own directory and its own
+//     process group; a timeout, a client that goes away or [Runner.Shutdown]
+//     sends SIGTERM to the group and SIGKILL after a grace period; whatever
+//     the script leaves running in its group when it exits is killed.
+//
+// Not supported: the Authorizer and Filter roles of FastCGI-wrapped scripts,
+// scripts selected by a path deeper than one segment under Root, extension
+// mapping (.php and friends: run those through an upstream), running scripts
+// as another user (use systemd's User= for the whole daemon), and
+// continuation lines in a script's response head (RFC 3875 forbids them;
+// they answer 502). On platforms without process groups (Windows) the
+// package builds but signals only the script itself.
+package cgiscript

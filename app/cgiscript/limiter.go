@@ -1,0 +1,56 @@
+package cgiscript
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"time"
+)
+
+var (
+	errQueueFull    = errors.New("cgiscript: queue full")
+	errQueueTimeout = errors.New("cgiscript: no slot within queue_timeout")
+	errStopped      = errors.New("cgiscript: shutting down")
+)
+
+// limiter caps the scripts running at once, with a short queue in front.
+type limiter struct {
+	slots     chan struct{}
+	waiting   atomic.Int64
+	queueSize int64
+	timeout   time.Duration
+}
+
+func newLimiter(slots, queue int, timeout time.Duration) limiter {
+	return limiter{slots: make(chan struct{}, slots), queueSize: int64(queue), timeout: timeout}
+}
+
+// acquire takes a slot, waiting in the queue when all are busy. It returns
+// how long it waited.
+func (l *limiter) acquire(ctx context.Context, stop <-chan struct{}) (time.Duration, error) {
+	select {
+	case l.slots <- struct{}{}:
+		return 0, nil
+	default:
+	}
+	if l.waiting.Add(1) > l.queueSize {
+		l.waiting.Add(-1)
+		return 0, errQueueFull
+	}
+	defer l.waiting.Add(-1)
+	start := time.Now()
+	t := time.NewTimer(l.timeout)
+	defer t.Stop()
+	select {
+	case l.slots <- struct{}{}:
+		return time.Since(start), nil
+	case <-t.C:
+		return time.Since(start), errQueueTimeout
+	case <-stop:
+		return time.Since(start), errStopped
+	case <-ctx.Done():
+		return time.Since(start), ctx.Err()
+	}
+}
+
+func (l *limiter) release() { <-l.slots }

@@ -1,0 +1,69 @@
+package cgiscript
+
+import "time"
+
+// ExitClass says how a script ended, in a few words fit for a metric label.
+type ExitClass string
+
+// The exit classes.
+const (
+	// ExitOK: the script exited with status 0.
+	ExitOK ExitClass = "ok"
+	// ExitError: the script exited with a non-zero status.
+	ExitError ExitClass = "error"
+	// ExitSignal: a signal that gatewayd did not send ended the script.
+	ExitSignal ExitClass = "signal"
+	// ExitTimeout: gatewayd stopped the script at Timeout.
+	ExitTimeout ExitClass = "timeout"
+	// ExitCanceled: gatewayd stopped the script because the client went
+	// away, its response was refused, or gatewayd is shutting down.
+	ExitCanceled ExitClass = "canceled"
+)
+
+// RejectReason says why a request got 503 without running a script.
+type RejectReason string
+
+// The reject reasons.
+const (
+	// RejectQueueFull: every slot was busy and the queue was full.
+	RejectQueueFull RejectReason = "queue_full"
+	// RejectQueueTimeout: no slot came free within QueueTimeout.
+	RejectQueueTimeout RejectReason = "queue_timeout"
+	// RejectShutdown: the Runner is shutting down.
+	RejectShutdown RejectReason = "shutdown"
+)
+
+// Observer is told what a Runner does, for metrics. script is the script's
+// name under Root (only scripts that exist are reported), or the base name
+// of the one Script. Methods are called from many goroutines at once and
+// must not block.
+type Observer interface {
+	// ScriptStarted is called when a script process has started.
+	ScriptStarted(script string)
+	// ScriptEnded is called when a started script has been reaped.
+	ScriptEnded(script string, class ExitClass, d time.Duration)
+	// ScriptTimedOut is called when a script runs past Timeout.
+	ScriptTimedOut(script string)
+	// ScriptKilled is called when a script needed SIGKILL after KillGrace.
+	ScriptKilled(script string)
+	// QueueWait is called with the time a request waited for a slot (zero
+	// when one was free).
+	QueueWait(d time.Duration)
+	// Rejected is called when a request is answered 503 without running.
+	Rejected(reason RejectReason)
+	// StderrLine is called for every line a script writes to stderr.
+	StderrLine(script string)
+}
+
+// NopObserver does nothing. Embed it to implement only some of Observer.
+type NopObserver struct{}
+
+func (NopObserver) ScriptStarted(string)                         {}
+func (NopObserver) ScriptEnded(string, ExitClass, time.Duration) {}
+func (NopObserver) ScriptTimedOut(string)                        {}
+func (NopObserver) ScriptKilled(string)                          {}
+func (NopObserver) QueueWait(time.Duration)                      {}
+func (NopObserver) Rejected(RejectReason)                        {}
+func (NopObserver) StderrLine(string)                            {}
+
+var _ Observer = NopObserver{}

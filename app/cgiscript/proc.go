@@ -1,0 +1,271 @@
+package cgiscript
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Why gatewayd stopped a script.
+const (
+	reasonNone      int32 = iota
+	reasonTimeout         // Timeout passed
+	reasonCanceled        // the request's context ended: the client went away
+	reasonAbandoned       // the runner needs no more output (bad head, write error)
+	reasonShutdown        // Runner.Shutdown
+)
+
+// stderrDrain is how long stderr is still read after the script was reaped,
+// for what a process that left the group may hold open.
+const stderrDrain = 500 * time.Millisecond
+
+// proc is one running script and the goroutines around it: the waiter
+// (reaps it), the supervisor (timeout, cancellation, shutdown), the stdin
+// feeder and the stderr logger. The request's own goroutine reads stdout.
+type proc struct {
+	cmd    *exec.Cmd
+	pid    int
+	stdout *os.File // read end
+	stderr *os.File // read end
+	stdin  *os.File // write end; nil when the script reads a file or nothing
+
+	stdinOnce sync.Once
+	cancel    context.CancelFunc
+
+	mu          sync.Mutex
+	reaped      bool // the script was reaped: its pid may be reused
+	interrupted bool // stdout reads are being stopped
+
+	reason atomic.Int32
+	killed atomic.Bool // SIGKILL was needed
+
+	exited  chan struct{} // closed once the script is reaped
+	done    chan struct{} // closed by the request when it is done with the script
+	supDone chan struct{} // closed when the supervisor returns
+	fed     chan struct{} // closed when the stdin feeder returns
+	logged  chan struct{} // closed when stderr is drained
+}
+
+// start runs the script with its pipes, in a process group of its own.
+func start(s *script, env []string, body *reqBody) (*proc, error) {
+	var files []*os.File
+	closeAll := func() {
+		for _, f := range files {
+			_ = f.Close()
+		}
+	}
+	pipe := func() (r, w *os.File, err error) {
+		r, w, err = os.Pipe()
+		if err == nil {
+			files = append(files, r, w)
+		}
+		return r, w, err
+	}
+	stdoutR, stdoutW, err := pipe()
+	if err != nil {
+		return nil, err
+	}
+	stderrR, stderrW, err := pipe()
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	cmd := &exec.Cmd{
+		Path:        s.path,
+		Args:        []string{s.filename},
+		Env:         env,
+		Dir:         s.dir,
+		Stdout:      stdoutW,
+		Stderr:      stderrW,
+		SysProcAttr: sysProcAttr(),
+	}
+	var stdinR, stdinW *os.File
+	switch {
+	case body.file != nil:
+		cmd.Stdin = body.file
+	case body.stream != nil:
+		if stdinR, stdinW, err = pipe(); err != nil {
+			closeAll()
+			return nil, err
+		}
+		cmd.Stdin = stdinR
+	}
+	if err := cmd.Start(); err != nil {
+		closeAll()
+		return nil, err
+	}
+	// The child has its ends now; ours would keep its reads from ending.
+	_ = stdoutW.Close()
+	_ = stderrW.Close()
+	if stdinR != nil {
+		_ = stdinR.Close()
+	}
+	return &proc{
+		cmd: cmd, pid: cmd.Process.Pid,
+		stdout: stdoutR, stderr: stderrR, stdin: stdinW,
+		exited:  make(chan struct{}),
+		done:    make(chan struct{}),
+		supDone: make(chan struct{}),
+		fed:     make(chan struct{}),
+		logged:  make(chan struct{}),
+	}, nil
+}
+
+// wait reaps the script. What it left running in its process group is
+// killed first, while the group's id cannot yet be reused.
+func (p *proc) wait() {
+	if waitNoReap(p.pid) {
+		p.mu.Lock()
+		killLeftovers(p.cmd.Process)
+		_ = p.cmd.Wait()
+		p.reaped = true
+		p.mu.Unlock()
+	} else {
+		_ = p.cmd.Wait()
+		p.mu.Lock()
+		p.reaped = true
+		killLeftovers(p.cmd.Process)
+		p.mu.Unlock()
+	}
+	close(p.exited)
+}
+
+// signal sends sig to the script's process group unless it was reaped.
+func (p *proc) signal(sig signal) {
+	p.mu.Lock()
+	if !p.reaped {
+		_ = signalGroup(p.cmd.Process, sig)
+	}
+	p.mu.Unlock()
+}
+
+// supervise stops the script when the timeout passes, the request's
+// context ends or the runner shuts down: stdout reads stop, the group gets
+// SIGTERM, and SIGKILL after grace (or at once when killNow closes).
+func (p *proc) supervise(ctx context.Context, timeout, grace time.Duration, stop, killNow <-chan struct{}) {
+	defer close(p.supDone)
+	var tc <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		tc = t.C
+	}
+	select {
+	case <-p.done:
+		return
+	case <-tc:
+		p.reason.CompareAndSwap(reasonNone, reasonTimeout)
+	case <-ctx.Done():
+		p.reason.CompareAndSwap(reasonNone, reasonCanceled)
+	case <-stop:
+		p.reason.CompareAndSwap(reasonNone, reasonShutdown)
+	}
+	p.interrupt()
+	p.signal(sigTerm)
+	g := time.NewTimer(grace)
+	defer g.Stop()
+	select {
+	case <-p.exited:
+		return
+	case <-g.C:
+	case <-killNow:
+	}
+	p.killed.Store(true)
+	p.signal(sigKill)
+}
+
+// abandon stops the script because its output is no longer wanted.
+func (p *proc) abandon() {
+	p.reason.CompareAndSwap(reasonNone, reasonAbandoned)
+	p.cancel()
+}
+
+// interrupt makes the pending and every later stdout read fail.
+func (p *proc) interrupt() {
+	p.mu.Lock()
+	p.interrupted = true
+	_ = p.stdout.SetReadDeadline(time.Now())
+	p.mu.Unlock()
+}
+
+// setReadDeadline sets the stdout deadline unless reads were interrupted;
+// it reports whether they were not.
+func (p *proc) setReadDeadline(t time.Time) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.interrupted {
+		return false
+	}
+	_ = p.stdout.SetReadDeadline(t)
+	return true
+}
+
+func (p *proc) isInterrupted() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.interrupted
+}
+
+func (p *proc) closeStdin() {
+	if p.stdin != nil {
+		p.stdinOnce.Do(func() { _ = p.stdin.Close() })
+	}
+}
+
+// feed copies the body to the script's stdin and closes it. It stops when
+// the script closes stdin or exits (the write fails) or the body ends.
+func (p *proc) feed(body io.Reader, log *zap.Logger) {
+	defer close(p.fed)
+	bp := bufPool.Get().(*[]byte)
+	_, err := io.CopyBuffer(writerOnly{p.stdin}, body, *bp)
+	bufPool.Put(bp)
+	p.closeStdin()
+	if err != nil && !errors.Is(err, os.ErrClosed) {
+		log.Debug("stopped feeding the request body to the script", zap.Error(err))
+	}
+}
+
+// logStderr logs the script's stderr a line at a time.
+func (p *proc) logStderr(log *zap.Logger, obs Observer, name string) {
+	defer close(p.logged)
+	br := bufio.NewReaderSize(p.stderr, 4096)
+	for {
+		line, err := br.ReadSlice('\n')
+		n := len(line)
+		if n > 0 && line[n-1] == '\n' {
+			n--
+			if n > 0 && line[n-1] == '\r' {
+				n--
+			}
+		}
+		if n > 0 {
+			log.Warn("script stderr", zap.String("line", string(line[:n])))
+			obs.StderrLine(name)
+		}
+		if err != nil && err != bufio.ErrBufferFull {
+			return
+		}
+	}
+}
+
+// finish waits for the script and its goroutines once the request is done
+// reading stdout.
+func (p *proc) finish() {
+	_ = p.stdout.Close() // further writes by the script fail
+	<-p.exited
+	close(p.done)
+	<-p.supDone
+	p.closeStdin()
+	<-p.fed
+	_ = p.stderr.SetReadDeadline(time.Now().Add(stderrDrain))
+	<-p.logged
+	_ = p.stderr.Close()
+}

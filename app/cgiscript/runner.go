@@ -1,0 +1,362 @@
+package cgiscript
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/gatewayd/gatewayd/core/environ"
+	"github.com/gatewayd/gatewayd/core/handler"
+)
+
+// Defaults for the zero values of [Config].
+const (
+	DefaultTimeout        = 60 * time.Second
+	DefaultKillGrace      = 5 * time.Second
+	DefaultQueueTimeout   = 5 * time.Second
+	DefaultMaxHeaderBytes = 64 << 10
+	DefaultMaxSpoolBytes  = 64 << 20
+	DefaultMaxRedirects   = 10
+)
+
+// ErrRunAsRoot is returned by [New] when gatewayd runs as root and
+// Config.AllowRoot is false.
+var ErrRunAsRoot = errors.New("cgiscript: refusing to run scripts as root (effective uid 0); " +
+	"run gatewayd as an unprivileged user or set allow_root: true")
+
+// ErrConfig is wrapped by every configuration error [New] returns.
+var ErrConfig = errors.New("cgiscript: bad configuration")
+
+// Config configures a [Runner]. Its field names follow the keys of a cgi
+// route in gatewayd's configuration; every zero value means the default
+// written beside the field.
+type Config struct {
+	// Root is the directory scripts come from: the first segment of
+	// PATH_INFO names a script in it and the rest is the script's
+	// PATH_INFO. It is also DOCUMENT_ROOT. Required unless Script is set.
+	Root string
+	// Script is one script for the whole mount: it gets all of PATH_INFO.
+	// A relative Script is taken relative to Root. Default: none (scripts
+	// come from Root).
+	Script string
+	// Timeout is how long a script may run, from its start to the end of
+	// its output. Then its process group gets SIGTERM, and the client 504
+	// if nothing was sent yet. Zero means 60s; negative means no limit.
+	Timeout time.Duration
+	// KillGrace is the time between SIGTERM and SIGKILL. Zero means 5s.
+	KillGrace time.Duration
+	// MaxConcurrency is how many scripts run at once. Zero means 2 × the
+	// number of CPUs.
+	MaxConcurrency int
+	// QueueSize is how many requests may wait for a free slot; beyond them
+	// the answer is 503 at once. Zero means MaxConcurrency; negative means
+	// no queue.
+	QueueSize int
+	// QueueTimeout is how long a request may wait for a slot before it gets
+	// 503. Zero means 5s.
+	QueueTimeout time.Duration
+	// PassEnv names the variables of gatewayd's own environment that
+	// scripts get. Nil means ["PATH"]; an empty, non-nil list passes none.
+	// A passed PATH that gatewayd does not have is
+	// /usr/local/bin:/usr/bin:/bin.
+	PassEnv []string
+	// Env is set in every script's environment as given, after everything
+	// else (so it can override a CGI variable). Default none.
+	Env map[string]string
+	// MaxHeaderBytes bounds the script's response head (its header lines
+	// and the blank line). Zero means 65536.
+	MaxHeaderBytes int
+	// MaxSpoolBytes bounds a request body that arrives without a length
+	// (chunked): it is spooled to a temporary file so that the script gets
+	// CONTENT_LENGTH, and a larger one is answered 413. Zero means 64 MiB;
+	// negative refuses such bodies with 411.
+	MaxSpoolBytes int64
+	// AllowRoot allows running scripts while gatewayd's effective user is
+	// root. Default false: New fails with ErrRunAsRoot.
+	AllowRoot bool
+	// MaxRedirects is how many local redirects one request may follow;
+	// one more is answered 500. Zero means 10; negative turns local
+	// redirects off (they are sent to the client as 302).
+	MaxRedirects int
+	// Observer is told about scripts and the queue, for metrics. Nil means
+	// none.
+	Observer Observer
+}
+
+// Runner runs CGI scripts as an http.Handler. Make one with [New]; the zero
+// Runner is not usable. It is safe for concurrent use.
+type Runner struct {
+	// Redirect serves local redirects (a script's "Location: /path" with no
+	// other field): the router sets it to itself, and the redirect arrives
+	// there as a GET with SCRIPT_NAME "" and PATH_INFO the path. Nil sends
+	// local redirects to the client as 302. Set it before the first
+	// request.
+	Redirect http.Handler
+
+	cfg     Config
+	log     *zap.Logger
+	obs     Observer
+	root    string // Root, absolute and cleaned; "" when not set
+	rootDir string // Root with symlinks resolved, for the escape check
+	script  *script
+	baseEnv []string // PassEnv resolved at New
+	lim     limiter
+
+	mu      sync.Mutex
+	closed  bool
+	stop    chan struct{} // closed by Shutdown: SIGTERM everything
+	killNow chan struct{} // closed when Shutdown's context ends: SIGKILL
+	active  sync.WaitGroup
+}
+
+var _ http.Handler = (*Runner)(nil)
+
+// New checks cfg, fills in its defaults and returns a Runner. It fails when
+// Root or Script is missing or unusable, and with [ErrRunAsRoot] when gatewayd
+// runs as root without AllowRoot. log may be nil.
+func New(cfg Config, log *zap.Logger) (*Runner, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	if !cfg.AllowRoot && os.Geteuid() == 0 {
+		return nil, ErrRunAsRoot
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.KillGrace <= 0 {
+		cfg.KillGrace = DefaultKillGrace
+	}
+	if cfg.MaxConcurrency <= 0 {
+		cfg.MaxConcurrency = 2 * runtime.NumCPU()
+	}
+	if cfg.QueueSize == 0 {
+		cfg.QueueSize = cfg.MaxConcurrency
+	} else if cfg.QueueSize < 0 {
+		cfg.QueueSize = 0
+	}
+	if cfg.QueueTimeout <= 0 {
+		cfg.QueueTimeout = DefaultQueueTimeout
+	}
+	if cfg.PassEnv == nil {
+		cfg.PassEnv = []string{"PATH"}
+	}
+	if cfg.MaxHeaderBytes <= 0 {
+		cfg.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if cfg.MaxSpoolBytes == 0 {
+		cfg.MaxSpoolBytes = DefaultMaxSpoolBytes
+	}
+	if cfg.MaxRedirects == 0 {
+		cfg.MaxRedirects = DefaultMaxRedirects
+	}
+	rn := &Runner{
+		cfg:     cfg,
+		log:     log,
+		obs:     cfg.Observer,
+		stop:    make(chan struct{}),
+		killNow: make(chan struct{}),
+	}
+	if rn.obs == nil {
+		rn.obs = NopObserver{}
+	}
+	rn.lim = newLimiter(cfg.MaxConcurrency, cfg.QueueSize, cfg.QueueTimeout)
+
+	if cfg.Root == "" && cfg.Script == "" {
+		return nil, fmt.Errorf("%w: root or script is required", ErrConfig)
+	}
+	if cfg.Root != "" {
+		abs, err := filepath.Abs(cfg.Root)
+		if err != nil {
+			return nil, fmt.Errorf("%w: root %q: %w", ErrConfig, cfg.Root, err)
+		}
+		real, err := filepath.EvalSymlinks(abs)
+		if err != nil {
+			return nil, fmt.Errorf("%w: root %q: %w", ErrConfig, cfg.Root, err)
+		}
+		fi, err := os.Stat(real)
+		if err != nil {
+			return nil, fmt.Errorf("%w: root %q: %w", ErrConfig, cfg.Root, err)
+		}
+		if !fi.IsDir() {
+			return nil, fmt.Errorf("%w: root %q is not a directory", ErrConfig, cfg.Root)
+		}
+		rn.root, rn.rootDir = abs, real
+	}
+	if cfg.Script != "" {
+		p := cfg.Script
+		if !filepath.IsAbs(p) {
+			if rn.root == "" {
+				return nil, fmt.Errorf("%w: script %q must be an absolute path when root is not set", ErrConfig, cfg.Script)
+			}
+			p = filepath.Join(rn.root, p)
+		}
+		s, err := newScript(p, filepath.Base(p))
+		if err != nil {
+			return nil, fmt.Errorf("%w: script %q: %w", ErrConfig, cfg.Script, err)
+		}
+		rn.script = s
+	}
+	for _, name := range cfg.PassEnv {
+		if !validEnvName(name) {
+			return nil, fmt.Errorf("%w: pass_env: invalid variable name %q", ErrConfig, name)
+		}
+		if v, ok := os.LookupEnv(name); ok {
+			rn.baseEnv = append(rn.baseEnv, name+"="+v)
+		} else if name == "PATH" {
+			rn.baseEnv = append(rn.baseEnv, "PATH=/usr/local/bin:/usr/bin:/bin")
+		}
+	}
+	for name, v := range cfg.Env {
+		if !validEnvName(name) || !validEnvValue(v) {
+			return nil, fmt.Errorf("%w: env: invalid variable %q", ErrConfig, name)
+		}
+	}
+	return rn, nil
+}
+
+// Shutdown stops the Runner for a daemon that is going down: new and queued
+// requests get 503, running scripts get SIGTERM to their process group and
+// SIGKILL KillGrace later, or at once when ctx ends. It returns when every
+// request has finished, or ctx's error when ctx ends first.
+func (rn *Runner) Shutdown(ctx context.Context) error {
+	rn.mu.Lock()
+	if !rn.closed {
+		rn.closed = true
+		close(rn.stop)
+	}
+	rn.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		rn.active.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		rn.mu.Lock()
+		select {
+		case <-rn.killNow:
+		default:
+			close(rn.killNow)
+		}
+		rn.mu.Unlock()
+		return ctx.Err()
+	}
+}
+
+// enter counts a request in, or reports that the Runner is shut down.
+func (rn *Runner) enter() bool {
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	if rn.closed {
+		return false
+	}
+	rn.active.Add(1)
+	return true
+}
+
+// ServeHTTP runs the script the request names.
+func (rn *Runner) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	env, ok := environ.FromContext(ctx)
+	if !ok {
+		env = environ.FromRequest(r, environ.Options{})
+	}
+	info := handler.InfoFrom(ctx)
+	var reqID string
+	if info != nil {
+		reqID = info.ID
+	}
+	log := rn.log.With(zap.String("request_id", reqID))
+	if !rn.enter() {
+		rn.obs.Rejected(RejectShutdown)
+		unavailable(w)
+		return
+	}
+	out := rn.serveCounted(ctx, w, r, env, info, log)
+	switch {
+	case out.redirect != "":
+		rn.localRedirect(w, r, env, out.redirect, log)
+	case out.abort:
+		// The core (or net/http) cuts the response short, so the client
+		// can tell it is incomplete.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+func (rn *Runner) serveCounted(ctx context.Context, w http.ResponseWriter, r *http.Request, env environ.Env, info *handler.Info, log *zap.Logger) outcome {
+	defer rn.active.Done()
+	return rn.serve(ctx, w, r, env, info, log)
+}
+
+// serve runs one script; it returns what ServeHTTP still has to do once
+// the script and its slot are released.
+func (rn *Runner) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, env environ.Env, info *handler.Info, log *zap.Logger) outcome {
+	s, scriptName, pathInfo, status := rn.selectScript(env, log)
+	if status != 0 {
+		httpError(w, status)
+		return outcome{}
+	}
+	log = log.With(zap.String("script", s.name))
+
+	body, status := rn.prepareBody(env, r, log)
+	defer body.close()
+	if status != 0 {
+		httpError(w, status)
+		return outcome{}
+	}
+
+	wait, err := rn.lim.acquire(ctx, rn.stop)
+	if err != nil {
+		switch {
+		case errors.Is(err, errQueueFull):
+			rn.obs.Rejected(RejectQueueFull)
+			log.Warn("cgi queue full; answered 503", zap.Int("max_concurrency", rn.cfg.MaxConcurrency),
+				zap.Int("queue_size", rn.cfg.QueueSize))
+		case errors.Is(err, errQueueTimeout):
+			rn.obs.Rejected(RejectQueueTimeout)
+			log.Warn("no cgi slot within queue_timeout; answered 503", zap.Duration("queue_timeout", rn.cfg.QueueTimeout))
+		case errors.Is(err, errStopped):
+			rn.obs.Rejected(RejectShutdown)
+		default: // the client went away while queued
+			return outcome{}
+		}
+		unavailable(w)
+		return outcome{}
+	}
+	defer rn.lim.release()
+	rn.obs.QueueWait(wait)
+
+	childEnv, dropped := rn.childEnv(env, s, scriptName, pathInfo, body)
+	for _, name := range dropped {
+		log.Warn("dropped a variable that cannot be put in an environment", zap.String("name", name))
+	}
+	return rn.run(ctx, w, r.Method, s, childEnv, body, info, log)
+}
+
+// outcome is what is left to do after a script ran.
+type outcome struct {
+	redirect string // a local redirect to serve
+	abort    bool   // cut the response short
+}
+
+// httpError answers status with a short plain-text body.
+func httpError(w http.ResponseWriter, status int) {
+	http.Error(w, strconv.Itoa(status)+" "+http.StatusText(status), status)
+}
+
+func unavailable(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "1")
+	httpError(w, http.StatusServiceUnavailable)
+}

@@ -1,0 +1,132 @@
+package cgiscript
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/gatewayd/gatewayd/core/environ"
+)
+
+// script is one executable that a request runs.
+type script struct {
+	name     string // for logs and metrics: the name under Root, or the base name
+	filename string // SCRIPT_FILENAME and argv[0]: the path as configured or requested
+	path     string // what is executed: filename with symlinks resolved
+	dir      string // the working directory: filename's directory
+	nph      bool   // the name starts with "nph-": the script writes a whole HTTP response
+}
+
+var (
+	errNotExecutable = errors.New("not executable")
+	errDirectory     = errors.New("is a directory")
+	errNotRegular    = errors.New("not a regular file")
+	errEscapesRoot   = errors.New("resolves to a path outside root")
+)
+
+// newScript checks that filename is an executable regular file.
+func newScript(filename, name string) (*script, error) {
+	real, err := filepath.EvalSymlinks(filename)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkExecutable(real); err != nil {
+		return nil, err
+	}
+	return &script{
+		name:     name,
+		filename: filename,
+		path:     real,
+		dir:      filepath.Dir(filename),
+		nph:      strings.HasPrefix(filepath.Base(filename), "nph-"),
+	}, nil
+}
+
+func checkExecutable(path string) error {
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return err
+	case fi.IsDir():
+		return errDirectory
+	case !fi.Mode().IsRegular():
+		return errNotRegular
+	case fi.Mode().Perm()&0o111 == 0:
+		return errNotExecutable
+	}
+	return nil
+}
+
+// selectScript finds the script for the request and the SCRIPT_NAME and
+// PATH_INFO it runs with. A non-zero status is the answer when there is no
+// script to run.
+func (rn *Runner) selectScript(env environ.Env, log *zap.Logger) (s *script, scriptName, pathInfo string, status int) {
+	sn, pi := env["SCRIPT_NAME"], env["PATH_INFO"]
+	if strings.IndexByte(sn, 0) >= 0 || strings.IndexByte(pi, 0) >= 0 {
+		return nil, "", "", http.StatusBadRequest
+	}
+	if rn.script != nil {
+		return rn.script, sn, pi, 0
+	}
+	if pi == "" || pi[0] != '/' {
+		return nil, "", "", http.StatusNotFound
+	}
+	seg, rest := pi[1:], ""
+	if i := strings.IndexByte(seg, '/'); i >= 0 {
+		seg, rest = seg[:i], seg[i:]
+	}
+	if seg == "" || seg == "." || seg == ".." || strings.IndexByte(seg, 0) >= 0 || filepath.Base(seg) != seg {
+		return nil, "", "", http.StatusNotFound
+	}
+	s, err := rn.lookup(seg)
+	if err != nil {
+		status = http.StatusForbidden
+		if errors.Is(err, fs.ErrNotExist) {
+			status = http.StatusNotFound
+		}
+		if status == http.StatusNotFound {
+			log.Debug("no such script", zap.String("script", seg), zap.Error(err))
+		} else {
+			log.Warn("refused to run script", zap.String("script", seg), zap.Int("status", status), zap.Error(err))
+		}
+		return nil, "", "", status
+	}
+	return s, strings.TrimSuffix(sn, "/") + "/" + seg, rest, 0
+}
+
+// lookup resolves a script name under Root, refusing what would escape it.
+func (rn *Runner) lookup(name string) (*script, error) {
+	filename := filepath.Join(rn.root, name)
+	real, err := filepath.EvalSymlinks(filename)
+	if err != nil {
+		return nil, err
+	}
+	if !within(rn.rootDir, real) {
+		return nil, fmt.Errorf("%s: %w", real, errEscapesRoot)
+	}
+	if err := checkExecutable(real); err != nil {
+		return nil, err
+	}
+	return &script{
+		name:     name,
+		filename: filename,
+		path:     real,
+		dir:      rn.root,
+		nph:      strings.HasPrefix(name, "nph-"),
+	}, nil
+}
+
+// within reports whether path is strictly inside dir; both are clean and
+// absolute.
+func within(dir, path string) bool {
+	if !strings.HasPrefix(path, dir) || len(path) <= len(dir) {
+		return false
+	}
+	return path[len(dir)] == filepath.Separator || strings.HasSuffix(dir, string(filepath.Separator))
+}
