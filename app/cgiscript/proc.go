@@ -234,7 +234,9 @@ func (p *proc) feed(body io.Reader, log *zap.Logger) {
 }
 
 // logStderr logs the script's stderr a line at a time.
-func (p *proc) logStderr(log *zap.Logger, obs Observer, name string) {
+// Each line also goes to the request's error stream when it has one (the
+// web server's error log, through FCGI_STDERR), as fcgiwrap does.
+func (p *proc) logStderr(log *zap.Logger, obs Observer, name string, errs io.Writer) {
 	defer close(p.logged)
 	br := bufio.NewReaderSize(p.stderr, 4096)
 	for {
@@ -249,6 +251,9 @@ func (p *proc) logStderr(log *zap.Logger, obs Observer, name string) {
 		if n > 0 {
 			log.Warn("script stderr", zap.String("line", string(line[:n])))
 			obs.StderrLine(name)
+			if errs != nil {
+				_, _ = errs.Write(append(line[:n:n], '\n'))
+			}
 		}
 		if err != nil && err != bufio.ErrBufferFull {
 			return

@@ -39,7 +39,11 @@ func (rn *Runner) run(ctx context.Context, w http.ResponseWriter, method string,
 	p.cancel = cancel
 
 	go p.wait()
-	go p.logStderr(log, rn.obs, s.name)
+	var errs io.Writer
+	if info := handler.InfoFrom(ctx); info != nil {
+		errs = info.Errors
+	}
+	go p.logStderr(log, rn.obs, s.name, errs)
 	if p.stdin != nil {
 		go p.feed(body.stream, log)
 	} else {

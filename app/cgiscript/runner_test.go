@@ -668,3 +668,20 @@ func BenchmarkHello(b *testing.B) {
 		}
 	}
 }
+
+// TestStderrReachesErrorStream: the script's stderr lines also go to the
+// request's error stream (FCGI_STDERR behind FastCGI), as fcgiwrap does.
+func TestStderrReachesErrorStream(t *testing.T) {
+	rn := newRunner(t, Config{}, nil)
+	var errs bytes.Buffer
+	h := &handler.Handler{App: rn}
+	res := h.Serve(context.Background(), &handler.Request{
+		Env: cgiEnv("GET", "/stderr.cgi", ""), Errors: &errs, Protocol: "test",
+	}, io.Discard)
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if errs.String() != "first line\nsecond line\n" {
+		t.Errorf("error stream %q", errs.String())
+	}
+}

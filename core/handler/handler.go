@@ -168,7 +168,7 @@ func (h *Handler) ServeSink(ctx context.Context, req *Request, sink Sink) (res R
 	h.init()
 	start := time.Now()
 	// One allocation holds what the request needs for its whole life.
-	st := &requestState{info: Info{ID: h.ids.next(), Protocol: req.Protocol}}
+	st := &requestState{info: Info{ID: h.ids.next(), Protocol: req.Protocol, Errors: req.Errors}}
 	info := &st.info
 	if h.Observer != nil {
 		h.Observer.Begin(req, info)

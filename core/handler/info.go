@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"io"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -22,6 +23,10 @@ type Info struct {
 	// AppStatus is the application's exit status, where it has one (a CGI
 	// script's); FastCGI sends it as appStatus in FCGI_END_REQUEST.
 	AppStatus int
+	// Errors is the request's error stream (FastCGI's FCGI_STDERR, a CGI
+	// program's stderr), or nil. Apps that relay a child's stderr write
+	// whole lines to it.
+	Errors io.Writer
 }
 
 type infoKey struct{}
