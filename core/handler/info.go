@@ -1,10 +1,10 @@
 package handler
 
 import (
-	"io"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"strconv"
 	"sync/atomic"
 )
