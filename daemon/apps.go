@@ -14,6 +14,7 @@ import (
 	"github.com/gatewayd/gatewayd/app/mount"
 	"github.com/gatewayd/gatewayd/config"
 	"github.com/gatewayd/gatewayd/core/handler"
+	"github.com/gatewayd/gatewayd/observe/metrics"
 )
 
 // Apps is a built route table and the resources its apps hold (running CGI
@@ -36,19 +37,20 @@ func (a *Apps) Close(ctx context.Context) error {
 // BuildApp returns the route table of cfg as one http.Handler, for programs
 // that run a single request (CGI mode) and hold no long-lived resources.
 func BuildApp(cfg *config.Config, log *zap.Logger) (http.Handler, error) {
-	a, err := buildApps(cfg, log)
+	a, err := buildApps(cfg, log, nil)
 	if err != nil {
 		return nil, err
 	}
 	return a.Handler, nil
 }
 
-func buildApps(cfg *config.Config, log *zap.Logger) (*Apps, error) {
+// buildApps builds the route table; m, when not nil, receives the apps' metrics.
+func buildApps(cfg *config.Config, log *zap.Logger, m *metrics.Metrics) (*Apps, error) {
 	a := &Apps{}
 	routes := make([]mount.Route, 0, len(cfg.Routes))
 	var runners []*cgiscript.Runner
 	for i, rc := range cfg.Routes {
-		h, closer, err := buildApp(rc, log.With(zap.String("route", rc.Prefix), zap.String("app", rc.App)))
+		h, closer, err := buildApp(rc, log.With(zap.String("route", rc.Prefix), zap.String("app", rc.App)), m)
 		if err != nil {
 			_ = a.Close(context.Background())
 			return nil, fmt.Errorf("routes[%d] (%s %s): %w", i, rc.App, rc.Prefix, err)
@@ -74,13 +76,18 @@ func buildApps(cfg *config.Config, log *zap.Logger) (*Apps, error) {
 	return a, nil
 }
 
-func buildApp(rc config.Route, log *zap.Logger) (http.Handler, func(context.Context) error, error) {
+func buildApp(rc config.Route, log *zap.Logger, m *metrics.Metrics) (http.Handler, func(context.Context) error, error) {
 	switch rc.App {
 	case "demo":
 		return demo.App{}, nil, nil
 	case "cgi":
+		var obs cgiscript.Observer
+		if m != nil {
+			obs = cgiObserver{m.CGI(rc.Prefix)}
+		}
 		rn, err := cgiscript.New(cgiscript.Config{
-			Root: rc.Root, Script: rc.Script, Timeout: rc.Timeout, KillGrace: rc.KillGrace,
+			Observer: obs,
+			Root:     rc.Root, Script: rc.Script, Timeout: rc.Timeout, KillGrace: rc.KillGrace,
 			MaxConcurrency: rc.MaxConcurrency, QueueSize: rc.QueueSize, QueueTimeout: rc.QueueTimeout,
 			PassEnv: rc.PassEnv, Env: rc.Env, MaxHeaderBytes: rc.MaxHeaderBytes,
 			MaxSpoolBytes: rc.MaxSpoolBytes, AllowRoot: rc.AllowRoot, MaxRedirects: rc.MaxRedirects,

@@ -9,11 +9,15 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/gatewayd/gatewayd/config"
 	"github.com/gatewayd/gatewayd/core/handler"
+	"github.com/gatewayd/gatewayd/observe/metrics"
 	httpfe "github.com/gatewayd/gatewayd/protocol/http"
 )
 
@@ -35,15 +39,19 @@ type Options struct {
 
 // Daemon is a running gatewayd.
 type Daemon struct {
-	opts Options
-	app  swapApp
+	opts       Options
+	app        swapApp
+	metrics    *metrics.Metrics // nil when metrics.address is empty
+	metricsSrv *metricsServer
+	access     atomic.Bool // log.access
+	serving    atomic.Bool // listeners up and not draining: /readyz
 
 	mu        sync.Mutex
 	cfg       *config.Config
 	apps      *Apps
 	listeners []net.Listener
 	fronts    []frontEnd
-	serving   sync.WaitGroup
+	running   sync.WaitGroup
 	errs      chan error
 }
 
@@ -51,11 +59,16 @@ type Daemon struct {
 // or a port in use fails before anything is served.
 func New(cfg *config.Config, o Options) (*Daemon, error) {
 	d := &Daemon{opts: o, cfg: cfg, errs: make(chan error, len(cfg.Listeners))}
+	d.access.Store(cfg.Log.Access)
+	if cfg.Metrics.Address != "" {
+		reg := prometheus.NewRegistry()
+		d.metrics = metrics.New(reg, metrics.BuildInfo{Version: config.Version})
+	}
 	activated, err := activatedListeners()
 	if err != nil {
 		return nil, err
 	}
-	apps, err := buildApps(cfg, o.Log)
+	apps, err := buildApps(cfg, o.Log, d.metrics)
 	if err != nil {
 		return nil, err
 	}
@@ -70,6 +83,14 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 		}
 		d.listeners = append(d.listeners, l)
 		d.fronts = append(d.fronts, d.frontEnd(lc))
+	}
+	if d.metrics != nil {
+		if err := d.startMetrics(cfg.Metrics.Address, cfg.Metrics.Path); err != nil {
+			d.closeListeners()
+			_ = apps.Close(context.Background())
+			return nil, fmt.Errorf("metrics listener %s: %w", cfg.Metrics.Address, err)
+		}
+		d.metrics.ConfigLoaded(time.Now())
 	}
 	for name, ls := range activated {
 		for _, l := range ls {
@@ -96,10 +117,16 @@ func (d *Daemon) frontEnd(lc config.Listener) frontEnd {
 		App:            &d.app,
 		ServerSoftware: d.cfg.ServerSoftware,
 		Log:            log,
+		Observer:       d.observerFor(lc.Name),
+	}
+	var lm *metrics.Listener
+	if d.metrics != nil {
+		lm = d.metrics.Listener(lc.Name, lc.Protocol)
 	}
 	switch lc.Protocol {
 	case "http":
 		return &httpfe.Server{
+			ConnState:         connStateFor(lm),
 			Handler:           h,
 			ReadHeaderTimeout: lc.ReadHeaderTimeout,
 			IdleTimeout:       lc.IdleTimeout,
@@ -117,14 +144,15 @@ func (d *Daemon) frontEnd(lc config.Listener) frontEnd {
 func (d *Daemon) Start() {
 	for i, l := range d.listeners {
 		fe := d.fronts[i]
-		d.serving.Add(1)
+		d.running.Add(1)
 		go func() {
-			defer d.serving.Done()
+			defer d.running.Done()
 			if err := fe.Serve(l); err != nil && !isClosed(err) {
 				d.errs <- fmt.Errorf("serving %s: %w", l.Addr(), err)
 			}
 		}()
 	}
+	d.serving.Store(true)
 }
 
 // Err delivers the first error of a listener that stopped on its own.
@@ -133,6 +161,8 @@ func (d *Daemon) Err() <-chan error { return d.errs }
 // Shutdown stops accepting, lets in-flight requests finish until ctx ends,
 // then stops what is left, CGI scripts included.
 func (d *Daemon) Shutdown(ctx context.Context) error {
+	d.serving.Store(false)
+	defer d.stopMetrics(ctx)
 	var errs []error
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -148,7 +178,7 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
-	d.serving.Wait()
+	d.running.Wait()
 	d.mu.Lock()
 	apps := d.apps
 	d.mu.Unlock()

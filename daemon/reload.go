@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -14,7 +15,10 @@ import (
 // Reload reads the config file again and, when it is valid, swaps in its
 // routes, apps and log level without touching a connection. Listener changes
 // need a restart and are refused. On any error the running config stays.
-func (d *Daemon) Reload(ctx context.Context) error {
+func (d *Daemon) Reload(ctx context.Context) (err error) {
+	if d.metrics != nil {
+		defer func() { d.metrics.ConfigReloaded(time.Now(), err) }()
+	}
 	cfg, err := config.Load(d.opts.ConfigPath)
 	if err != nil {
 		return err
@@ -31,7 +35,10 @@ func (d *Daemon) Reload(ctx context.Context) error {
 	if err := level.Set(cfg.Log.Level); err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
-	apps, err := buildApps(cfg, d.opts.Log)
+	if cfg.Metrics != old.Metrics {
+		return fmt.Errorf("reload: metrics changed; it needs a restart")
+	}
+	apps, err := buildApps(cfg, d.opts.Log, d.metrics)
 	if err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
@@ -43,6 +50,7 @@ func (d *Daemon) Reload(ctx context.Context) error {
 	if d.opts.Level != nil {
 		d.opts.Level.SetLevel(level)
 	}
+	d.access.Store(cfg.Log.Access)
 	// Requests already in the old apps finish there; their resources go
 	// once ctx allows.
 	go func() {

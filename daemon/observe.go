@@ -1,0 +1,127 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/gatewayd/gatewayd/app/cgiscript"
+	"github.com/gatewayd/gatewayd/core/handler"
+	"github.com/gatewayd/gatewayd/observe"
+	"github.com/gatewayd/gatewayd/observe/accesslog"
+	"github.com/gatewayd/gatewayd/observe/metrics"
+)
+
+// switchable passes requests to an observer while on is set, so that a
+// reload can turn the access log on and off.
+type switchable struct {
+	on  *atomic.Bool
+	obs handler.Observer
+}
+
+func (s switchable) Begin(req *handler.Request, info *handler.Info) {
+	if s.on.Load() {
+		s.obs.Begin(req, info)
+	}
+}
+
+func (s switchable) End(req *handler.Request, info *handler.Info, res *handler.Result) {
+	if s.on.Load() {
+		s.obs.End(req, info, res)
+	}
+}
+
+// observerFor is what a listener's handler reports requests to: metrics
+// always, the access log while log.access is on.
+func (d *Daemon) observerFor(name string) handler.Observer {
+	access := switchable{on: &d.access, obs: accesslog.New(d.opts.Log.Named("access").With(zap.String("listener", name)))}
+	if d.metrics == nil {
+		return access
+	}
+	return observe.Multi(d.metrics.Observer(name), access)
+}
+
+// connStateFor counts an HTTP listener's connections.
+func connStateFor(lm *metrics.Listener) func(net.Conn, http.ConnState) {
+	if lm == nil {
+		return nil
+	}
+	return func(_ net.Conn, s http.ConnState) {
+		switch s {
+		case http.StateNew:
+			lm.ConnOpened()
+		case http.StateClosed, http.StateHijacked:
+			lm.ConnClosed(-1)
+		}
+	}
+}
+
+// cgiObserver feeds a CGI route's script events to its metrics.
+type cgiObserver struct{ c *metrics.CGI }
+
+func (o cgiObserver) ScriptStarted(string) { o.c.ScriptStarted() }
+func (o cgiObserver) ScriptEnded(_ string, k cgiscript.ExitClass, d time.Duration) {
+	o.c.ScriptEnded(string(k), d)
+}
+func (o cgiObserver) ScriptTimedOut(string)             { o.c.ScriptTimedOut() }
+func (o cgiObserver) ScriptKilled(string)               { o.c.ScriptKilled() }
+func (o cgiObserver) QueueWait(d time.Duration)         { o.c.QueueWait(d) }
+func (o cgiObserver) Rejected(r cgiscript.RejectReason) { o.c.Rejected(string(r)) }
+func (o cgiObserver) StderrLine(string)                 { o.c.StderrLine() }
+
+var _ cgiscript.Observer = cgiObserver{}
+
+// metricsServer serves metrics, /healthz and /readyz.
+type metricsServer struct {
+	srv *http.Server
+	l   net.Listener
+}
+
+func (d *Daemon) startMetrics(addr, path string) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           d.metrics.Handler(path, d.ready),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          zap.NewStdLog(d.opts.Log.Named("metrics")),
+	}
+	d.metricsSrv = &metricsServer{srv: srv, l: l}
+	go func() {
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.opts.Log.Error("metrics listener stopped", zap.Error(err))
+		}
+	}()
+	return nil
+}
+
+func (d *Daemon) stopMetrics(ctx context.Context) {
+	if d.metricsSrv != nil {
+		_ = d.metricsSrv.srv.Shutdown(ctx)
+	}
+}
+
+// MetricsAddr is the metrics listener's address, or nil when it is off.
+func (d *Daemon) MetricsAddr() net.Addr {
+	if d.metricsSrv == nil {
+		return nil
+	}
+	return d.metricsSrv.l.Addr()
+}
+
+// errNotReady is /readyz's answer before the listeners serve and while
+// the daemon drains.
+var errNotReady = errors.New("not serving: starting or shutting down")
+
+func (d *Daemon) ready() error {
+	if !d.serving.Load() {
+		return errNotReady
+	}
+	return nil
+}

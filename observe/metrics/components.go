@@ -1,0 +1,199 @@
+package metrics
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Listener records what happens on one listener's connections. Its methods
+// are safe for concurrent use and do not allocate. The FastCGI front end's
+// Observer maps onto it one to one (Refused with the status's String()).
+type Listener struct {
+	open     prometheus.Gauge
+	accepted prometheus.Counter
+	perConn  prometheus.Observer
+	aborted  prometheus.Counter
+	refused  [4]prometheus.Counter // refuseReasons, then other
+}
+
+// Listener returns the recorder of the listener named name (the config's
+// listener name) speaking protocol ("http", "fastcgi", "scgi"). Calling it
+// twice with the same names returns recorders of the same series.
+func (m *Metrics) Listener(name, protocol string) *Listener {
+	name, protocol = orNone(name), orNone(protocol)
+	l := &Listener{
+		open:     m.connsOpen.WithLabelValues(name, protocol),
+		accepted: m.connsAccepted.WithLabelValues(name, protocol),
+		perConn:  m.reqsPerConn.WithLabelValues(name, protocol),
+		aborted:  m.aborted.WithLabelValues(name, protocol),
+	}
+	for i := range l.refused {
+		l.refused[i] = m.refused.WithLabelValues(name, protocol, labelAt(refuseReasons, i))
+	}
+	return l
+}
+
+// ConnOpened records an accepted connection.
+func (l *Listener) ConnOpened() {
+	l.accepted.Inc()
+	l.open.Inc()
+}
+
+// ConnClosed records a connection closed after carrying requests requests.
+// A negative count (not known) is left out of the requests-per-connection
+// histogram.
+func (l *Listener) ConnClosed(requests int) {
+	l.open.Dec()
+	if requests >= 0 {
+		l.perConn.Observe(float64(requests))
+	}
+}
+
+// Refused records a request refused without running an app. reason is
+// "overloaded", "cant_mpx_conn" or "unknown_role" (FastCGI's
+// "FCGI_OVERLOADED" and friends are accepted as they are); anything else
+// counts as "other".
+func (l *Listener) Refused(reason string) {
+	l.refused[index(reason, refuseReasons)].Inc()
+}
+
+// Aborted records a request the peer abandoned before its response ended:
+// FCGI_ABORT_REQUEST, or a client that went away.
+func (l *Listener) Aborted() { l.aborted.Inc() }
+
+// CGI records what the CGI script runner of one route does. Its methods are
+// safe for concurrent use and do not allocate. They mirror app/cgiscript's
+// Observer without the script name, which is never a label.
+type CGI struct {
+	running   prometheus.Gauge
+	started   prometheus.Counter
+	exits     [6]prometheus.Counter // cgiExitClasses, then other
+	duration  prometheus.Observer
+	timedOut  prometheus.Counter
+	killed    prometheus.Counter
+	queueWait prometheus.Observer
+	rejected  [4]prometheus.Counter // cgiRejectReasons, then other
+	stderr    prometheus.Counter
+}
+
+// CGI returns the recorder of the cgi route mounted at route (its prefix).
+func (m *Metrics) CGI(route string) *CGI {
+	route = orNone(route)
+	c := &CGI{
+		running:   m.cgiRunning.WithLabelValues(route),
+		started:   m.cgiStarted.WithLabelValues(route),
+		duration:  m.cgiDuration.WithLabelValues(route),
+		timedOut:  m.cgiTimedOut.WithLabelValues(route),
+		killed:    m.cgiKilled.WithLabelValues(route),
+		queueWait: m.cgiQueueWait.WithLabelValues(route),
+		stderr:    m.cgiStderr.WithLabelValues(route),
+	}
+	// Every class and reason exists from the start at zero, so that rates
+	// and alerts see a series before the first event.
+	for i := range c.exits {
+		c.exits[i] = m.cgiExits.WithLabelValues(route, labelAt(cgiExitClasses, i))
+	}
+	for i := range c.rejected {
+		c.rejected[i] = m.cgiRejected.WithLabelValues(route, labelAt(cgiRejectReasons, i))
+	}
+	return c
+}
+
+// ScriptStarted records a script process started.
+func (c *CGI) ScriptStarted() {
+	c.started.Inc()
+	c.running.Inc()
+}
+
+// ScriptEnded records a started script reaped after running for d. class is
+// how it ended: "ok", "error", "signal", "timeout" or "canceled"
+// (app/cgiscript's ExitClass values); anything else counts as "other".
+func (c *CGI) ScriptEnded(class string, d time.Duration) {
+	c.running.Dec()
+	c.exits[index(class, cgiExitClasses)].Inc()
+	c.duration.Observe(d.Seconds())
+}
+
+// ScriptTimedOut records a script that ran past its timeout.
+func (c *CGI) ScriptTimedOut() { c.timedOut.Inc() }
+
+// ScriptKilled records a script that needed SIGKILL after the grace period.
+func (c *CGI) ScriptKilled() { c.killed.Inc() }
+
+// QueueWait records the time a request waited for a slot (zero when one was
+// free).
+func (c *CGI) QueueWait(d time.Duration) { c.queueWait.Observe(d.Seconds()) }
+
+// Rejected records a request answered 503 without running a script. reason
+// is "queue_full", "queue_timeout" or "shutdown"; anything else counts as
+// "other".
+func (c *CGI) Rejected(reason string) { c.rejected[index(reason, cgiRejectReasons)].Inc() }
+
+// StderrLine records a line a script wrote to stderr.
+func (c *CGI) StderrLine() { c.stderr.Inc() }
+
+// Upstream records what the FastCGI upstream app of one route does. Its
+// methods are safe for concurrent use and do not allocate. They mirror
+// app/fcgiupstream's Observer.
+type Upstream struct {
+	requests prometheus.Counter
+	errors   [4]prometheus.Counter // upstreamErrKinds, then other
+	duration prometheus.Observer
+	open     prometheus.Gauge
+	inUse    prometheus.Gauge
+}
+
+// Upstream returns the recorder of the fastcgi route mounted at route.
+func (m *Metrics) Upstream(route string) *Upstream {
+	route = orNone(route)
+	u := &Upstream{
+		requests: m.upRequests.WithLabelValues(route),
+		duration: m.upDuration.WithLabelValues(route),
+		open:     m.upOpen.WithLabelValues(route),
+		inUse:    m.upInUse.WithLabelValues(route),
+	}
+	for i := range u.errors {
+		u.errors[i] = m.upErrors.WithLabelValues(route, labelAt(upstreamErrKinds, i))
+	}
+	return u
+}
+
+// Request records a forwarded request that ended after d. outcome is "ok"
+// or "canceled" (the client went away first) for no error, or the error's
+// kind: "connect", "timeout" or "protocol" (app/fcgiupstream's Outcome
+// values); anything else is an error of kind "other".
+func (u *Upstream) Request(outcome string, d time.Duration) {
+	u.requests.Inc()
+	u.duration.Observe(d.Seconds())
+	if index(outcome, upstreamOKOutcome) < len(upstreamOKOutcome) {
+		return
+	}
+	u.errors[index(outcome, upstreamErrKinds)].Inc()
+}
+
+// Pool records the upstream's connections: inUse carrying a request, open
+// in all.
+func (u *Upstream) Pool(inUse, open int) {
+	u.inUse.Set(float64(inUse))
+	u.open.Set(float64(open))
+}
+
+// index returns the position of s in set (see oneOf), or len(set) for
+// "other".
+func index(s string, set []string) int {
+	v := oneOf(s, set)
+	for i, w := range set {
+		if v == w {
+			return i
+		}
+	}
+	return len(set)
+}
+
+func labelAt(set []string, i int) string {
+	if i < len(set) {
+		return set[i]
+	}
+	return other
+}

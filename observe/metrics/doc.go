@@ -1,0 +1,20 @@
+// Package metrics is gatewayd's Prometheus instrumentation: request metrics
+// through a core handler.Observer, connection and refusal counts per
+// listener, CGI script and FastCGI upstream metrics per route, config reload
+// results, build info, the Go runtime and process collectors, and the HTTP
+// handler of the metrics listener (the exposition plus /healthz and /readyz).
+//
+// Everything is registered on the registry passed to [New], never on the
+// global one. Names follow gatewayd_<subsystem>_<name>_<unit>; every label
+// has a bounded set of values (protocol, listener, route, app, code class,
+// and fixed reason or kind words): never a raw path, script name or status
+// text. docs/metrics.md lists every metric.
+//
+// The package imports only core/*: front ends and apps report through small
+// adapters in the daemon that call the plain methods of [Listener], [CGI] and
+// [Upstream], whose arguments are strings, ints and durations.
+//
+// Not supported: native (sparse) histograms, exemplars, per-script or
+// per-path series (by design: they are unbounded), and pushing to a
+// Pushgateway.
+package metrics
