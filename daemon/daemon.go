@@ -180,9 +180,13 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	wg.Wait()
 	d.running.Wait()
 	d.mu.Lock()
-	apps := d.apps
+	apps, cfg := d.apps, d.cfg
 	d.mu.Unlock()
-	if err := apps.Close(ctx); err != nil {
+	// What is still running after the drain gets SIGTERM, then SIGKILL after
+	// its route's kill_grace: give the apps that long, whatever is left of ctx.
+	closeCtx, cancel := context.WithTimeout(context.Background(), maxKillGrace(cfg)+time.Second)
+	defer cancel()
+	if err := apps.Close(closeCtx); err != nil {
 		errs = append(errs, err)
 	}
 	d.closeListeners()
@@ -228,4 +232,14 @@ func listen(lc config.Listener, activated map[string][]net.Listener) (net.Listen
 		return l, nil
 	}
 	return net.Listen("tcp", lc.Address)
+}
+
+func maxKillGrace(cfg *config.Config) time.Duration {
+	var m time.Duration
+	for _, r := range cfg.Routes {
+		if r.App == "cgi" && r.KillGrace > m {
+			m = r.KillGrace
+		}
+	}
+	return m
 }

@@ -251,9 +251,18 @@ func (rn *Runner) Shutdown(ctx context.Context) error {
 			close(rn.killNow)
 		}
 		rn.mu.Unlock()
+		// SIGKILL is immediate: wait for the scripts to be reaped, so that
+		// a daemon exiting after Shutdown leaves no process behind.
+		select {
+		case <-done:
+		case <-time.After(reapWait):
+		}
 		return ctx.Err()
 	}
 }
+
+// reapWait bounds how long Shutdown waits for killed scripts to be reaped.
+const reapWait = 2 * time.Second
 
 // enter counts a request in, or reports that the Runner is shut down.
 func (rn *Runner) enter() bool {
