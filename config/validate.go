@@ -104,6 +104,9 @@ func (c *Config) Check() error {
 				return bad(k+".queue_size", "must not be negative")
 			}
 		case "fastcgi":
+			if r.Root == "" {
+				return bad(k+".root", "is required for app fastcgi (the scripts' directory, as the upstream sees it)")
+			}
 			if r.Upstream == "" {
 				return bad(k+".upstream", "is required for app fastcgi")
 			}

@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"net/http"
 	"sync/atomic"
+	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/gatewayd/gatewayd/app/cgiscript"
 	"github.com/gatewayd/gatewayd/app/demo"
+	"github.com/gatewayd/gatewayd/app/fcgiupstream"
 	"github.com/gatewayd/gatewayd/app/mount"
+	"github.com/gatewayd/gatewayd/app/static"
 	"github.com/gatewayd/gatewayd/config"
 	"github.com/gatewayd/gatewayd/core/handler"
 	"github.com/gatewayd/gatewayd/observe/metrics"
@@ -20,8 +23,32 @@ import (
 // Apps is a built route table and the resources its apps hold (running CGI
 // scripts, upstream connections) that Close releases.
 type Apps struct {
-	Handler http.Handler
-	closers []func(context.Context) error
+	Handler  http.Handler
+	closers  []func(context.Context) error
+	inflight atomic.Int64
+}
+
+// ServeHTTP runs the route table, counting the request in, so that Retire
+// knows when the apps are idle.
+func (a *Apps) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	a.inflight.Add(1)
+	defer a.inflight.Add(-1)
+	a.Handler.ServeHTTP(w, r)
+}
+
+// Retire waits until the requests already running in these apps are done
+// (or ctx ends), then closes them: what a reload does with the old apps.
+func (a *Apps) Retire(ctx context.Context) error {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for a.inflight.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return a.Close(ctx)
+		case <-t.C:
+		}
+	}
+	return a.Close(ctx)
 }
 
 // Close releases the apps' resources, stopping running scripts; ctx bounds
@@ -96,8 +123,40 @@ func buildApp(rc config.Route, log *zap.Logger, m *metrics.Metrics) (http.Handle
 			return nil, nil, err
 		}
 		return rn, rn.Shutdown, nil
+	case "static":
+		st, err := static.New(static.Config{Root: rc.Root, List: rc.List}, log)
+		if err != nil {
+			return nil, nil, err
+		}
+		return st, closeFunc(st.Close), nil
+	case "fastcgi":
+		// Files that are not scripts come from the same root, as nginx's
+		// try_files would serve them.
+		files, err := static.New(static.Config{Root: rc.Root}, log)
+		if err != nil {
+			return nil, nil, err
+		}
+		var obs fcgiupstream.Observer
+		if m != nil {
+			obs = upstreamObserver{m.Upstream(rc.Prefix)}
+		}
+		up, err := fcgiupstream.New(fcgiupstream.Config{
+			Upstream: rc.Upstream, Root: rc.Root, Index: rc.Index, Files: files,
+			MaxConns: rc.MaxConns, ConnectTimeout: rc.ConnectTimeout, UpstreamTimeout: rc.UpstreamTimeout,
+			MaxSpoolBytes: rc.MaxSpoolBytes, Observer: obs,
+		}, log)
+		if err != nil {
+			_ = files.Close()
+			return nil, nil, err
+		}
+		return up, func(context.Context) error { return errors.Join(up.Close(), files.Close()) }, nil
 	}
 	return nil, nil, fmt.Errorf("app %q is not available in this build", rc.App)
+}
+
+// closeFunc adapts a Close method to the apps' closers.
+func closeFunc(c func() error) func(context.Context) error {
+	return func(context.Context) error { return c() }
 }
 
 func validationLogger(log *zap.Logger) func(*http.Request, error) {

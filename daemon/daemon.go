@@ -73,7 +73,7 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 		return nil, err
 	}
 	d.apps = apps
-	d.app.set(apps.Handler)
+	d.app.set(apps)
 	for _, lc := range cfg.Listeners {
 		l, err := listen(lc, activated)
 		if err != nil {

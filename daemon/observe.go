@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/gatewayd/gatewayd/app/cgiscript"
+	"github.com/gatewayd/gatewayd/app/fcgiupstream"
 	"github.com/gatewayd/gatewayd/core/handler"
 	"github.com/gatewayd/gatewayd/observe"
 	"github.com/gatewayd/gatewayd/observe/accesslog"
@@ -75,6 +76,16 @@ func (o cgiObserver) Rejected(r cgiscript.RejectReason) { o.c.Rejected(string(r)
 func (o cgiObserver) StderrLine(string)                 { o.c.StderrLine() }
 
 var _ cgiscript.Observer = cgiObserver{}
+
+// upstreamObserver feeds a FastCGI upstream route's outcomes to its metrics.
+type upstreamObserver struct{ u *metrics.Upstream }
+
+func (o upstreamObserver) Request(out fcgiupstream.Outcome, d time.Duration) {
+	o.u.Request(string(out), d)
+}
+func (o upstreamObserver) Pool(inUse, open int) { o.u.Pool(inUse, open) }
+
+var _ fcgiupstream.Observer = upstreamObserver{}
 
 // metricsServer serves metrics, /healthz and /readyz.
 type metricsServer struct {

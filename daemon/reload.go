@@ -46,15 +46,17 @@ func (d *Daemon) Reload(ctx context.Context) (err error) {
 	oldApps := d.apps
 	d.apps, d.cfg = apps, cfg
 	d.mu.Unlock()
-	d.app.set(apps.Handler)
+	d.app.set(apps)
 	if d.opts.Level != nil {
 		d.opts.Level.SetLevel(level)
 	}
 	d.access.Store(cfg.Log.Access)
-	// Requests already in the old apps finish there; their resources go
-	// once ctx allows.
+	// Requests already in the old apps finish there (up to
+	// shutdown_timeout); then their resources go.
 	go func() {
-		if err := oldApps.Close(ctx); err != nil {
+		ctx, cancel := context.WithTimeout(ctx, cfg.ShutdownTimeout)
+		defer cancel()
+		if err := oldApps.Retire(ctx); err != nil {
 			d.opts.Log.Warn("closing the apps of the previous config", zap.Error(err))
 		}
 	}()

@@ -1,0 +1,201 @@
+package fcgiupstream
+
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/yookoala/gofast"
+)
+
+// FastCGI record types the connection watches for.
+const (
+	typeEndRequest = 3
+	typeStdout     = 6
+	typeStderr     = 7
+)
+
+// conn is one connection to the upstream. It is the net.Conn gofast's
+// client talks through, and it reads along: it follows the record stream
+// gofast reads, so that it knows what gofast does not tell (whether
+// FCGI_END_REQUEST arrived and with which status, how many response bytes
+// came, what went to FCGI_STDERR, and why the stream ended), and it renews
+// the deadline of the connection at every read and write, so that an
+// upstream that stays silent for the timeout ends the request.
+type conn struct {
+	net.Conn
+	client  gofast.Client
+	timeout time.Duration
+	reused  bool      // served a request before
+	idleAt  time.Time // when it went back to the pool
+
+	reading  atomic.Bool   // a Read is waiting on the upstream
+	activity atomic.Uint64 // reads and writes done
+
+	mu     sync.Mutex
+	stderr io.Writer // the current request's, or nil
+	st     streamState
+	hdr    [8]byte
+	hn     int
+	typ    byte
+	remain int // content bytes left in the current record
+	pad    int // padding bytes left
+	end    [8]byte
+	en     int
+}
+
+// streamState is what the connection saw during one request.
+type streamState struct {
+	endSeen     bool
+	appStatus   uint32
+	protoStatus byte
+	badVersion  bool
+	stdout      int64 // FCGI_STDOUT content bytes
+	readErr     error
+	writeErr    error
+}
+
+func newConn(c net.Conn, timeout time.Duration) *conn {
+	pc := &conn{Conn: c, timeout: timeout}
+	// gofast's client owns the framing; it only ever sees this conn.
+	pc.client, _ = gofast.SimpleClientFactory(func() (net.Conn, error) { return pc, nil })()
+	return pc
+}
+
+// begin readies the connection for a request whose FCGI_STDERR goes to
+// stderr.
+func (c *conn) begin(stderr io.Writer) {
+	c.mu.Lock()
+	c.stderr = stderr
+	c.st = streamState{}
+	c.hn, c.remain, c.pad, c.en = 0, 0, 0, 0
+	c.mu.Unlock()
+}
+
+// state returns what the connection saw since begin, and detaches stderr.
+func (c *conn) state() streamState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stderr = nil
+	return c.st
+}
+
+func (c *conn) Read(p []byte) (int, error) {
+	if c.timeout > 0 {
+		_ = c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
+	}
+	c.reading.Store(true)
+	n, err := c.Conn.Read(p)
+	c.reading.Store(false)
+	c.activity.Add(1)
+	c.mu.Lock()
+	c.follow(p[:n])
+	if err != nil && c.st.readErr == nil {
+		c.st.readErr = err
+	}
+	c.mu.Unlock()
+	return n, err
+}
+
+func (c *conn) Write(p []byte) (int, error) {
+	if c.timeout > 0 {
+		// Progress either way counts: the upstream reading a long body is
+		// not silent.
+		_ = c.Conn.SetDeadline(time.Now().Add(c.timeout))
+	}
+	n, err := c.Conn.Write(p)
+	c.activity.Add(1)
+	if err != nil {
+		c.mu.Lock()
+		if c.st.writeErr == nil {
+			c.st.writeErr = err
+		}
+		c.mu.Unlock()
+	}
+	return n, err
+}
+
+// follow walks the record stream through b. Called with mu held.
+func (c *conn) follow(b []byte) {
+	for len(b) > 0 {
+		if c.hn < len(c.hdr) {
+			k := copy(c.hdr[c.hn:], b)
+			c.hn += k
+			b = b[k:]
+			if c.hn < len(c.hdr) {
+				return
+			}
+			if c.hdr[0] != 1 {
+				c.st.badVersion = true
+			}
+			c.typ = c.hdr[1]
+			c.remain = int(binary.BigEndian.Uint16(c.hdr[4:6]))
+			c.pad = int(c.hdr[6])
+			c.en = 0
+			if c.remain == 0 && c.pad == 0 {
+				c.recordDone()
+			}
+			continue
+		}
+		if c.remain > 0 {
+			k := min(c.remain, len(b))
+			chunk := b[:k]
+			switch c.typ {
+			case typeStdout:
+				c.st.stdout += int64(k)
+			case typeStderr:
+				if c.stderr != nil {
+					_, _ = c.stderr.Write(chunk)
+				}
+			case typeEndRequest:
+				c.en += copy(c.end[c.en:], chunk)
+			}
+			c.remain -= k
+			b = b[k:]
+		} else {
+			k := min(c.pad, len(b))
+			c.pad -= k
+			b = b[k:]
+		}
+		if c.remain == 0 && c.pad == 0 {
+			c.recordDone()
+		}
+	}
+}
+
+func (c *conn) recordDone() {
+	if c.typ == typeEndRequest && c.en == len(c.end) {
+		c.st.endSeen = true
+		c.st.appStatus = binary.BigEndian.Uint32(c.end[:4])
+		c.st.protoStatus = c.end[4]
+	}
+	c.hn = 0
+}
+
+// alive reports whether the upstream still holds its end of an idle
+// connection: no hang-up, no reset, and no unasked-for bytes waiting.
+func (c *conn) alive() bool {
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return true
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	ok = false
+	err = rc.Read(func(fd uintptr) bool {
+		var b [1]byte
+		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		// Nothing to read is the only healthy answer: 0 bytes is a
+		// hang-up, data is a protocol error, anything else is broken.
+		ok = errors.Is(err, syscall.EAGAIN)
+		return true
+	})
+	return err == nil && ok
+}

@@ -1,0 +1,291 @@
+package fcgiupstream
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"io"
+	"net"
+	"net/http"
+	"net/http/fcgi"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/gatewayd/gatewayd/core/environ"
+	"github.com/gatewayd/gatewayd/core/handler"
+)
+
+// response is what a client got back.
+type response struct {
+	status int
+	header http.Header
+	body   string
+	res    handler.Result
+	id     string // the request id the core gave the request
+	app    int    // the app status the request ended with
+}
+
+// serve runs app for one request through the core handler, as a front end
+// does, with env (completed by SetupTestingDefaults) and body.
+func serve(t testing.TB, app http.Handler, env environ.Env, body io.Reader) response {
+	t.Helper()
+	environ.SetupTestingDefaults(env)
+	var id string
+	var appStatus int
+	h := &handler.Handler{App: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		info := handler.InfoFrom(r.Context())
+		id = info.ID
+		defer func() { appStatus = info.AppStatus }()
+		app.ServeHTTP(w, r)
+	}), OriginServer: true}
+	var out bytes.Buffer
+	res := h.Serve(context.Background(), &handler.Request{Env: env, Body: body, Protocol: "test"}, &out)
+	if res.Incomplete() {
+		return response{res: res, id: id}
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(&out), &http.Request{Method: env["REQUEST_METHOD"]})
+	if err != nil {
+		t.Fatalf("reading the response: %v\n%q", err, out.String())
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("reading the body: %v", err)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: string(b), res: res, id: id, app: appStatus}
+}
+
+// reqEnv is the environment of a request for pathInfo under the mount
+// "/php"; kv adds variables.
+func reqEnv(method, pathInfo string, kv ...string) environ.Env {
+	e := environ.Env{
+		"REQUEST_METHOD": method,
+		"SCRIPT_NAME":    "/php",
+		"PATH_INFO":      pathInfo,
+		"REQUEST_URI":    "/php" + pathInfo,
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		e[kv[i]] = kv[i+1]
+	}
+	return e
+}
+
+// logs returns a logger that records entries at Info and above.
+func logs() (*zap.Logger, *observer.ObservedLogs) {
+	core, obs := observer.New(zapcore.InfoLevel)
+	return zap.New(core), obs
+}
+
+// poolWatch is an Observer that keeps the most connections seen open and in
+// use, and counts outcomes.
+type poolWatch struct {
+	mu       sync.Mutex
+	maxOpen  int
+	maxInUse int
+	outcomes map[Outcome]int
+}
+
+func (p *poolWatch) Request(o Outcome, d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.outcomes == nil {
+		p.outcomes = map[Outcome]int{}
+	}
+	p.outcomes[o]++
+}
+
+func (p *poolWatch) Pool(inUse, open int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.maxOpen = max(p.maxOpen, open)
+	p.maxInUse = max(p.maxInUse, inUse)
+}
+
+func (p *poolWatch) count(o Outcome) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.outcomes[o]
+}
+
+// countingListener counts the connections the upstream side holds open.
+type countingListener struct {
+	net.Listener
+	open, max, total atomic.Int64
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	n := l.open.Add(1)
+	l.total.Add(1)
+	for {
+		m := l.max.Load()
+		if n <= m || l.max.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	return &countedConn{Conn: c, l: l}, nil
+}
+
+type countedConn struct {
+	net.Conn
+	l    *countingListener
+	once sync.Once
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(func() { c.l.open.Add(-1) })
+	return c.Conn.Close()
+}
+
+// goUpstream serves h with Go's net/http/fcgi on a unix socket in a new
+// directory and returns the socket's path and the listener.
+func goUpstream(t testing.TB, h http.Handler) (string, *countingListener) {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "fcgi.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := &countingListener{Listener: l}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = fcgi.Serve(cl, h)
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		<-done
+	})
+	return sock, cl
+}
+
+// rawUpstream runs serve for every connection to a unix socket in a new
+// directory, and returns the socket's path.
+func rawUpstream(t testing.TB, serve func(c net.Conn)) string {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "raw.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				serve(c)
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return sock
+}
+
+// record frames one FastCGI record with 8-byte alignment.
+func record(typ byte, id uint16, content []byte) []byte {
+	pad := -len(content) & 7
+	b := []byte{1, typ, byte(id >> 8), byte(id), byte(len(content) >> 8), byte(len(content)), byte(pad), 0}
+	b = append(b, content...)
+	return append(b, make([]byte, pad)...)
+}
+
+// endRequest is FCGI_END_REQUEST with appStatus and protocolStatus.
+func endRequest(id uint16, app uint32, proto byte) []byte {
+	var body [8]byte
+	binary.BigEndian.PutUint32(body[:], app)
+	body[4] = proto
+	return record(typeEndRequest, id, body[:])
+}
+
+// readFCGIRequest reads one request's records, up to the empty FCGI_STDIN,
+// and returns its id and stdin.
+func readFCGIRequest(r io.Reader) (uint16, []byte, error) {
+	id, _, stdin, err := readFCGIParams(r)
+	return id, stdin, err
+}
+
+// readFCGIParams is readFCGIRequest that also decodes FCGI_PARAMS.
+func readFCGIParams(r io.Reader) (uint16, map[string]string, []byte, error) {
+	var stdin, params []byte
+	for {
+		var h [8]byte
+		if _, err := io.ReadFull(r, h[:]); err != nil {
+			return 0, nil, nil, err
+		}
+		clen := int(binary.BigEndian.Uint16(h[4:6]))
+		body := make([]byte, clen+int(h[6]))
+		if _, err := io.ReadFull(r, body); err != nil {
+			return 0, nil, nil, err
+		}
+		id := binary.BigEndian.Uint16(h[2:4])
+		switch h[1] {
+		case 4: // FCGI_PARAMS
+			params = append(params, body[:clen]...)
+		case 5: // FCGI_STDIN
+			if clen == 0 {
+				return id, decodePairs(params), stdin, nil
+			}
+			stdin = append(stdin, body[:clen]...)
+		}
+	}
+}
+
+func decodePairs(b []byte) map[string]string {
+	m := map[string]string{}
+	size := func() int {
+		if len(b) == 0 {
+			return -1
+		}
+		if b[0] < 0x80 {
+			n := int(b[0])
+			b = b[1:]
+			return n
+		}
+		if len(b) < 4 {
+			return -1
+		}
+		n := int(binary.BigEndian.Uint32(b) &^ (1 << 31))
+		b = b[4:]
+		return n
+	}
+	for len(b) > 0 {
+		kl, vl := size(), size()
+		if kl < 0 || vl < 0 || kl+vl > len(b) {
+			break
+		}
+		m[string(b[:kl])] = string(b[kl : kl+vl])
+		b = b[kl+vl:]
+	}
+	return m
+}
