@@ -19,6 +19,7 @@ import (
 	"github.com/gatewayd/gatewayd/core/handler"
 	"github.com/gatewayd/gatewayd/observe/metrics"
 	httpfe "github.com/gatewayd/gatewayd/protocol/http"
+	"github.com/gatewayd/gatewayd/protocol/scgi"
 )
 
 // frontEnd is what every protocol server offers the daemon.
@@ -135,6 +136,14 @@ func (d *Daemon) frontEnd(lc config.Listener) frontEnd {
 			ServerSoftware:    d.cfg.ServerSoftware,
 			Log:               log,
 		}
+	case "scgi":
+		return &scgi.Server{
+			Handler:        h,
+			MaxHeaderBytes: lc.MaxHeaderBytes,
+			ReadTimeout:    lc.ReadTimeout,
+			Log:            log,
+			ConnState:      connStateFor(lm),
+		}
 	}
 	panic("daemon: protocol " + lc.Protocol + " passed config.Check but has no front end")
 }
@@ -200,7 +209,7 @@ func (d *Daemon) closeListeners() {
 }
 
 func isClosed(err error) bool {
-	return errors.Is(err, net.ErrClosed) || errors.Is(err, httpfe.ErrServerClosed) || errors.Is(err, ErrServerClosed)
+	return errors.Is(err, net.ErrClosed) || errors.Is(err, httpfe.ErrServerClosed) || errors.Is(err, scgi.ErrServerClosed) || errors.Is(err, ErrServerClosed)
 }
 
 // ErrServerClosed is what front ends return from Serve after Shutdown.

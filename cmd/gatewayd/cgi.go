@@ -1,12 +1,126 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/gatewayd/gatewayd/config"
+	"github.com/gatewayd/gatewayd/daemon"
+	"github.com/gatewayd/gatewayd/protocol/cgi"
 )
 
-// runCGI is replaced by the CGI front end's wiring.
+// cgiErrorBody is the body of the 500 answer when gatewayd cannot start in
+// CGI mode; the reason goes to stderr, the web server's error log. It is the
+// core's 500 page, word for word.
+const cgiErrorBody = "A server error occurred.  Please contact the administrator.\n"
+
+// runCGI answers one request as a CGI program (gatewayd cgi [--config FILE],
+// or no subcommand with GATEWAY_INTERFACE set). The config comes from
+// --config, else GATEWAYD_CONFIG, else the defaults (the demo app). It does
+// only what the request needs: no listeners, metrics or signal handling.
+// Whatever fails, the web server gets a CGI answer on stdout.
 func runCGI(args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "gatewayd: CGI mode is not built yet")
+	path, err := cgiConfigFlag(args, os.Getenv("GATEWAY_INTERFACE") != "", os.Getenv("QUERY_STRING"))
+	if err != nil {
+		return cgiFail(stdout, stderr, err)
+	}
+	path = configFile(path)
+	cfg, err := config.Load(path)
+	if err != nil {
+		return cgiFail(stdout, stderr, err)
+	}
+	log, _, err := newLogger(cfg.Log, stderr)
+	if err != nil {
+		return cgiFail(stdout, stderr, err)
+	}
+	log = log.With(zap.String("mode", "cgi"))
+	defer func() { _ = log.Sync() }()
+	app, err := daemon.BuildApp(cfg, log)
+	if err != nil {
+		return cgiFail(stdout, stderr, fmt.Errorf("building the routes: %w", err))
+	}
+	err = cgi.ServeEnv(context.Background(), cgi.Environ(), os.Stdin, stdout, stderr, app, cgi.Options{
+		IISPathDedup:   cfg.CGI.IISPathDedup,
+		NPH:            cfg.CGI.NPH,
+		ServerSoftware: cfg.ServerSoftware,
+		Log:            log,
+	})
+	if err != nil {
+		log.Error("request failed", zap.Error(err))
+		return 1
+	}
+	return 0
+}
+
+// cgiConfigFlag returns the value of --config (or -config, --config=FILE)
+// in args. A leading "cgi" is skipped. Under a web server, the trailing
+// arguments that are the words of an ISINDEX query (RFC 3875 4.4: a
+// QUERY_STRING without "=" that the server also passes on the command line)
+// are dropped first, so that a client cannot choose the config file.
+func cgiConfigFlag(args []string, underServer bool, query string) (string, error) {
+	if len(args) > 0 && args[0] == "cgi" {
+		args = args[1:]
+	}
+	if underServer {
+		args = dropISINDEX(args, query)
+	}
+	path := ""
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		switch {
+		case !strings.HasPrefix(a, "-"):
+			return "", fmt.Errorf("gatewayd cgi: unexpected argument %q (usage: gatewayd cgi [--config FILE])", a)
+		case name == "config" && hasValue:
+			path = value
+		case name == "config" && i+1 < len(args):
+			path = args[i+1]
+			i++
+		case name == "config":
+			return "", errors.New("gatewayd cgi: --config needs a file")
+		default:
+			return "", fmt.Errorf("gatewayd cgi: unknown flag %q (usage: gatewayd cgi [--config FILE])", a)
+		}
+	}
+	return path, nil
+}
+
+// dropISINDEX removes the ISINDEX words of query from the end of args. The
+// caller may have consumed the first of them (a query "cgi+--config+x"
+// reaches runCGI as "--config", "x"), so the longest tail of args that is a
+// tail of the words goes.
+func dropISINDEX(args []string, query string) []string {
+	if query == "" || strings.Contains(query, "=") {
+		return args
+	}
+	words := strings.Split(query, "+")
+	for i, w := range words {
+		if dec, err := url.QueryUnescape(w); err == nil {
+			words[i] = dec
+		}
+	}
+	k := min(len(args), len(words))
+	for ; k > 0; k-- {
+		if slices.Equal(args[len(args)-k:], words[len(words)-k:]) {
+			return args[:len(args)-k]
+		}
+	}
+	return args
+}
+
+// cgiFail answers the web server with the 500 page and says why on stderr.
+func cgiFail(stdout, stderr io.Writer, err error) int {
+	fmt.Fprintf(stderr, "gatewayd: %v\n", err)
+	fmt.Fprintf(stdout, "Status: 500 Internal Server Error\r\nContent-Length: %s\r\nContent-Type: text/plain\r\n\r\n%s",
+		strconv.Itoa(len(cgiErrorBody)), cgiErrorBody)
 	return 1
 }

@@ -24,11 +24,13 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 // run is main without the exit, for tests.
 func run(args []string, stdout, stderr io.Writer) int {
-	// A web server runs CGI programs with no arguments (or with the query as
-	// arguments, for ISINDEX queries) and GATEWAY_INTERFACE set: skip the
-	// command line entirely to keep the per-request start-up lean.
-	if os.Getenv("GATEWAY_INTERFACE") != "" && (len(args) == 0 || !isSubcommand(args[0])) {
-		return runCGI(nil, stdout, stderr)
+	// A web server runs CGI programs with GATEWAY_INTERFACE set, and passes
+	// the words of an ISINDEX query ("?serve") as arguments (RFC 3875 4.4):
+	// those must never choose a subcommand. runCGI takes "cgi --config FILE"
+	// from a script wrapper and drops the query words. Skipping the command
+	// line parser also keeps the per-request start-up lean.
+	if os.Getenv("GATEWAY_INTERFACE") != "" {
+		return runCGI(args, stdout, stderr)
 	}
 	code := 0
 	root := &cobra.Command{
@@ -88,14 +90,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	return code
-}
-
-func isSubcommand(s string) bool {
-	switch s {
-	case "serve", "check", "cgi", "version", "help", "completion", "--help", "-h":
-		return true
-	}
-	return false
 }
 
 // configFile is the flag's value, else GATEWAYD_CONFIG.
