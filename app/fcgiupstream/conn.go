@@ -2,7 +2,6 @@ package fcgiupstream
 
 import (
 	"encoding/binary"
-	"errors"
 	"io"
 	"net"
 	"sync"
@@ -190,11 +189,7 @@ func (c *conn) alive() bool {
 	}
 	ok = false
 	err = rc.Read(func(fd uintptr) bool {
-		var b [1]byte
-		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		// Nothing to read is the only healthy answer: 0 bytes is a
-		// hang-up, data is a protocol error, anything else is broken.
-		ok = errors.Is(err, syscall.EAGAIN)
+		ok = peekIdle(fd)
 		return true
 	})
 	return err == nil && ok

@@ -57,22 +57,35 @@ const ApacheModules = "/usr/lib/apache2/modules"
 // Apache starts Apache httpd in the foreground (prefork MPM, workers as
 // www-data) listening on listen, with the named modules loaded (without the
 // "_module" suffix, e.g. "cgi", "proxy", "proxy_fcgi") and body appended to
-// the configuration. It waits until listen accepts connections.
+// the configuration. Modules compiled into this apache2 (Debian builds
+// mod_unixd in, and LoadModule on it is an error) are left out. It waits
+// until listen accepts connections and prints the error log if the test
+// fails.
 func Apache(t testing.TB, listen string, modules []string, body string) (*Process, string) {
 	t.Helper()
 	bin := Need(t, "apache2", "/usr/sbin/apache2")
+	out, _ := exec.Command(bin, "-l").Output()
+	builtin := string(out)
 	dir := Dir(t)
 	var b strings.Builder
 	fmt.Fprintf(&b, "ServerRoot %s\nServerName 127.0.0.1\nListen %s\n", dir, listen)
 	fmt.Fprintf(&b, "PidFile %[1]s/httpd.pid\nErrorLog %[1]s/error.log\nLogLevel info\nDefaultRuntimeDir %[1]s\nMutex file:%[1]s\n", dir)
 	b.WriteString("User www-data\nGroup www-data\n")
 	for _, m := range append([]string{"mpm_prefork", "authz_core", "unixd", "alias", "mime", "env"}, modules...) {
+		if strings.Contains(builtin, "mod_"+m+".c") {
+			continue
+		}
 		fmt.Fprintf(&b, "LoadModule %s_module %s/mod_%s.so\n", m, ApacheModules, m)
 	}
-	b.WriteString("StartServers 2\nMinSpareServers 1\nMaxSpareServers 4\n")
+	b.WriteString("TypesConfig /etc/mime.types\nStartServers 2\nMinSpareServers 1\nMaxSpareServers 4\n")
 	b.WriteString(body)
 	b.WriteString("\n")
 	path := WriteFile(t, dir, "httpd.conf", b.String())
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("apache error log:\n%s", ApacheErrorLog(dir))
+		}
+	})
 	p := Start(t, exec.Command(bin, "-f", path, "-DFOREGROUND"))
 	WaitReady(t, p, "apache on "+listen, Dial(listen))
 	return p, dir
