@@ -30,6 +30,13 @@ func Default() *Config {
 	return c
 }
 
+// Complete fills in the defaults of a Config built in code (by a program
+// using gatewayd as a library) and checks it, as Load does for a file.
+func Complete(c *Config) error {
+	applyDefaults(c)
+	return c.Check()
+}
+
 // Load reads the YAML file at path (none when path is ""), applies GATEWAYD_*
 // environment overrides and defaults, and validates the result. Unknown keys
 // are errors. Every error names the key at fault.

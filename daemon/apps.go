@@ -71,6 +71,18 @@ func BuildApp(cfg *config.Config, log *zap.Logger) (http.Handler, error) {
 	return a.Handler, nil
 }
 
+// buildApps builds what the daemon serves: its Options.App, or the routes.
+func (d *Daemon) buildApps(cfg *config.Config) (*Apps, error) {
+	if d.opts.App != nil {
+		h := d.opts.App
+		if cfg.Validate {
+			h = handler.Validate(h, validationLogger(d.opts.Log))
+		}
+		return &Apps{Handler: h}, nil
+	}
+	return buildApps(cfg, d.opts.Log, d.metrics)
+}
+
 // buildApps builds the route table; m, when not nil, receives the apps' metrics.
 func buildApps(cfg *config.Config, log *zap.Logger, m *metrics.Metrics) (*Apps, error) {
 	a := &Apps{}

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
-	"strconv"
-	"strings"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,7 +15,9 @@ import (
 
 	"github.com/gatewayd/gatewayd/config"
 	"github.com/gatewayd/gatewayd/core/handler"
+	"github.com/gatewayd/gatewayd/listener"
 	"github.com/gatewayd/gatewayd/observe/metrics"
+	"github.com/gatewayd/gatewayd/protocol/fastcgi"
 	httpfe "github.com/gatewayd/gatewayd/protocol/http"
 	"github.com/gatewayd/gatewayd/protocol/scgi"
 )
@@ -36,6 +36,12 @@ type Options struct {
 	Log *zap.Logger
 	// Level is the log level Reload adjusts; nil leaves it alone.
 	Level *zap.AtomicLevel
+	// App, when set, is served instead of the config's routes (library use:
+	// one Go handler). Reload keeps it.
+	App http.Handler
+	// Inherited are listeners the process was handed (FastCGI's fd 0), by
+	// listener name; they take precedence like systemd's sockets.
+	Inherited map[string]net.Listener
 }
 
 // Daemon is a running gatewayd.
@@ -69,14 +75,17 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	apps, err := buildApps(cfg, o.Log, d.metrics)
+	for name, l := range o.Inherited {
+		activated[name] = append([]net.Listener{l}, activated[name]...)
+	}
+	apps, err := d.buildApps(cfg)
 	if err != nil {
 		return nil, err
 	}
 	d.apps = apps
 	d.app.set(apps)
 	for _, lc := range cfg.Listeners {
-		l, err := listen(lc, activated)
+		l, err := listen(lc, activated, o.Log)
 		if err != nil {
 			d.closeListeners()
 			_ = apps.Close(context.Background())
@@ -135,6 +144,20 @@ func (d *Daemon) frontEnd(lc config.Listener) frontEnd {
 			PassAuthorization: lc.PassAuthorization,
 			ServerSoftware:    d.cfg.ServerSoftware,
 			Log:               log,
+		}
+	case "fastcgi":
+		var obs fastcgi.Observer
+		if lm != nil {
+			obs = fastcgiObserver{lm}
+		}
+		return &fastcgi.Server{
+			Handler:        h,
+			MaxConns:       lc.MaxConns,
+			MaxReqs:        lc.MaxReqs,
+			MaxParamsBytes: lc.MaxParamsBytes,
+			ReadTimeout:    lc.ReadTimeout,
+			Log:            log,
+			Observer:       obs,
 		}
 	case "scgi":
 		return &scgi.Server{
@@ -209,7 +232,7 @@ func (d *Daemon) closeListeners() {
 }
 
 func isClosed(err error) bool {
-	return errors.Is(err, net.ErrClosed) || errors.Is(err, httpfe.ErrServerClosed) || errors.Is(err, scgi.ErrServerClosed) || errors.Is(err, ErrServerClosed)
+	return errors.Is(err, net.ErrClosed) || errors.Is(err, httpfe.ErrServerClosed) || errors.Is(err, scgi.ErrServerClosed) || errors.Is(err, fastcgi.ErrServerClosed) || errors.Is(err, ErrServerClosed)
 }
 
 // ErrServerClosed is what front ends return from Serve after Shutdown.
@@ -217,7 +240,7 @@ var ErrServerClosed = errors.New("server closed")
 
 // listen returns the socket of a listener: the one systemd passed under
 // the listener's name, else a new one on "host:port" or "unix:/path".
-func listen(lc config.Listener, activated map[string][]net.Listener) (net.Listener, error) {
+func listen(lc config.Listener, activated map[string][]net.Listener, log *zap.Logger) (net.Listener, error) {
 	if ls := activated[lc.Name]; len(ls) > 0 {
 		delete(activated, lc.Name)
 		for _, extra := range ls[1:] {
@@ -228,19 +251,11 @@ func listen(lc config.Listener, activated map[string][]net.Listener) (net.Listen
 	if lc.Address == "" {
 		return nil, fmt.Errorf("no address, and systemd passed no socket named %q", lc.Name)
 	}
-	if path, ok := strings.CutPrefix(lc.Address, "unix:"); ok {
-		l, err := net.Listen("unix", path)
-		if err != nil {
-			return nil, err
-		}
-		mode, _ := strconv.ParseUint(lc.SocketMode, 8, 32)
-		if err := os.Chmod(path, os.FileMode(mode)); err != nil {
-			l.Close()
-			return nil, err
-		}
-		return l, nil
+	mode, err := listener.ParseSocketMode(lc.SocketMode)
+	if err != nil {
+		return nil, err
 	}
-	return net.Listen("tcp", lc.Address)
+	return listener.Open(context.Background(), lc.Address, listener.Options{SocketMode: mode, Log: log})
 }
 
 func maxKillGrace(cfg *config.Config) time.Duration {

@@ -16,6 +16,7 @@ import (
 	"github.com/gatewayd/gatewayd/observe"
 	"github.com/gatewayd/gatewayd/observe/accesslog"
 	"github.com/gatewayd/gatewayd/observe/metrics"
+	"github.com/gatewayd/gatewayd/protocol/fastcgi"
 )
 
 // switchable passes requests to an observer while on is set, so that a
@@ -61,6 +62,16 @@ func connStateFor(lm *metrics.Listener) func(net.Conn, http.ConnState) {
 		}
 	}
 }
+
+// fastcgiObserver feeds a FastCGI listener's connection events to its metrics.
+type fastcgiObserver struct{ l *metrics.Listener }
+
+func (o fastcgiObserver) ConnOpened()                       { o.l.ConnOpened() }
+func (o fastcgiObserver) ConnClosed(requests int)           { o.l.ConnClosed(requests) }
+func (o fastcgiObserver) Refused(ps fastcgi.ProtocolStatus) { o.l.Refused(ps.String()) }
+func (o fastcgiObserver) Aborted()                          { o.l.Aborted() }
+
+var _ fastcgi.Observer = fastcgiObserver{}
 
 // cgiObserver feeds a CGI route's script events to its metrics.
 type cgiObserver struct{ c *metrics.CGI }

@@ -38,7 +38,7 @@ func (d *Daemon) Reload(ctx context.Context) (err error) {
 	if cfg.Metrics != old.Metrics {
 		return fmt.Errorf("reload: metrics changed; it needs a restart")
 	}
-	apps, err := buildApps(cfg, d.opts.Log, d.metrics)
+	apps, err := d.buildApps(cfg)
 	if err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}

@@ -38,7 +38,7 @@ func runCGI(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return cgiFail(stdout, stderr, err)
 	}
-	log, _, err := newLogger(cfg.Log, stderr)
+	log, _, err := daemon.NewLogger(cfg.Log, stderr)
 	if err != nil {
 		return cgiFail(stdout, stderr, err)
 	}

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/gatewayd/gatewayd/config"
 	"github.com/gatewayd/gatewayd/daemon"
@@ -19,7 +18,7 @@ func runServe(path string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gatewayd: %v\n", err)
 		return 1
 	}
-	log, level, err := newLogger(cfg.Log, stderr)
+	log, level, err := daemon.NewLogger(cfg.Log, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "gatewayd: %v\n", err)
 		return 1
@@ -54,23 +53,4 @@ func startMessage(cfg *config.Config, path string, d *daemon.Daemon) string {
 		msg += " (no config file: defaults)"
 	}
 	return msg
-}
-
-// newLogger builds the zap logger the config asks for, writing to w.
-func newLogger(lc config.Log, w io.Writer) (*zap.Logger, zap.AtomicLevel, error) {
-	level, err := zap.ParseAtomicLevel(lc.Level)
-	if err != nil {
-		return nil, level, fmt.Errorf("log.level: %w", err)
-	}
-	ec := zap.NewProductionEncoderConfig()
-	ec.EncodeTime = zapcore.ISO8601TimeEncoder
-	var enc zapcore.Encoder
-	if lc.Format == "console" {
-		ec.EncodeLevel = zapcore.CapitalLevelEncoder
-		enc = zapcore.NewConsoleEncoder(ec)
-	} else {
-		enc = zapcore.NewJSONEncoder(ec)
-	}
-	core := zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), level)
-	return zap.New(core), level, nil
 }

@@ -1,0 +1,201 @@
+package listener
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// DefaultSocketMode is the mode of a unix socket file when none is given.
+const DefaultSocketMode fs.FileMode = 0o660
+
+// Errors callers test with errors.Is.
+var (
+	// ErrInUse: a live server listens on the unix socket's path.
+	ErrInUse = errors.New("listener: a live server listens on the socket")
+	// ErrNotSocket: the unix socket's path holds something else.
+	ErrNotSocket = errors.New("listener: the path exists and is not a socket")
+	// ErrNotListening: fd 0 is not a listening stream socket.
+	ErrNotListening = errors.New("listener: fd 0 is not a listening socket")
+	// ErrUnsupported: not available on this system.
+	ErrUnsupported = errors.New("listener: not supported on this system")
+	// ErrAddress: the address string is malformed.
+	ErrAddress = errors.New("listener: bad address")
+	// ErrSocketMode: the socket mode is not an octal file mode.
+	ErrSocketMode = errors.New("listener: bad socket_mode")
+)
+
+// Options says how Open opens a listener. The zero value is ready to use.
+type Options struct {
+	// SocketMode is the file mode of a unix socket. Zero means
+	// DefaultSocketMode (0660). Parse listeners[].socket_mode with
+	// ParseSocketMode.
+	SocketMode fs.FileMode
+	// Log receives the replacement of a stale socket file. Nil means none.
+	Log *zap.Logger
+}
+
+// ParseSocketMode parses an octal file mode such as "0660" or "660"; ""
+// is DefaultSocketMode.
+func ParseSocketMode(s string) (fs.FileMode, error) {
+	if s == "" {
+		return DefaultSocketMode, nil
+	}
+	n, err := strconv.ParseUint(s, 8, 32)
+	if err != nil || n > 0o777 {
+		return 0, fmt.Errorf("%w %q: want an octal mode such as 0660", ErrSocketMode, s)
+	}
+	return fs.FileMode(n), nil
+}
+
+// Open opens a listener on address: "host:port" for TCP, "unix:/path" for a
+// unix socket file, "unix:@name" for a Linux abstract socket.
+func Open(ctx context.Context, address string, o Options) (net.Listener, error) {
+	path, ok := strings.CutPrefix(address, "unix:")
+	if !ok {
+		if _, _, err := net.SplitHostPort(address); err != nil {
+			return nil, fmt.Errorf("%w %q: want host:port or unix:/path", ErrAddress, address)
+		}
+		var lc net.ListenConfig
+		l, err := lc.Listen(ctx, "tcp", address)
+		if err != nil {
+			return nil, fmt.Errorf("listener: %w", err)
+		}
+		return l, nil
+	}
+	if path == "" {
+		return nil, fmt.Errorf("%w %q: empty socket path", ErrAddress, address)
+	}
+	if strings.HasPrefix(path, "@") {
+		var lc net.ListenConfig
+		l, err := lc.Listen(ctx, "unix", path)
+		if err != nil {
+			return nil, fmt.Errorf("listener: %w", err)
+		}
+		return l, nil
+	}
+	mode := o.SocketMode
+	if mode == 0 {
+		mode = DefaultSocketMode
+	}
+	log := o.Log
+	if log == nil {
+		log = zap.NewNop()
+	}
+	if err := clearStale(ctx, path, log); err != nil {
+		return nil, err
+	}
+	return listenUnix(ctx, path, mode)
+}
+
+// clearStale removes a socket file nobody listens on and refuses a live one.
+func clearStale(ctx context.Context, path string, log *zap.Logger) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("listener: %w", err)
+	}
+	if fi.Mode()&fs.ModeSocket == 0 {
+		return fmt.Errorf("%w: unix:%s (%v)", ErrNotSocket, path, fi.Mode().Type())
+	}
+	d := net.Dialer{Timeout: time.Second}
+	c, err := d.DialContext(ctx, "unix", path)
+	if err == nil {
+		c.Close()
+		return fmt.Errorf("%w: unix:%s; stop it or choose another path", ErrInUse, path)
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		// EAGAIN (a full backlog), EACCES and the like: someone may be there.
+		return fmt.Errorf("%w: unix:%s: %w", ErrInUse, path, err)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("listener: removing stale socket: %w", err)
+	}
+	log.Warn("listener: removed a stale socket file left by an earlier run", zap.String("path", path))
+	return nil
+}
+
+// maxSunPath is the shortest sun_path of the systems we run on, less the NUL.
+const maxSunPath = 103
+
+// listenUnix listens on path with mode. The socket is made in a private
+// directory beside path, given its mode there, and renamed into place, so
+// that it never exists at path with the umask's looser mode. When that
+// longer path does not fit in a socket address, it listens at path and
+// changes the mode at once.
+func listenUnix(ctx context.Context, path string, mode fs.FileMode) (net.Listener, error) {
+	var lc net.ListenConfig
+	dir, err := os.MkdirTemp(filepath.Dir(path), ".gatewayd-sock-")
+	if err == nil {
+		defer os.RemoveAll(dir)
+		tmp := filepath.Join(dir, "s")
+		if len(tmp) <= maxSunPath {
+			l, err := lc.Listen(ctx, "unix", tmp)
+			if err != nil {
+				return nil, fmt.Errorf("listener: %w", err)
+			}
+			ul := l.(*net.UnixListener)
+			ul.SetUnlinkOnClose(false)
+			if err := os.Chmod(tmp, mode); err != nil {
+				l.Close()
+				return nil, fmt.Errorf("listener: setting socket mode: %w", err)
+			}
+			if err := os.Rename(tmp, path); err != nil {
+				l.Close()
+				return nil, fmt.Errorf("listener: %w", err)
+			}
+			return newUnixListener(ul, path), nil
+		}
+	}
+	l, err := lc.Listen(ctx, "unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("listener: %w", err)
+	}
+	ul := l.(*net.UnixListener)
+	ul.SetUnlinkOnClose(false)
+	if err := os.Chmod(path, mode); err != nil {
+		l.Close()
+		os.Remove(path)
+		return nil, fmt.Errorf("listener: setting socket mode: %w", err)
+	}
+	return newUnixListener(ul, path), nil
+}
+
+// unixListener removes its socket file on Close, unless another file has
+// taken its place.
+type unixListener struct {
+	*net.UnixListener
+	path string
+	fi   fs.FileInfo
+}
+
+func newUnixListener(l *net.UnixListener, path string) *unixListener {
+	fi, _ := os.Lstat(path)
+	return &unixListener{UnixListener: l, path: path, fi: fi}
+}
+
+func (l *unixListener) Close() error {
+	err := l.UnixListener.Close()
+	if fi, serr := os.Lstat(l.path); serr == nil && l.fi != nil && os.SameFile(fi, l.fi) {
+		os.Remove(l.path)
+	}
+	return err
+}
+
+// Addr is the socket's path: the socket may have been bound under a
+// temporary name and renamed into place.
+func (l *unixListener) Addr() net.Addr { return &net.UnixAddr{Name: l.path, Net: "unix"} }
+
+var _ net.Listener = (*unixListener)(nil)
