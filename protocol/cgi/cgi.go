@@ -50,11 +50,14 @@ func Environ() environ.Env {
 
 // fromList turns "NAME=value" entries into an Env. Entries without "=" and
 // with an empty name (Windows' per-drive "=C:=C:\dir") are skipped.
+//
+// gatewayd's own settings (GATEWAYD_CONFIG, GATEWAYD_CGI_IIS_PATH_DEDUP, …)
+// are configuration, not part of the request, and are left out too.
 func fromList(list []string) environ.Env {
 	env := make(environ.Env, len(list)+4)
 	for _, kv := range list {
 		name, value, ok := strings.Cut(kv, "=")
-		if !ok || name == "" {
+		if !ok || name == "" || strings.HasPrefix(name, "GATEWAYD_") {
 			continue
 		}
 		if _, dup := env[name]; !dup {
