@@ -57,6 +57,9 @@ type Listener struct {
 
 	// SCGI and FastCGI: how long a peer may take to send a request's head.
 	ReadTimeout time.Duration `mapstructure:"read_timeout"` // default 30s
+	// FastCGI: how long the web server may leave gatewayd's output unread
+	// before the connection is closed.
+	WriteTimeout time.Duration `mapstructure:"write_timeout"` // default 60s
 }
 
 // Route mounts one app at a prefix.

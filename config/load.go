@@ -224,6 +224,7 @@ func applyDefaults(c *Config) {
 		def(&l.MaxReqs, 64)
 		def(&l.MaxParamsBytes, 64<<10)
 		def(&l.ReadTimeout, 30*time.Second)
+		def(&l.WriteTimeout, 60*time.Second)
 	}
 	if len(c.Routes) == 0 {
 		c.Routes = []Route{{Prefix: "/", App: "demo"}}

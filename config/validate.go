@@ -66,7 +66,7 @@ func (c *Config) Check() error {
 		for _, d := range []struct {
 			key string
 			v   int64
-		}{{"read_header_timeout", int64(l.ReadHeaderTimeout)}, {"idle_timeout", int64(l.IdleTimeout)}, {"read_timeout", int64(l.ReadTimeout)}} {
+		}{{"read_header_timeout", int64(l.ReadHeaderTimeout)}, {"idle_timeout", int64(l.IdleTimeout)}, {"read_timeout", int64(l.ReadTimeout)}, {"write_timeout", int64(l.WriteTimeout)}} {
 			if d.v <= 0 {
 				return bad(k+"."+d.key, "must be a positive duration such as 10s")
 			}
@@ -148,8 +148,8 @@ func checkAddress(a string) error {
 		return fmt.Errorf("is required (host:port or unix:/path)")
 	}
 	if p, ok := strings.CutPrefix(a, "unix:"); ok {
-		if !strings.HasPrefix(p, "/") {
-			return fmt.Errorf("%q: a unix socket path must be absolute", a)
+		if !strings.HasPrefix(p, "/") && !(strings.HasPrefix(p, "@") && len(p) > 1) {
+			return fmt.Errorf("%q: a unix socket path must be absolute (or @name, a Linux abstract socket)", a)
 		}
 		return nil
 	}

@@ -156,6 +156,7 @@ func (d *Daemon) frontEnd(lc config.Listener) frontEnd {
 			MaxReqs:        lc.MaxReqs,
 			MaxParamsBytes: lc.MaxParamsBytes,
 			ReadTimeout:    lc.ReadTimeout,
+			WriteTimeout:   lc.WriteTimeout,
 			Log:            log,
 			Observer:       obs,
 		}

@@ -107,6 +107,9 @@ type Result struct {
 	// says what failed: the app (then the client got the 500 page if nothing
 	// had been sent yet) or the output.
 	Err error
+	// Info is what the core and the app recorded about the request: its
+	// id, route and app, and the app's exit status (FastCGI's appStatus).
+	Info *Info
 	// Truncated reports that the response went out only in part: the app
 	// failed after its head was sent. The front end must then cut the
 	// response short in the way its wire allows (close without the final

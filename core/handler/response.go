@@ -342,7 +342,8 @@ func (w *responseWriter) result(err error, body *countingReader) Result {
 	if status == 0 {
 		status = http.StatusOK
 	}
-	return Result{Status: status, HeadSent: w.headSent, BytesIn: body.n, BytesOut: w.out, Err: err, Truncated: w.truncated}
+	return Result{Status: status, HeadSent: w.headSent, BytesIn: body.n, BytesOut: w.out, Err: err,
+		Truncated: w.truncated, Info: w.info}
 }
 
 // validHeaderName reports whether k is an RFC 9110 token.

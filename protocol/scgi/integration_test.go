@@ -219,12 +219,10 @@ func TestApache(t *testing.T) {
 			serveOn(t, l, demoApp())
 			listen := peertest.FreeAddr(t)
 			conf := peertest.Recipe(t, "apache-scgi.conf", map[string]string{"GATEWAYD_URL": url})
-			// peertest.Apache loads mod_unixd, which Debian builds in;
-			// ApacheFastCGI skips built-in modules and is otherwise the same.
 			// KeepAlive Off (test only): Apache ends a broken-off response
 			// without the last chunk and then keeps the client connection
 			// for KeepAliveTimeout; off, the client sees the cut at once.
-			peertest.ApacheFastCGI(t, listen, []string{"proxy", "proxy_scgi"}, conf+"\nKeepAlive Off\n")
+			peertest.Apache(t, listen, []string{"proxy", "proxy_scgi"}, conf+"\nKeepAlive Off\n")
 			base := "http://" + listen
 
 			status, body, err := do(t, "GET", base+"/users/7%20x?q=1", "", map[string]string{"X-Custom": "a"})

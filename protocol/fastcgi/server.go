@@ -1,0 +1,367 @@
+package fastcgi
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/gatewayd/gatewayd/core/handler"
+)
+
+// Defaults for the zero values of Server's fields.
+const (
+	DefaultMaxConns       = 1024
+	DefaultMaxReqs        = 64
+	DefaultMaxParamsBytes = 65536
+	DefaultReadTimeout    = 30 * time.Second
+	DefaultWriteTimeout   = 60 * time.Second
+	DefaultBodyBuffer     = 64 << 10
+	DefaultMaxSpoolBytes  = 64 << 20
+)
+
+// maxRefusing bounds the connections over MaxConns that are kept open long
+// enough to be answered FCGI_OVERLOADED; beyond it they are closed at once.
+const maxRefusing = 64
+
+// ErrServerClosed is returned by Serve after Shutdown or Close.
+var ErrServerClosed = errors.New("fastcgi: server closed")
+
+// Server serves FastCGI 1.0 connections from web servers, in the Responder
+// and Authorizer roles, running each request through Handler.
+//
+// The zero values of the limits mean their defaults. A Server must not be
+// copied after first use; its fields must not change once Serve was called.
+type Server struct {
+	// Handler runs the application. Required. The server uses its App,
+	// ServerSoftware, BufferSize, Log, Observer and Now, and always answers
+	// in gateway form ("Status: 200 OK"), whatever OriginServer says.
+	Handler *handler.Handler
+
+	// MaxConns is how many connections are served at once; a connection
+	// over it has its first request answered FCGI_OVERLOADED and is closed.
+	// Zero means DefaultMaxConns (1024).
+	MaxConns int
+	// MaxReqs is how many requests one connection carries at once. 1 turns
+	// multiplexing off (FCGI_MPXS_CONNS "0", a second request gets
+	// FCGI_CANT_MPX_CONN); above 1 a request over it gets FCGI_OVERLOADED.
+	// Zero means DefaultMaxReqs (64).
+	MaxReqs int
+	// MaxParamsBytes bounds one request's FCGI_PARAMS stream; a larger one
+	// is answered 431 without running the app. Zero means
+	// DefaultMaxParamsBytes (65536).
+	MaxParamsBytes int
+	// ReadTimeout is how long a web server may take from opening a
+	// connection to its first record, from a request's FCGI_BEGIN_REQUEST to
+	// the end of its parameters, and from the first byte of a record to its
+	// last; past it the connection is closed. Idle keep-alive connections
+	// and bodies that trickle in whole records have no timeout. Zero means
+	// DefaultReadTimeout (30s).
+	ReadTimeout time.Duration
+	// WriteTimeout is how long the web server may leave the server's output
+	// unread: a write that cannot finish in it, or answers that pile up
+	// unread for it, close the connection. Zero means DefaultWriteTimeout
+	// (60s).
+	WriteTimeout time.Duration
+	// BodyBuffer bounds the request body held in memory for one request
+	// whose app has not read it yet. Zero means DefaultBodyBuffer (64 KiB).
+	// See the package documentation for what happens when it is full.
+	BodyBuffer int
+	// MaxSpoolBytes bounds the part of one request body spooled to a
+	// temporary file when its memory buffer is full on a multiplexed
+	// connection; past it the app's body read fails with ErrBodyTooLarge.
+	// Zero means DefaultMaxSpoolBytes (64 MiB).
+	MaxSpoolBytes int64
+	// SpoolDir is where spooled bodies go (unlinked files). Empty means
+	// os.TempDir().
+	SpoolDir string
+	// LiteralPaths turns off the nginx routing rule: by default, a request
+	// with SCRIPT_NAME and no PATH_INFO (nginx's stock fastcgi_params) is
+	// routed as PATH_INFO = SCRIPT_NAME and SCRIPT_NAME = "". Default false.
+	LiteralPaths bool
+	// Log receives connection-level events and protocol errors. Nil means
+	// no logging.
+	Log *zap.Logger
+	// Observer, when set, is told about connections, refusals and aborts.
+	Observer Observer
+
+	once    sync.Once
+	core    *handler.Handler
+	log     *zap.Logger
+	lim     limits
+	mu      sync.Mutex
+	lns     map[*net.Listener]struct{}
+	conns   map[*conn]struct{}
+	active  int // connections within MaxConns
+	refuse  int // connections over it, being answered FCGI_OVERLOADED
+	closing bool
+	idle    chan struct{} // closed when closing and no connection is left
+}
+
+// Observer is told what happens on a Server's connections, for metrics. Its
+// methods are called from many goroutines at once and must be quick.
+// Per-request numbers (status, duration, bytes) come from handler.Observer.
+type Observer interface {
+	// ConnOpened is called when a connection within MaxConns is accepted.
+	ConnOpened()
+	// ConnClosed is called when it is closed, with the number of requests
+	// it ran.
+	ConnClosed(requests int)
+	// Refused is called for each request answered without running the app:
+	// Overloaded (over MaxConns or MaxReqs), CantMpxConn, UnknownRole.
+	Refused(status ProtocolStatus)
+	// Aborted is called for each FCGI_ABORT_REQUEST that found its request.
+	Aborted()
+}
+
+// limits are the Server's limits with defaults applied.
+type limits struct {
+	maxConns, maxReqs, maxParams, bodyBuffer int
+	maxSpool                                 int64
+	readTimeout, writeTimeout                time.Duration
+}
+
+func orDefault[T int | int64 | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+func (s *Server) init() {
+	s.once.Do(func() {
+		s.log = s.Log
+		if s.log == nil {
+			s.log = zap.NewNop()
+		}
+		s.lim = limits{
+			maxConns:     orDefault(s.MaxConns, DefaultMaxConns),
+			maxReqs:      min(orDefault(s.MaxReqs, DefaultMaxReqs), 65535),
+			maxParams:    orDefault(s.MaxParamsBytes, DefaultMaxParamsBytes),
+			bodyBuffer:   orDefault(s.BodyBuffer, DefaultBodyBuffer),
+			maxSpool:     orDefault(s.MaxSpoolBytes, DefaultMaxSpoolBytes),
+			readTimeout:  orDefault(s.ReadTimeout, DefaultReadTimeout),
+			writeTimeout: orDefault(s.WriteTimeout, DefaultWriteTimeout),
+		}
+		if h := s.Handler; h != nil {
+			// FastCGI answers in gateway form ("Status: 200 OK").
+			h.OriginServer = false
+			s.core = h
+		}
+		s.lns = make(map[*net.Listener]struct{})
+		s.conns = make(map[*conn]struct{})
+		s.idle = make(chan struct{})
+	})
+}
+
+// getValue answers one FCGI_GET_VALUES name; ok is false for names this
+// server does not know, which are left out of the answer.
+func (s *Server) getValue(name string) (string, bool) {
+	switch name {
+	case "FCGI_MAX_CONNS":
+		return strconv.Itoa(s.lim.maxConns), true
+	case "FCGI_MAX_REQS":
+		return strconv.Itoa(s.lim.maxConns * s.lim.maxReqs), true
+	case "FCGI_MPXS_CONNS":
+		if s.lim.maxReqs > 1 {
+			return "1", true
+		}
+		return "0", true
+	}
+	return "", false
+}
+
+// Serve accepts connections on l and serves them until l fails or Shutdown
+// is called; it then returns ErrServerClosed. It closes l when it returns.
+func (s *Server) Serve(l net.Listener) error {
+	s.init()
+	if s.core == nil {
+		return errors.New("fastcgi: Server.Handler is nil")
+	}
+	if !s.trackListener(&l, true) {
+		return ErrServerClosed
+	}
+	defer s.trackListener(&l, false)
+	var delay time.Duration
+	for {
+		rw, err := l.Accept()
+		if err != nil {
+			if s.shuttingDown() {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				s.log.Warn("fastcgi: accept failed; retrying", zap.Error(err), zap.Duration("delay", delay))
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		c := s.newConn(rw)
+		if c == nil {
+			continue
+		}
+		go c.serve()
+	}
+}
+
+func isTemporary(err error) bool {
+	var t interface{ Temporary() bool }
+	return errors.As(err, &t) && t.Temporary()
+}
+
+func (s *Server) trackListener(l *net.Listener, add bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if add {
+		if s.closing {
+			(*l).Close()
+			return false
+		}
+		s.lns[l] = struct{}{}
+		return true
+	}
+	if _, ok := s.lns[l]; ok {
+		(*l).Close()
+		delete(s.lns, l)
+	}
+	return true
+}
+
+func (s *Server) shuttingDown() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
+// newConn registers an accepted connection, or closes it and returns nil.
+func (s *Server) newConn(rw net.Conn) *conn {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		rw.Close()
+		return nil
+	}
+	refuse := false
+	if s.active >= s.lim.maxConns {
+		if s.refuse >= maxRefusing {
+			s.mu.Unlock()
+			rw.Close()
+			s.log.Warn("fastcgi: over max_conns; connection closed", zap.Int("max_conns", s.lim.maxConns),
+				zap.Stringer("remote", remoteAddr(rw)))
+			if s.Observer != nil {
+				s.Observer.Refused(Overloaded)
+			}
+			return nil
+		}
+		s.refuse++
+		refuse = true
+	} else {
+		s.active++
+	}
+	c := newConn(s, rw, refuse)
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	if refuse {
+		s.log.Warn("fastcgi: over max_conns; answering FCGI_OVERLOADED", zap.Int("max_conns", s.lim.maxConns),
+			zap.Stringer("remote", remoteAddr(rw)))
+	} else if s.Observer != nil {
+		s.Observer.ConnOpened()
+	}
+	return c
+}
+
+func (s *Server) connDone(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	if c.refuse {
+		s.refuse--
+	} else {
+		s.active--
+	}
+	if s.closing && len(s.conns) == 0 {
+		select {
+		case <-s.idle:
+		default:
+			close(s.idle)
+		}
+	}
+	s.mu.Unlock()
+	if !c.refuse && s.Observer != nil {
+		s.Observer.ConnClosed(c.served)
+	}
+}
+
+// Shutdown stops accepting connections, closes idle ones, lets requests in
+// flight finish and closes each connection when it has none left. It
+// returns when every connection is closed, or with ctx's error when ctx ends
+// first, after closing the rest at once (their requests are cancelled).
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.init()
+	s.mu.Lock()
+	s.closing = true
+	for l := range s.lns {
+		(*l).Close()
+		delete(s.lns, l)
+	}
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	if len(s.conns) == 0 {
+		select {
+		case <-s.idle:
+		default:
+			close(s.idle)
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.drain()
+	}
+	select {
+	case <-s.idle:
+		return nil
+	case <-ctx.Done():
+		s.Close()
+		return ctx.Err()
+	}
+}
+
+// Close closes the listeners and every connection at once; requests in
+// flight are cancelled. It does not wait for their handlers to return.
+func (s *Server) Close() error {
+	s.init()
+	s.mu.Lock()
+	s.closing = true
+	for l := range s.lns {
+		(*l).Close()
+		delete(s.lns, l)
+	}
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.rwc.Close()
+	}
+	return nil
+}
+
+type stringer string
+
+func (s stringer) String() string { return string(s) }
+
+func remoteAddr(c net.Conn) stringer {
+	if a := c.RemoteAddr(); a != nil && a.String() != "" {
+		return stringer(a.String())
+	}
+	return "unix"
+}
