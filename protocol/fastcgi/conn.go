@@ -547,7 +547,7 @@ func (c *conn) paramsEnd(r *request) error {
 		c.log.Warn("fastcgi: malformed FCGI_PARAMS; answering 400", zap.Error(err), zap.Uint16("id", r.id))
 		return c.reject(r, 400, "Bad Request")
 	}
-	normalize(env, r.role, c.srv.LiteralPaths)
+	normalize(env, r.role, c.srv.LiteralPaths, c.srv.core.ServerSoftware)
 	r.env = env
 	if r.role == roleAuthorizer {
 		c.start(r, false)

@@ -80,9 +80,9 @@ func TestNormalize(t *testing.T) {
 			out:  base("REQUEST_METHOD", "GET", "REQUEST_URI", "/app", "SCRIPT_NAME", "/app", "PATH_INFO", ""),
 		},
 		{
-			name: "SCRIPT_NAME that is not the path stays",
+			name: "SCRIPT_NAME a leading part of the path stays, the rest is PATH_INFO",
 			in:   base("CONTENT_LENGTH", "0", "REQUEST_METHOD", "GET", "REQUEST_URI", "/app/x", "SCRIPT_NAME", "/app"),
-			out:  base("REQUEST_METHOD", "GET", "REQUEST_URI", "/app/x", "SCRIPT_NAME", "/app"),
+			out:  base("REQUEST_METHOD", "GET", "REQUEST_URI", "/app/x", "SCRIPT_NAME", "/app", "PATH_INFO", "/x"),
 		},
 		{
 			name: "spec example: bare minimum",
