@@ -508,16 +508,7 @@ func statusText(code int) string {
 // redirectSlash sends a directory path without its trailing slash to the
 // path with one, under the mount prefix; it never starts with "//".
 func redirectSlash(w http.ResponseWriter, scriptName, dir, query string) {
-	target := strings.TrimRight(scriptName, "/") + "/"
-	if dir != "" {
-		target += dir + "/"
-	}
-	target = "/" + strings.TrimLeft(target, "/")
-	loc := environ.Quote(target, "/")
-	if query != "" {
-		loc += "?" + query
-	}
-	w.Header().Set("Location", loc)
+	w.Header().Set("Location", environ.DirectoryLocation(scriptName, dir, query))
 	http.Error(w, statusText(http.StatusMovedPermanently), http.StatusMovedPermanently)
 }
 

@@ -179,18 +179,9 @@ func (s *Static) openStatus(r *http.Request, name string, err error) int {
 }
 
 // redirectSlash sends a directory path without its trailing slash to the
-// path with one, under the mount prefix. The target is built from the
-// cleaned name, so it always starts with exactly one "/" (never "//host").
+// path with one, under the mount prefix (never "//host").
 func redirectSlash(w http.ResponseWriter, scriptName, name, query string) {
-	target := strings.TrimRight(scriptName, "/") + "/"
-	if name != "." {
-		target += name + "/"
-	}
-	target = "/" + strings.TrimLeft(target, "/")
-	loc := environ.Quote(target, "/")
-	if query != "" {
-		loc += "?" + query
-	}
+	loc := environ.DirectoryLocation(scriptName, name, query)
 	w.Header().Set("Location", loc)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(http.StatusMovedPermanently)

@@ -377,3 +377,19 @@ func BenchmarkRequest(b *testing.B) {
 		}
 	}
 }
+
+func TestDirectoryLocation(t *testing.T) {
+	tests := []struct{ sn, dir, q, want string }{
+		{"", "", "", "/"},
+		{"/static", ".", "", "/static/"},
+		{"/static", "docs", "", "/static/docs/"},
+		{"/static", "a b/c", "x=1", "/static/a%20b/c/?x=1"},
+		{"", "/evil.example", "", "/evil.example/"},
+		{"//", "evil.example", "", "/evil.example/"},
+	}
+	for _, tt := range tests {
+		if got := DirectoryLocation(tt.sn, tt.dir, tt.q); got != tt.want {
+			t.Errorf("DirectoryLocation(%q, %q, %q) = %q, want %q", tt.sn, tt.dir, tt.q, got, tt.want)
+		}
+	}
+}

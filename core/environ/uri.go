@@ -66,6 +66,23 @@ func RequestURI(e Env, includeQuery bool) string {
 	return b.String()
 }
 
+// DirectoryLocation is the Location of the redirect from a directory path
+// without its trailing slash: the quoted path of dir ("" or "." for the
+// mount itself) under the mount scriptName, with a trailing slash, and
+// "?query" when there is one. It always starts with exactly one "/", so it
+// is never read as a "//host" URL.
+func DirectoryLocation(scriptName, dir, query string) string {
+	target := strings.TrimRight(scriptName, "/") + "/"
+	if dir != "" && dir != "." {
+		target += dir + "/"
+	}
+	loc := Quote("/"+strings.TrimLeft(target, "/"), "/")
+	if query != "" {
+		loc += "?" + query
+	}
+	return loc
+}
+
 // Quote percent-encodes every byte of s except ASCII letters, digits, "_.-~"
 // and the bytes in safe, as Python's urllib.parse.quote does for a string
 // encoded as Latin-1 (each byte on its own).
