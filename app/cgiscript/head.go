@@ -2,12 +2,15 @@ package cgiscript
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/textproto"
 	"strconv"
+
+	"github.com/gatewayd/gatewayd/core/handler"
 )
 
 // Errors of a script's response head; each is answered 502 and logged.
@@ -77,18 +80,18 @@ func (h *head) addField(line []byte) error {
 	if line[0] == ' ' || line[0] == '\t' {
 		return badHead("continuation line", line)
 	}
-	colon := -1
-	for i, c := range line {
-		if c == ':' {
-			colon = i
-			break
-		}
-		if c >= 0x80 || !tokenChar[c] {
+	colon := bytes.IndexByte(line, ':')
+	if colon < 0 {
+		if !handler.ValidHeaderName(line) {
 			return badHead("invalid field name", line)
 		}
-	}
-	if colon <= 0 {
 		return badHead("line without a field name and colon", line)
+	}
+	if colon == 0 {
+		return badHead("line without a field name and colon", line)
+	}
+	if !handler.ValidHeaderName(line[:colon]) {
+		return badHead("invalid field name", line)
 	}
 	v := line[colon+1:]
 	for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
@@ -158,18 +161,3 @@ func badHead(what string, line []byte) error {
 	}
 	return fmt.Errorf("%w: %s: %q", errBadHead, what, line)
 }
-
-// tokenChar marks the bytes of an RFC 9110 token.
-var tokenChar = func() (t [128]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-		t[c-'a'+'A'] = true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()

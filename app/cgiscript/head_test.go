@@ -3,6 +3,7 @@ package cgiscript
 import (
 	"bufio"
 	"errors"
+	"github.com/gatewayd/gatewayd/core/handler"
 	"net/http"
 	"reflect"
 	"strings"
@@ -106,7 +107,7 @@ func FuzzReadHead(f *testing.F) {
 			t.Fatalf("status %d", h.status)
 		}
 		for k, vs := range h.header {
-			if !validToken(k) {
+			if !handler.ValidHeaderName(k) {
 				t.Fatalf("bad name %q", k)
 			}
 			for _, v := range vs {
@@ -122,16 +123,4 @@ func FuzzReadHead(f *testing.F) {
 			t.Fatalf("Status kept as a header")
 		}
 	})
-}
-
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 || !tokenChar[s[i]] {
-			return false
-		}
-	}
-	return true
 }

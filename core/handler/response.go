@@ -202,7 +202,7 @@ func (w *responseWriter) sendHead(final bool) error {
 // what would corrupt the response.
 func (w *responseWriter) checkHeader(h http.Header) error {
 	for k, vs := range h {
-		if !validHeaderName(k) {
+		if !ValidHeaderName(k) {
 			return &headerError{name: k}
 		}
 		for _, v := range vs {
@@ -346,13 +346,15 @@ func (w *responseWriter) result(err error, body *countingReader) Result {
 		Truncated: w.truncated, Info: w.info}
 }
 
-// validHeaderName reports whether k is an RFC 9110 token.
-func validHeaderName(k string) bool {
-	if k == "" {
+// ValidHeaderName reports whether name is an RFC 9110 token, the form of a
+// header field name. Apps that parse a child's response head (CGI scripts,
+// FastCGI upstreams) use it to check the names they relay.
+func ValidHeaderName[T ~string | ~[]byte](name T) bool {
+	if len(name) == 0 {
 		return false
 	}
-	for i := 0; i < len(k); i++ {
-		c := k[i]
+	for i := 0; i < len(name); i++ {
+		c := name[i]
 		if c >= 0x80 || !tokenChar[c] {
 			return false
 		}

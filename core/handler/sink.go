@@ -2,7 +2,6 @@ package handler
 
 import (
 	"bufio"
-	"io"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -127,6 +126,3 @@ func (c *dateCache) format(now time.Time) string {
 }
 
 var _ Sink = (*streamSink)(nil)
-
-// discardWriter is the error stream when a request has none.
-var discardWriter io.Writer = io.Discard
