@@ -3,11 +3,12 @@ package cgiscript
 import (
 	"bufio"
 	"errors"
-	"github.com/gatewayd/gatewayd/core/handler"
 	"net/http"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/gatewayd/gatewayd/core/handler"
 )
 
 var headTests = []struct {
