@@ -124,6 +124,9 @@ func hostOnly(hostport string) string {
 // headerKey turns the part of an HTTP_* name after the prefix into the
 // canonical header key: USER_AGENT → User-Agent.
 func headerKey(s string) string {
+	if k, ok := tables.toKey[s]; ok {
+		return k
+	}
 	var buf [64]byte
 	b := buf[:0]
 	upper := true
@@ -258,6 +261,9 @@ func headerVar(key string, passAuth bool) (string, bool) {
 		if !passAuth {
 			return "", false
 		}
+	}
+	if v, ok := tables.toVar[key]; ok {
+		return v, true
 	}
 	if strings.IndexByte(key, '_') >= 0 {
 		return "", false

@@ -213,15 +213,19 @@ func (h *Handler) ServeSink(ctx context.Context, req *Request, sink Sink) (res R
 	return w.result(err, body)
 }
 
-// requestState is everything the core allocates per request, in one piece.
+// requestState is everything the core allocates per request, in one piece,
+// with room for a small response body, so that a typical response needs no
+// buffer of its own.
 type requestState struct {
-	info Info
-	body countingReader
-	w    responseWriter
+	info  Info
+	body  countingReader
+	w     responseWriter
+	small [1024]byte
 }
 
 func (st *requestState) writer(h *Handler, sink Sink, r *http.Request, cancel context.CancelFunc, req *Request) *responseWriter {
 	st.w.init(h, sink, r, cancel, req, &st.info)
+	st.w.buf = st.small[:0]
 	return &st.w
 }
 

@@ -33,8 +33,16 @@ type Server struct {
 	// ConnState, when set, is told of connection state changes (metrics).
 	ConnState func(net.Conn, http.ConnState)
 
-	once sync.Once
-	srv  *http.Server
+	once  sync.Once
+	srv   *http.Server
+	exchs sync.Pool // *exchange
+}
+
+// exchange is what one request needs besides the core's state; pooled,
+// since nothing keeps it once ServeHTTP returns.
+type exchange struct {
+	req  handler.Request
+	sink sink
 }
 
 // ErrServerClosed is returned by Serve after Shutdown.
@@ -84,8 +92,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ServerSoftware:    s.ServerSoftware,
 		PassAuthorization: s.PassAuthorization,
 	})
-	req := handler.Request{Env: env, Body: r.Body, Protocol: "http", HTTP: r}
-	res := s.Handler.ServeSink(r.Context(), &req, &sink{w: w})
+	x, _ := s.exchs.Get().(*exchange)
+	if x == nil {
+		x = new(exchange)
+	}
+	x.req = handler.Request{Env: env, Body: r.Body, Protocol: "http", HTTP: r}
+	x.sink.w = w
+	res := s.Handler.ServeSink(r.Context(), &x.req, &x.sink)
+	*x = exchange{}
+	s.exchs.Put(x)
 	if res.Incomplete() {
 		// Make net/http drop the connection without ending the body
 		// properly, so the client sees a truncated response.

@@ -1,0 +1,42 @@
+package environ
+
+// commonHeaders are header names common enough that turning them into
+// HTTP_* variables and back should not allocate: the request path of every
+// front end does it for each header of each request.
+var commonHeaders = []string{
+	"Accept", "Accept-Charset", "Accept-Encoding", "Accept-Language", "Authorization",
+	"Cache-Control", "Cdn-Loop", "Connection", "Content-Length", "Content-Type", "Cookie",
+	"Dnt", "Forwarded", "Host", "If-Match", "If-Modified-Since", "If-None-Match",
+	"If-Range", "If-Unmodified-Since", "Origin", "Pragma", "Priority", "Range", "Referer",
+	"Sec-Ch-Ua", "Sec-Ch-Ua-Mobile", "Sec-Ch-Ua-Platform", "Sec-Fetch-Dest", "Sec-Fetch-Mode",
+	"Sec-Fetch-Site", "Sec-Fetch-User", "Te", "Transfer-Encoding", "Upgrade",
+	"Upgrade-Insecure-Requests", "User-Agent", "Via", "X-Forwarded-For", "X-Forwarded-Host",
+	"X-Forwarded-Port", "X-Forwarded-Proto", "X-Real-Ip", "X-Request-Id", "X-Requested-With",
+}
+
+// headerTables maps both ways between common header keys and their HTTP_*
+// variable names. It is built once and only read.
+type headerTables struct {
+	toVar map[string]string // "User-Agent" → "HTTP_USER_AGENT"
+	toKey map[string]string // "USER_AGENT" → "User-Agent"
+}
+
+var tables = func() headerTables {
+	t := headerTables{toVar: map[string]string{}, toKey: map[string]string{}}
+	for _, k := range commonHeaders {
+		v := make([]byte, 0, len(k))
+		for i := 0; i < len(k); i++ {
+			c := k[i]
+			switch {
+			case c == '-':
+				c = '_'
+			case 'a' <= c && c <= 'z':
+				c -= 'a' - 'A'
+			}
+			v = append(v, c)
+		}
+		t.toVar[k] = "HTTP_" + string(v)
+		t.toKey[string(v)] = k
+	}
+	return t
+}()
