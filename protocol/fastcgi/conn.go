@@ -90,7 +90,7 @@ func (e *protocolError) Error() string { return "fastcgi: " + e.msg }
 func (c *conn) serve() {
 	c.br = readers.Get().(*bufio.Reader)
 	c.br.Reset(c.rwc)
-	go c.writeLoop()
+	c.srv.workers.Go(c.writeLoop)
 	var err error
 	for err == nil {
 		err = c.readRecord()
@@ -573,7 +573,11 @@ func (c *conn) start(r *request, withBody bool) {
 	r.started = true
 	c.served++
 	c.handlers.Add(1)
-	go r.run(withBody)
+	if withBody {
+		c.srv.workers.Go(r.runWithBody)
+	} else {
+		c.srv.workers.Go(r.runWithoutBody)
+	}
 }
 
 func (c *conn) stdin(id uint16, n int) error {

@@ -77,6 +77,9 @@ type reqContext struct {
 	context.Context
 }
 
+func (r *request) runWithBody()    { r.run(true) }
+func (r *request) runWithoutBody() { r.run(false) }
+
 // run runs the request on its own goroutine.
 func (r *request) run(withBody bool) {
 	c := r.c

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/gatewayd/gatewayd/core/handler"
+	"github.com/gatewayd/gatewayd/internal/workers"
 )
 
 // Defaults for the zero values of Server's fields.
@@ -100,6 +101,7 @@ type Server struct {
 	refuse  int // connections over it, being answered FCGI_OVERLOADED
 	closing bool
 	idle    chan struct{} // closed when closing and no connection is left
+	workers workers.Pool  // runs connections and requests on goroutines that keep their grown stacks
 }
 
 // Observer is told what happens on a Server's connections, for metrics. Its
@@ -207,7 +209,7 @@ func (s *Server) Serve(l net.Listener) error {
 		if c == nil {
 			continue
 		}
-		go c.serve()
+		s.workers.Go(c.serve)
 	}
 }
 
@@ -327,6 +329,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	select {
 	case <-s.idle:
+		s.workers.Close()
 		return nil
 	case <-ctx.Done():
 		s.Close()
@@ -352,6 +355,7 @@ func (s *Server) Close() error {
 	for _, c := range conns {
 		c.rwc.Close()
 	}
+	s.workers.Close()
 	return nil
 }
 

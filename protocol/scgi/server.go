@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/gatewayd/gatewayd/core/handler"
+	"github.com/gatewayd/gatewayd/internal/workers"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown.
@@ -66,6 +67,7 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	conns     map[net.Conn]struct{}
 	closing   atomic.Bool
+	workers   workers.Pool // runs connections on goroutines that keep their grown stacks
 	active    sync.WaitGroup
 	readers   sync.Pool
 	ctx       context.Context // cancelled by a Shutdown that runs out of time
@@ -126,7 +128,7 @@ func (s *Server) Serve(l net.Listener) error {
 			c.Close()
 			return ErrServerClosed
 		}
-		go s.serveConn(c)
+		s.workers.Go(func() { s.serveConn(c) })
 	}
 }
 
@@ -183,6 +185,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.active.Wait()
 		close(done)
 	}()
+	defer s.workers.Close()
 	select {
 	case <-done:
 		return nil
