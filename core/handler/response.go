@@ -32,6 +32,7 @@ type responseWriter struct {
 
 	header      http.Header // what the app sees and changes
 	sent        http.Header // the header as it was at WriteHeader
+	detached    bool        // header is a copy made after WriteHeader
 	status      int
 	wroteHeader bool
 	headSent    bool
@@ -39,11 +40,12 @@ type responseWriter struct {
 	overflowed  bool // more than hold bytes written: no Content-Length
 	hold        int
 	buf         []byte
-	declared    int64 // the app's Content-Length, or -1
-	written     int64 // body bytes the app wrote
-	out         int64 // body bytes handed to the sink
-	truncated   bool  // the head went out and the body cannot be completed
-	err         error // the output's or the app's failure
+	declared    int64     // the app's Content-Length, or -1
+	written     int64     // body bytes the app wrote
+	out         int64     // body bytes handed to the sink
+	truncated   bool      // the head went out and the body cannot be completed
+	cl, server  [1]string // values of the headers the core adds, without an allocation each
+	err         error     // the output's or the app's failure
 	done        atomic.Bool
 }
 
@@ -61,7 +63,17 @@ func (w *responseWriter) init(h *Handler, sink Sink, r *http.Request, cancel con
 	w.declared = -1
 }
 
-func (w *responseWriter) Header() http.Header { return w.header }
+// Header returns the header map the app sets. After WriteHeader the head is
+// fixed, as with net/http: an app that still reaches for the map gets a copy
+// of its own, so that late changes do not reach the response. Copying only
+// then spares the common case a clone per request.
+func (w *responseWriter) Header() http.Header {
+	if w.wroteHeader && !w.detached {
+		w.header = w.header.Clone()
+		w.detached = true
+	}
+	return w.header
+}
 
 func (w *responseWriter) WriteHeader(code int) {
 	if w.done.Load() {
@@ -82,7 +94,7 @@ func (w *responseWriter) WriteHeader(code int) {
 	}
 	w.wroteHeader = true
 	w.status = code
-	w.sent = w.header.Clone()
+	w.sent = w.header
 	if cl := w.sent.Get("Content-Length"); cl != "" {
 		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n >= 0 {
 			w.declared = n
@@ -177,12 +189,14 @@ func (w *responseWriter) sendHead(final bool) error {
 			h["Content-Type"] = []string{http.DetectContentType(w.buf)}
 		}
 		if final && w.declared < 0 && !w.flushed && !w.overflowed && !(w.isHead && w.written == 0) {
-			h["Content-Length"] = []string{strconv.FormatInt(w.written, 10)}
+			w.cl[0] = strconv.FormatInt(w.written, 10)
+			h["Content-Length"] = w.cl[:]
 		}
 	}
 	if w.h.OriginServer && w.h.ServerSoftware != "" {
 		if _, ok := h["Server"]; !ok {
-			h["Server"] = []string{w.h.ServerSoftware}
+			w.server[0] = w.h.ServerSoftware
+			h["Server"] = w.server[:]
 		}
 	}
 	w.headSent = true
