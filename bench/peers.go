@@ -6,24 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
+
+	"github.com/gatewayd/gatewayd/internal/peertest"
 )
 
 // recipe reads docs/recipes/name and fills in its {{KEY}} placeholders, so
 // that the harness runs the configuration the docs show.
 func (h *harness) recipe(name string, vars map[string]string) (string, error) {
-	b, err := os.ReadFile(filepath.Join(h.root, "docs", "recipes", name))
-	if err != nil {
-		return "", fmt.Errorf("reading recipe: %w", err)
-	}
-	s := string(b)
-	for k, v := range vars {
-		s = strings.ReplaceAll(s, "{{"+k+"}}", v)
-	}
-	if i := strings.Index(s, "{{"); i >= 0 {
-		return "", fmt.Errorf("recipe %s: placeholder left: %.40s", name, s[i:])
-	}
-	return s, nil
+	return peertest.LoadRecipe(name, vars)
 }
 
 // writeFile writes content to dir/name with mode and returns the path.
@@ -53,29 +43,7 @@ func (h *harness) nginx(ctx context.Context, name, listen, servers string) error
 	if err != nil {
 		return err
 	}
-	for _, d := range []string{"body", "fastcgi", "proxy", "scgi", "uwsgi"} {
-		if err := os.MkdirAll(filepath.Join(dir, "tmp", d), 0o755); err != nil {
-			return err
-		}
-	}
-	conf := fmt.Sprintf(`daemon off;
-master_process on;
-worker_processes 1;
-user root;
-pid %[1]s/nginx.pid;
-error_log %[1]s/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path %[1]s/tmp/body;
-    fastcgi_temp_path %[1]s/tmp/fastcgi;
-    proxy_temp_path %[1]s/tmp/proxy;
-    scgi_temp_path %[1]s/tmp/scgi;
-    uwsgi_temp_path %[1]s/tmp/uwsgi;
-%[2]s
-}
-`, dir, servers)
-	path, err := writeFile(dir, "nginx.conf", conf, 0o644)
+	path, err := peertest.WriteNginxConfig(dir, servers)
 	if err != nil {
 		return err
 	}

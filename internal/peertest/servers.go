@@ -17,9 +17,23 @@ func Nginx(t testing.TB, httpBlock, ready string) (*Process, string) {
 	t.Helper()
 	bin := Need(t, "nginx", "/usr/sbin/nginx")
 	dir := Dir(t)
+	path, err := WriteNginxConfig(dir, httpBlock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := Start(t, exec.Command(bin, "-p", dir, "-c", path, "-e", filepath.Join(dir, "error.log")))
+	WaitReady(t, p, "nginx on "+ready, Dial(ready))
+	return p, dir
+}
+
+// WriteNginxConfig writes dir/nginx.conf for an nginx that keeps everything
+// in dir (pid, error.log at info level, temporary files), runs one worker
+// as root in the foreground, and has httpBlock inside its http { } block.
+// It returns the file's path. The benchmark harness uses it too.
+func WriteNginxConfig(dir, httpBlock string) (string, error) {
 	for _, d := range []string{"body", "fastcgi", "proxy", "scgi", "uwsgi"} {
 		if err := os.MkdirAll(filepath.Join(dir, "tmp", d), 0o755); err != nil {
-			t.Fatal(err)
+			return "", err
 		}
 	}
 	conf := fmt.Sprintf(`daemon off;
@@ -28,7 +42,7 @@ worker_processes 1;
 user root;
 pid %[1]s/nginx.pid;
 error_log %[1]s/error.log info;
-events { worker_connections 1024; }
+events { worker_connections 4096; }
 http {
     access_log off;
     client_body_temp_path %[1]s/tmp/body;
@@ -39,10 +53,8 @@ http {
 %[2]s
 }
 `, dir, httpBlock)
-	path := WriteFile(t, dir, "nginx.conf", conf)
-	p := Start(t, exec.Command(bin, "-p", dir, "-c", path, "-e", filepath.Join(dir, "error.log")))
-	WaitReady(t, p, "nginx on "+ready, Dial(ready))
-	return p, dir
+	path := filepath.Join(dir, "nginx.conf")
+	return path, os.WriteFile(path, []byte(conf), 0o644)
 }
 
 // NginxErrorLog returns nginx's error log from the directory Nginx returned.
@@ -102,17 +114,26 @@ func ApacheErrorLog(dir string) string {
 // show. A placeholder left unreplaced fails the test.
 func Recipe(t testing.TB, name string, vars map[string]string) string {
 	t.Helper()
+	s, err := LoadRecipe(name, vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// LoadRecipe is Recipe with an error instead of a test failure, for the
+// benchmark harness.
+func LoadRecipe(name string, vars map[string]string) (string, error) {
 	b, err := os.ReadFile(filepath.Join(ModuleRoot(), "docs", "recipes", name))
 	if err != nil {
-		t.Fatalf("reading recipe: %v", err)
+		return "", fmt.Errorf("reading recipe: %w", err)
 	}
 	s := string(b)
 	for k, v := range vars {
 		s = strings.ReplaceAll(s, "{{"+k+"}}", v)
 	}
 	if i := strings.Index(s, "{{"); i >= 0 {
-		end := min(len(s), i+40)
-		t.Fatalf("recipe %s: placeholder left unreplaced: %s", name, s[i:end])
+		return "", fmt.Errorf("recipe %s: placeholder left unreplaced: %s", name, s[i:min(len(s), i+40)])
 	}
-	return s
+	return s, nil
 }
