@@ -1,7 +1,9 @@
+//go:build unix
+
 // Command bench is gatewayd's end-to-end benchmark harness: it measures
 // gatewayd beside the usual way of doing the same job, with real peers, in
 // one run, and prints a markdown table of requests per second, p99 latency
-// and their ratios.
+// and their ratios. It runs on Linux (unix-only build: /proc, taskset).
 //
 //	go run ./bench                  the full run (about 4 minutes)
 //	go run ./bench -quick           a smoke run (about 1 minute)
