@@ -307,15 +307,7 @@ func (s *Server) connDone(c *conn) {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.init()
 	s.mu.Lock()
-	s.closing = true
-	for l := range s.lns {
-		(*l).Close()
-		delete(s.lns, l)
-	}
-	conns := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
+	conns := s.stopAcceptingLocked()
 	if len(s.conns) == 0 {
 		select {
 		case <-s.idle:
@@ -342,6 +334,18 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) Close() error {
 	s.init()
 	s.mu.Lock()
+	conns := s.stopAcceptingLocked()
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.rwc.Close()
+	}
+	s.workers.Close()
+	return nil
+}
+
+// stopAcceptingLocked marks the server closing, closes its listeners and
+// returns the connections open now. s.mu must be held.
+func (s *Server) stopAcceptingLocked() []*conn {
 	s.closing = true
 	for l := range s.lns {
 		(*l).Close()
@@ -351,12 +355,7 @@ func (s *Server) Close() error {
 	for c := range s.conns {
 		conns = append(conns, c)
 	}
-	s.mu.Unlock()
-	for _, c := range conns {
-		c.rwc.Close()
-	}
-	s.workers.Close()
-	return nil
+	return conns
 }
 
 type stringer string
