@@ -1,0 +1,174 @@
+package daemon
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/gatewayd/gatewayd/config"
+	"github.com/gatewayd/gatewayd/core/environ"
+)
+
+func writeConfig(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReloadRefusesListenerChangesAndKeepsServing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "g.yaml")
+	writeConfig(t, path, "listeners:\n  - {protocol: http, address: \"127.0.0.1:0\"}\nmetrics: {address: \"\"}\n")
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(cfg, Options{ConfigPath: path, Log: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Start()
+	defer d.Shutdown(context.Background())
+	url := "http://" + d.Addrs()[0].String() + "/x"
+
+	writeConfig(t, path, "listeners:\n  - {protocol: scgi, address: \"127.0.0.1:0\"}\nmetrics: {address: \"\"}\n")
+	if err := d.Reload(context.Background()); err == nil || !strings.Contains(err.Error(), "listeners changed") {
+		t.Errorf("reload with other listeners: %v", err)
+	}
+	writeConfig(t, path, "listeners:\n  - {protocol: http, address: \"127.0.0.1:0\"}\nmetrics: {address: \"127.0.0.1:0\"}\n")
+	if err := d.Reload(context.Background()); err == nil || !strings.Contains(err.Error(), "metrics changed") {
+		t.Errorf("reload with other metrics: %v", err)
+	}
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("after refused reloads: %d", resp.StatusCode)
+	}
+}
+
+func TestRetireWaitsForInFlightRequests(t *testing.T) {
+	release := make(chan struct{})
+	entered := make(chan struct{})
+	closed := make(chan struct{})
+	a := &Apps{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			close(entered)
+			<-release
+		}),
+		closers: []func(context.Context) error{func(context.Context) error { close(closed); return nil }},
+	}
+	go a.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	<-entered
+	retired := make(chan error, 1)
+	go func() { retired <- a.Retire(context.Background()) }()
+	select {
+	case <-closed:
+		t.Fatal("closed while a request was still running")
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	select {
+	case err := <-retired:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Retire did not return once the request ended")
+	}
+	select {
+	case <-closed:
+	default:
+		t.Error("Retire returned without closing the apps")
+	}
+}
+
+func TestRetireGivesUpWithItsContext(t *testing.T) {
+	block := make(chan struct{})
+	defer close(block)
+	closed := make(chan struct{})
+	a := &Apps{
+		Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-block }),
+		closers: []func(context.Context) error{func(context.Context) error { close(closed); return nil }},
+	}
+	started := make(chan struct{})
+	go func() {
+		a.inflight.Add(1) // as ServeHTTP does, before the handler runs
+		close(started)
+		defer a.inflight.Add(-1)
+		a.Handler.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	}()
+	<-started
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	a.Retire(ctx)
+	select {
+	case <-closed:
+	default:
+		t.Error("Retire did not close the apps when its context ended")
+	}
+}
+
+// TestBuildAppsEveryKind builds one route of each app from config and
+// sends a request to each through the route table.
+func TestBuildAppsEveryKind(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "page.txt"), []byte("static page\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "index.php"), []byte("<?php echo 'hi';"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(dir, "hi.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nfrom the script\\n'\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse(`
+routes:
+  - {prefix: /, app: demo}
+  - {prefix: /files, app: static, root: "` + dir + `"}
+  - {prefix: /cgi, app: cgi, script: "` + script + `", allow_root: true}
+  - {prefix: /php, app: fastcgi, root: "` + dir + `", upstream: "127.0.0.1:1", connect_timeout: 1s}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	apps, err := buildApps(cfg, zap.NewNop(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer apps.Close(context.Background())
+	for _, tt := range []struct {
+		path   string
+		status int
+		body   string
+	}{
+		{"/hello", 200, "Hello world!"},
+		{"/files/page.txt", 200, "static page"},
+		{"/cgi", 200, "from the script"},
+		{"/php/index.php", 502, ""}, // nothing listens on the upstream's port
+		{"/php/page.txt", 200, "static page"},
+	} {
+		env := environ.Env{"REQUEST_METHOD": "GET", "SERVER_NAME": "h", "SERVER_PORT": "80",
+			"SERVER_PROTOCOL": "HTTP/1.1", "SCRIPT_NAME": "", "PATH_INFO": tt.path, "QUERY_STRING": "",
+			"GATEWAY_INTERFACE": "CGI/1.1", "REMOTE_ADDR": "127.0.0.1"}
+		r := httptest.NewRequest("GET", tt.path, nil)
+		r = r.WithContext(environ.NewContext(r.Context(), env))
+		w := httptest.NewRecorder()
+		apps.ServeHTTP(w, r)
+		body, _ := io.ReadAll(w.Body)
+		if w.Code != tt.status || !strings.Contains(string(body), tt.body) {
+			t.Errorf("%s: %d %q, want %d containing %q", tt.path, w.Code, body, tt.status, tt.body)
+		}
+	}
+}
