@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"runtime/debug"
-	"strconv"
 	"sync"
 	"time"
 
@@ -287,6 +286,3 @@ func validHeaderField(s string) bool {
 	}
 	return true
 }
-
-// statusString is "200 OK" and friends, for tests and logs.
-func statusString(code int) string { return strconv.Itoa(code) + " " + reason(code) }
