@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/textproto"
 	"strings"
 	"testing"
 )
@@ -390,6 +391,23 @@ func TestDirectoryLocation(t *testing.T) {
 	for _, tt := range tests {
 		if got := DirectoryLocation(tt.sn, tt.dir, tt.q); got != tt.want {
 			t.Errorf("DirectoryLocation(%q, %q, %q) = %q, want %q", tt.sn, tt.dir, tt.q, got, tt.want)
+		}
+	}
+}
+
+// TestCommonHeaderTables: the allocation-free tables give exactly what the
+// general path computes, both ways.
+func TestCommonHeaderTables(t *testing.T) {
+	for _, k := range commonHeaders {
+		if c := textproto.CanonicalMIMEHeaderKey(k); c != k {
+			t.Errorf("%q is not canonical (%q): net/http would never hand it over", k, c)
+		}
+		v := "HTTP_" + string(appendVarName(nil, k))
+		if tables.toVar[k] != v {
+			t.Errorf("%s → %q, computed %q", k, tables.toVar[k], v)
+		}
+		if got := headerKey(v[5:]); got != k {
+			t.Errorf("%s → %q, want %q", v, got, k)
 		}
 	}
 }

@@ -24,19 +24,9 @@ type headerTables struct {
 var tables = func() headerTables {
 	t := headerTables{toVar: map[string]string{}, toKey: map[string]string{}}
 	for _, k := range commonHeaders {
-		v := make([]byte, 0, len(k))
-		for i := 0; i < len(k); i++ {
-			c := k[i]
-			switch {
-			case c == '-':
-				c = '_'
-			case 'a' <= c && c <= 'z':
-				c -= 'a' - 'A'
-			}
-			v = append(v, c)
-		}
-		t.toVar[k] = "HTTP_" + string(v)
-		t.toKey[string(v)] = k
+		v := string(appendVarName(nil, k))
+		t.toVar[k] = "HTTP_" + v
+		t.toKey[v] = k
 	}
 	return t
 }()

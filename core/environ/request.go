@@ -269,7 +269,16 @@ func headerVar(key string, passAuth bool) (string, bool) {
 		return "", false
 	}
 	var buf [64]byte
-	b := append(buf[:0], "HTTP_"...)
+	b := appendVarName(append(buf[:0], "HTTP_"...), key)
+	if string(b) == "HTTP_PROXY" {
+		return "", false
+	}
+	return string(b), true
+}
+
+// appendVarName appends the meta-variable spelling of a header key:
+// upper case, "-" → "_" (User-Agent → USER_AGENT).
+func appendVarName(dst []byte, key string) []byte {
 	for i := 0; i < len(key); i++ {
 		c := key[i]
 		switch {
@@ -278,10 +287,7 @@ func headerVar(key string, passAuth bool) (string, bool) {
 		case 'a' <= c && c <= 'z':
 			c -= 'a' - 'A'
 		}
-		b = append(b, c)
+		dst = append(dst, c)
 	}
-	if string(b) == "HTTP_PROXY" {
-		return "", false
-	}
-	return string(b), true
+	return dst
 }
