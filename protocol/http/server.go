@@ -14,6 +14,13 @@ import (
 	"github.com/gatewayd/gatewayd/core/handler"
 )
 
+// Defaults for the zero values of Server's fields.
+const (
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultIdleTimeout       = 120 * time.Second
+	DefaultMaxHeaderBytes    = 64 << 10
+)
+
 // Server serves HTTP/1.x on listeners through a core handler.
 type Server struct {
 	// Handler runs the app. Required; Serve sets its OriginServer to true.
@@ -61,9 +68,9 @@ func (s *Server) init() {
 	}
 	s.srv = &http.Server{
 		Handler:           s,
-		ReadHeaderTimeout: orDefault(s.ReadHeaderTimeout, 10*time.Second),
-		IdleTimeout:       orDefault(s.IdleTimeout, 120*time.Second),
-		MaxHeaderBytes:    orDefault(s.MaxHeaderBytes, 64<<10),
+		ReadHeaderTimeout: orDefault(s.ReadHeaderTimeout, DefaultReadHeaderTimeout),
+		IdleTimeout:       orDefault(s.IdleTimeout, DefaultIdleTimeout),
+		MaxHeaderBytes:    orDefault(s.MaxHeaderBytes, DefaultMaxHeaderBytes),
 		ErrorLog:          zap.NewStdLog(log.Named("http")),
 		ConnState:         s.ConnState,
 	}
