@@ -12,11 +12,11 @@ import (
 // -ldflags "-X github.com/gatewayd/gatewayd/config.Version=…".
 var Version = "0.1.0-dev"
 
-// Protocols are the front ends a listener can speak.
-var Protocols = []string{"http", "fastcgi", "scgi"}
+// protocols are the front ends a listener can speak.
+var protocols = []string{"http", "fastcgi", "scgi"}
 
-// Apps are the kinds of app a route can mount.
-var Apps = []string{"demo", "static", "cgi", "fastcgi"}
+// apps are the kinds of app a route can mount.
+var apps = []string{"demo", "static", "cgi", "fastcgi"}
 
 // appKeys are the route keys each app reads, besides prefix and app.
 var appKeys = map[string][]string{
@@ -36,8 +36,8 @@ func (c *Config) Check() error {
 	names := map[string]int{}
 	for i, l := range c.Listeners {
 		k := fmt.Sprintf("listeners[%d]", i)
-		if !slices.Contains(Protocols, l.Protocol) {
-			return bad(k+".protocol", "%q is not one of %s", l.Protocol, strings.Join(Protocols, ", "))
+		if !slices.Contains(protocols, l.Protocol) {
+			return bad(k+".protocol", "%q is not one of %s", l.Protocol, strings.Join(protocols, ", "))
 		}
 		// An empty address means the socket comes from systemd by name.
 		if l.Address != "" {
@@ -85,8 +85,8 @@ func (c *Config) Check() error {
 			return bad(k+".prefix", "%q is already the prefix of routes[%d]", r.Prefix, j)
 		}
 		prefixes[r.Prefix] = i
-		if !slices.Contains(Apps, r.App) {
-			return bad(k+".app", "%q is not one of %s", r.App, strings.Join(Apps, ", "))
+		if !slices.Contains(apps, r.App) {
+			return bad(k+".app", "%q is not one of %s", r.App, strings.Join(apps, ", "))
 		}
 		switch r.App {
 		case "static":

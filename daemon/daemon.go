@@ -233,11 +233,8 @@ func (d *Daemon) closeListeners() {
 }
 
 func isClosed(err error) bool {
-	return errors.Is(err, net.ErrClosed) || errors.Is(err, httpfe.ErrServerClosed) || errors.Is(err, scgi.ErrServerClosed) || errors.Is(err, fastcgi.ErrServerClosed) || errors.Is(err, ErrServerClosed)
+	return errors.Is(err, net.ErrClosed) || errors.Is(err, httpfe.ErrServerClosed) || errors.Is(err, scgi.ErrServerClosed) || errors.Is(err, fastcgi.ErrServerClosed)
 }
-
-// ErrServerClosed is what front ends return from Serve after Shutdown.
-var ErrServerClosed = errors.New("server closed")
 
 // listen returns the socket of a listener: the one systemd passed under
 // the listener's name, else a new one on "host:port" or "unix:/path".
