@@ -20,7 +20,12 @@ import (
 	"github.com/gatewayd/gatewayd/config"
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() {
+	// Before anything runs: the Server header and gatewayd_build_info then
+	// carry the version stamped from the VCS, as if it had been linked in.
+	config.Version = stampedVersion()
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
 
 // run is main without the exit, for tests.
 func run(args []string, stdout, stderr io.Writer) int {
@@ -36,9 +41,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	root := &cobra.Command{
 		Use:           "gatewayd",
 		Short:         "Connect web servers to applications over CGI, FastCGI, SCGI and HTTP",
+		Long:          rootLong,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       stampedVersion(),
 	}
+	// --version says what `gatewayd version` says.
+	root.SetVersionTemplate(stampedVersionText())
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetArgs(args)
@@ -81,10 +90,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Short: "Print the version",
 		Args:  cobra.NoArgs,
 		Run: func(*cobra.Command, []string) {
-			fmt.Fprintf(stdout, "gatewayd %s\n", config.Version)
+			fmt.Fprint(stdout, stampedVersionText())
 		},
 	}
-	root.AddCommand(serve, check, cgi, version)
+	root.AddCommand(serve, check, cgi, version, genCommand(root))
 	if err := root.Execute(); err != nil {
 		fmt.Fprintf(stderr, "gatewayd: %v\n", err)
 		return 2

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/cobra/doc"
+)
+
+// rootLong is the DESCRIPTION of gatewayd(8) and the head of --help: what a
+// packager's user looks for first (the files, the environment, the signals).
+const rootLong = "gatewayd connects web servers to applications over CGI, FastCGI, SCGI and\n" +
+	"HTTP. It runs Go applications, CGI scripts, upstream FastCGI applications\n" +
+	"(php-fpm) and static files behind one configuration file.\n" +
+	"\n" +
+	"Files: /etc/gatewayd/gatewayd.yaml is the configuration the Debian package\n" +
+	"and the systemd unit use (gatewayd serve --config FILE; check it with\n" +
+	"gatewayd check --config FILE). The keys are described in\n" +
+	"/usr/share/doc/gatewayd/config.md.\n" +
+	"\n" +
+	"Environment: `GATEWAYD_CONFIG` names the config file when --config is not\n" +
+	"given; `GATEWAYD_*` variables override single keys. Run by a web server with\n" +
+	"`GATEWAY_INTERFACE` set, gatewayd answers one request as a CGI program.\n" +
+	"\n" +
+	"Signals: SIGHUP reloads the configuration (a bad one is refused and the\n" +
+	"running one stays); SIGTERM and SIGINT make /readyz fail at once, stop\n" +
+	"accepting and let in-flight requests finish within `shutdown_timeout`."
+
+// genCommand is the hidden "gen" command packagers run at build time: man
+// pages and shell completions generated from this very command tree, so
+// they never disagree with the flags.
+func genCommand(root *cobra.Command) *cobra.Command {
+	gen := &cobra.Command{
+		Use:    "gen",
+		Short:  "Generate man pages and shell completions (for packagers)",
+		Hidden: true,
+	}
+	gen.AddCommand(&cobra.Command{
+		Use:   "man DIR",
+		Short: "Write gatewayd(8) and a page per subcommand into DIR",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			return genMan(root, args[0])
+		},
+	}, &cobra.Command{
+		Use:   "completion DIR",
+		Short: "Write bash, zsh and fish completions into DIR/{bash,zsh,fish}",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			return genCompletion(root, args[0])
+		},
+	})
+	return gen
+}
+
+// genMan writes section 8 pages (gatewayd is a daemon). The date comes
+// from SOURCE_DATE_EPOCH when set, so package builds are reproducible.
+func genMan(root *cobra.Command, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("gen man: %w", err)
+	}
+	root.DisableAutoGenTag = true
+	header := &doc.GenManHeader{
+		Section: "8",
+		Source:  "gatewayd " + stampedVersion(),
+		Manual:  "System Manager's Manual",
+	}
+	if err := doc.GenManTree(root, header, dir); err != nil {
+		return fmt.Errorf("gen man %s: %w", dir, err)
+	}
+	return nil
+}
+
+// genCompletion writes each shell's completion under the name its loader
+// looks for, in the layout of /usr/share/{bash-completion/completions,
+// zsh/vendor-completions,fish/vendor_completions.d}.
+func genCompletion(root *cobra.Command, dir string) error {
+	for _, c := range []struct {
+		path string
+		gen  func(string) error
+	}{
+		{filepath.Join(dir, "bash", "gatewayd"), func(p string) error { return root.GenBashCompletionFileV2(p, true) }},
+		{filepath.Join(dir, "zsh", "_gatewayd"), root.GenZshCompletionFile},
+		{filepath.Join(dir, "fish", "gatewayd.fish"), func(p string) error { return root.GenFishCompletionFile(p, true) }},
+	} {
+		if err := os.MkdirAll(filepath.Dir(c.path), 0o755); err != nil {
+			return fmt.Errorf("gen completion: %w", err)
+		}
+		if err := c.gen(c.path); err != nil {
+			return fmt.Errorf("gen completion %s: %w", c.path, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime/debug"
+	"strings"
+	"testing"
+
+	"github.com/gatewayd/gatewayd/config"
+	"github.com/gatewayd/gatewayd/internal/peertest"
+)
+
+// A test binary links nothing in, so config.Version is its default: if the
+// two drift, a packager's -X could no longer be told from the default.
+func TestDevVersionIsConfigDefault(t *testing.T) {
+	if config.Version != devVersion {
+		t.Fatalf("config.Version %q, devVersion %q", config.Version, devVersion)
+	}
+}
+
+func TestBuildVersion(t *testing.T) {
+	vcs := []debug.BuildSetting{{Key: "vcs", Value: "git"},
+		{Key: "vcs.revision", Value: "0123456789abcdef0123456789abcdef01234567"},
+		{Key: "vcs.time", Value: "2026-12-01T10:00:00Z"}, {Key: "vcs.modified", Value: "true"}}
+	for _, c := range []struct {
+		name, main, linked, want string
+		ok                       bool
+	}{
+		{"tag", "v1.4.0", devVersion, "v1.4.0", true},
+		{"pseudo-version", "v0.0.0-20261201100000-0123456789ab+dirty", devVersion, "v0.0.0-20261201100000-0123456789ab+dirty", true},
+		{"no VCS", "(devel)", devVersion, devVersion, true},
+		{"no build info", "", devVersion, devVersion, false},
+		{"packager's -ldflags win", "v1.4.0", "1.4.0-1", "1.4.0-1", true},
+	} {
+		info := &debug.BuildInfo{Main: debug.Module{Version: c.main}, Settings: vcs}
+		if got := buildVersion(info, c.ok, c.linked); got != c.want {
+			t.Errorf("%s: buildVersion = %q, want %q", c.name, got, c.want)
+		}
+	}
+	text := versionText(&debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: vcs}, true, devVersion)
+	if !strings.Contains(text, "\ncommit 0123456789abcdef0123456789abcdef01234567 2026-12-01T10:00:00Z (modified)\n") {
+		t.Errorf("versionText does not name the commit:\n%s", text)
+	}
+}
+
+// --version is the flag users try first; it must say what `version` says.
+func TestVersionFlagMatchesCommand(t *testing.T) {
+	var cmd, flag bytes.Buffer
+	if code := run([]string{"version"}, &cmd, io.Discard); code != 0 {
+		t.Fatalf("version: exit %d", code)
+	}
+	if code := run([]string{"--version"}, &flag, io.Discard); code != 0 {
+		t.Fatalf("--version: exit %d", code)
+	}
+	if cmd.String() != flag.String() || !strings.HasPrefix(flag.String(), "gatewayd ") {
+		t.Errorf("version %q, --version %q", cmd.String(), flag.String())
+	}
+}
+
+// The packager's route: a version given with -ldflags reaches both the
+// version command and the Server software the daemon reports.
+func TestVersionFromLdflags(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "gatewayd")
+	build := exec.Command("go", "build", "-o", bin,
+		"-ldflags", "-X github.com/gatewayd/gatewayd/config.Version=9.8.7-test", ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "--version").Output()
+	if err != nil || !strings.HasPrefix(string(out), "gatewayd 9.8.7-test\n") {
+		t.Fatalf("--version: %v %q", err, out)
+	}
+}
+
+func TestGenMan(t *testing.T) {
+	dir := t.TempDir()
+	if code := run([]string{"gen", "man", dir}, io.Discard, os.Stderr); code != 0 {
+		t.Fatalf("gen man: exit %d", code)
+	}
+	// The unit's Documentation=man:gatewayd(8) names this page.
+	b, err := os.ReadFile(filepath.Join(dir, "gatewayd.8"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(b)
+	// Markdown in the description must not eat the underscores of names.
+	for _, want := range []string{`.TH "GATEWAYD" "8"`, "GATEWAYD_CONFIG", "/etc/gatewayd/gatewayd.yaml", "gatewayd-serve(8)"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("gatewayd.8 lacks %q:\n%s", want, page)
+		}
+	}
+	for _, sub := range []string{"serve", "check", "cgi", "version"} {
+		if _, err := os.Stat(filepath.Join(dir, "gatewayd-"+sub+".8")); err != nil {
+			t.Errorf("no page for %s: %v", sub, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "gatewayd-gen.8")); err == nil {
+		t.Error("the hidden gen command got a man page")
+	}
+	if man, err := exec.LookPath("man"); err == nil {
+		// groff's warnings go to stderr; the page itself must have none.
+		cmd := exec.Command(man, "--warnings", "-l", filepath.Join(dir, "gatewayd.8"))
+		cmd.Env = append(os.Environ(), "MANPAGER=cat", "MANWIDTH=80")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		text := regexp.MustCompile(".\b").ReplaceAllString(string(out), "") // overstrike bold
+		if err != nil || stderr.Len() > 0 || !strings.Contains(text, "GATEWAYD_CONFIG") {
+			t.Errorf("man -l gatewayd.8: %v\n%s\n%s", err, stderr.String(), text)
+		}
+	}
+}
+
+func TestGenCompletion(t *testing.T) {
+	dir := t.TempDir()
+	if code := run([]string{"gen", "completion", dir}, io.Discard, os.Stderr); code != 0 {
+		t.Fatalf("gen completion: exit %d", code)
+	}
+	for _, f := range []string{"bash/gatewayd", "zsh/_gatewayd", "fish/gatewayd.fish"} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil || !bytes.Contains(b, []byte("gatewayd")) {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	bash := peertest.Need(t, "bash")
+	if out, err := exec.Command(bash, "-n", filepath.Join(dir, "bash", "gatewayd")).CombinedOutput(); err != nil {
+		t.Errorf("bash -n: %v\n%s", err, out)
+	}
+}
