@@ -93,7 +93,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprint(stdout, stampedVersionText())
 		},
 	}
-	root.AddCommand(serve, check, cgi, version, genCommand(root))
+	root.AddCommand(serve, check, cgi, version, genCommand(root), healthcheckCommand(stderr, &code))
 	if err := root.Execute(); err != nil {
 		fmt.Fprintf(stderr, "gatewayd: %v\n", err)
 		return 2
