@@ -199,6 +199,14 @@ func checkPod(t *testing.T, r *Rendered) {
 	if g := spec.TerminationGracePeriodSeconds; g == nil || *g <= shutdown+preStop {
 		t.Errorf("terminationGracePeriodSeconds %v is not above shutdown_timeout %ds + preStop %ds", g, shutdown, preStop)
 	}
+	// In a sidecar pod the app must outlive gatewayd's drain, or the
+	// requests gatewayd finishes find no app behind the socket.
+	for _, c := range spec.Containers[1:] {
+		if c.Lifecycle == nil || c.Lifecycle.PreStop == nil || c.Lifecycle.PreStop.Sleep == nil ||
+			c.Lifecycle.PreStop.Sleep.Seconds < preStop+shutdown || c.Lifecycle.PreStop.Sleep.Seconds >= *spec.TerminationGracePeriodSeconds {
+			t.Errorf("app container %s: preStop %+v; want a sleep of at least preStop+shutdown_timeout (%ds), below the grace period", c.Name, c.Lifecycle, preStop+shutdown)
+		}
+	}
 	psc := spec.SecurityContext
 	if psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot || psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
 		t.Errorf("pod securityContext: %+v", psc)
