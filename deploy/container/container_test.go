@@ -3,19 +3,15 @@
 // FastCGI, runs as a non-root uid, has no shell, answers its own
 // HEALTHCHECK, and stops on SIGTERM within its grace.
 //
-// Podman here: the runc runtime and a containers.conf with no default
-// ulimits (raising RLIMIT_NOFILE is not permitted), given to every podman
-// command through CONTAINERS_CONF. Ports are published on loopback only.
+// Podman runs as peertest.Podman sets it up; ports are published on
+// loopback only.
 package container_test
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,77 +20,10 @@ import (
 	"github.com/gatewayd/gatewayd/internal/peertest"
 )
 
-// Podman runs podman with this machine's settings.
-type Podman struct {
-	bin, conf string
-}
-
-func newPodman(t *testing.T) Podman {
-	t.Helper()
-	bin := peertest.Need(t, "podman")
-	conf := peertest.WriteFile(t, t.TempDir(), "containers.conf",
-		"[containers]\ndefault_ulimits = []\n[engine]\nruntime = \"runc\"\n")
-	return Podman{bin: bin, conf: conf}
-}
-
-func (p Podman) cmd(args ...string) *exec.Cmd {
-	c := exec.Command(p.bin, args...)
-	c.Env = append(os.Environ(), "CONTAINERS_CONF="+p.conf)
-	return c
-}
-
-func (p Podman) run(t *testing.T, args ...string) string {
-	t.Helper()
-	out, err := p.cmd(args...).Output()
-	if err != nil {
-		t.Fatalf("podman %s: %v\n%s", strings.Join(args, " "), err, stderrOf(err))
-	}
-	return strings.TrimSpace(string(out))
-}
-
-func stderrOf(err error) string {
-	if ee, ok := err.(*exec.ExitError); ok {
-		return string(ee.Stderr)
-	}
-	return ""
-}
-
-func randomName(prefix string) string {
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	return prefix + hex.EncodeToString(b)
-}
-
-// buildImage builds the image under a tag of its own from the static
-// binaries in GATEWAYD_STATIC_BIN (.ci/run builds them once for the .deb
-// too), else from binaries built here, and removes it when the test ends.
-func buildImage(t *testing.T, p Podman) string {
-	t.Helper()
-	bin := os.Getenv("GATEWAYD_STATIC_BIN")
-	if bin == "" {
-		bin = t.TempDir()
-		build := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(bin, "gatewayd"), "./cmd/gatewayd")
-		build.Dir = peertest.ModuleRoot()
-		build.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := build.CombinedOutput(); err != nil {
-			t.Fatalf("go build: %v\n%s", err, out)
-		}
-	}
-	tag := randomName("test-")
-	image := "localhost/gatewayd:" + tag
-	build := exec.Command(filepath.Join(peertest.ModuleRoot(), "deploy", "container", "build"), bin)
-	build.Env = append(os.Environ(), "CONTAINERS_CONF="+p.conf, "TAG="+tag, "BUILDER="+p.bin)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("deploy/container/build: %v\n%s", err, out)
-	}
-	t.Cleanup(func() { _ = p.cmd("rmi", "-f", image).Run() })
-	return image
-}
-
 func TestImage(t *testing.T) {
-	p := newPodman(t)
+	p := peertest.NewPodman(t)
 	cgifcgi := peertest.Need(t, "cgi-fcgi")
-	image := buildImage(t, p)
+	image := peertest.GatewaydImage(t, p)
 
 	// What the image says about itself.
 	for format, want := range map[string]string{
@@ -103,29 +32,29 @@ func TestImage(t *testing.T) {
 		"{{json .Config.Entrypoint}}":       `["/usr/bin/gatewayd"]`,
 		"{{json .Config.Healthcheck.Test}}": `["CMD","/usr/bin/gatewayd","healthcheck","http://127.0.0.1:9464/healthz"]`,
 	} {
-		if got := p.run(t, "image", "inspect", "--format", format, image); got != want {
+		if got := p.Run(t, "image", "inspect", "--format", format, image); got != want {
 			t.Errorf("image %s = %s, want %s", format, got, want)
 		}
 	}
 	// FROM scratch: no shell to exec.
-	if out, err := p.cmd("run", "--rm", "--entrypoint", "/bin/sh", image, "-c", "true").CombinedOutput(); err == nil {
+	if out, err := p.Cmd("run", "--rm", "--entrypoint", "/bin/sh", image, "-c", "true").CombinedOutput(); err == nil {
 		t.Errorf("the image has a shell: %s", out)
 	}
 	// The config at its documented path passes check.
-	if out, err := p.cmd("run", "--rm", image, "check", "--config", "/etc/gatewayd/gatewayd.yaml").CombinedOutput(); err != nil {
+	if out, err := p.Cmd("run", "--rm", image, "check", "--config", "/etc/gatewayd/gatewayd.yaml").CombinedOutput(); err != nil {
 		t.Errorf("gatewayd check in the image: %v\n%s", err, out)
 	}
 
 	httpAddr, fcgiAddr, metricsAddr := peertest.FreeAddr(t), peertest.FreeAddr(t), peertest.FreeAddr(t)
-	name := randomName("gatewayd-test-")
-	p.run(t, "run", "-d", "--name", name,
+	name := peertest.RandomName("gatewayd-test-")
+	p.Run(t, "run", "-d", "--name", name,
 		"-p", httpAddr+":8080", "-p", fcgiAddr+":9000", "-p", metricsAddr+":9464", image)
 	t.Cleanup(func() {
 		if t.Failed() {
-			out, _ := p.cmd("logs", name).CombinedOutput()
+			out, _ := p.Cmd("logs", name).CombinedOutput()
 			t.Logf("container log:\n%s", out)
 		}
-		_ = p.cmd("rm", "-f", "-t", "0", name).Run()
+		_ = p.Cmd("rm", "-f", "-t", "0", name).Run()
 	})
 	peertest.WaitReady(t, nil, "the container's /readyz", func() error {
 		resp, err := http.Get("http://" + metricsAddr + "/readyz")
@@ -162,7 +91,7 @@ func TestImage(t *testing.T) {
 
 	// A non-root uid, seen from the host: podman runs it without a user
 	// namespace here, so the host's uid is the container's.
-	pid := p.run(t, "inspect", "--format", "{{.State.Pid}}", name)
+	pid := p.Run(t, "inspect", "--format", "{{.State.Pid}}", name)
 	status, err := os.ReadFile("/proc/" + pid + "/status")
 	if err != nil {
 		t.Fatal(err)
@@ -173,17 +102,17 @@ func TestImage(t *testing.T) {
 
 	// The HEALTHCHECK, run once (podman schedules it with systemd timers,
 	// which this machine lacks).
-	if out, err := p.cmd("healthcheck", "run", name).CombinedOutput(); err != nil {
+	if out, err := p.Cmd("healthcheck", "run", name).CombinedOutput(); err != nil {
 		t.Errorf("healthcheck: %v %s", err, out)
 	}
 
 	// SIGTERM (the STOPSIGNAL) ends it cleanly within the grace: exit 0,
 	// not the 137 of the SIGKILL after it.
-	p.run(t, "stop", "-t", "20", name)
-	if code := p.run(t, "inspect", "--format", "{{.State.ExitCode}}", name); code != "0" {
+	p.Run(t, "stop", "-t", "20", name)
+	if code := p.Run(t, "inspect", "--format", "{{.State.ExitCode}}", name); code != "0" {
 		t.Errorf("exit code after SIGTERM: %s", code)
 	}
-	logs, _ := p.cmd("logs", name).CombinedOutput()
+	logs, _ := p.Cmd("logs", name).CombinedOutput()
 	if !strings.Contains(string(logs), `"signal":"terminated"`) || !strings.Contains(string(logs), `"msg":"stopped"`) {
 		t.Errorf("no clean stop in the log:\n%s", logs)
 	}
