@@ -280,7 +280,20 @@ func (c *conn) reply(fn func([]byte) []byte) error {
 
 // readRecord reads and handles one record.
 func (c *conn) readRecord() error {
-	if c.mayBlock() {
+	if c.br.Buffered() == 0 {
+		// Between records: only the deadlines of heads still expected (the
+		// first record, a request's parameters) bound the wait; an idle
+		// kept connection waits for the web server's next request.
+		c.armDeadline(false)
+		if _, err := c.br.Peek(1); err != nil {
+			return err
+		}
+	}
+	if c.br.Buffered() < headerLen {
+		// A record has begun: the rest of its header is bounded by
+		// ReadTimeout like the rest of any record.
+		c.armDeadline(true)
+	} else if c.mayBlock() {
 		c.armDeadline(false)
 	}
 	hb, err := c.br.Peek(headerLen)
@@ -544,20 +557,26 @@ func (c *conn) paramsEnd(r *request) error {
 	}
 	env := make(environ.Env, 32)
 	if err := decodePairs(s, func(name, value string) { env[name] = value }); err != nil {
-		c.log.Warn("fastcgi: malformed FCGI_PARAMS; answering 400", zap.Error(err), zap.Uint16("id", r.id))
-		return c.reject(r, 400, "Bad Request")
+		return c.badRequest(r, "fastcgi: malformed FCGI_PARAMS; answering 400", zap.Error(err))
 	}
 	normalize(env, r.role, c.srv.LiteralPaths, c.srv.core.ServerSoftware)
+	// The web server's faults are answered 400 here, before an app or a
+	// body buffer is spent on them; the core would answer them 500, as if
+	// gatewayd had failed.
+	if env["REQUEST_METHOD"] == "" {
+		return c.badRequest(r, "fastcgi: request without REQUEST_METHOD; answering 400")
+	}
+	cl, hasLength := env["CONTENT_LENGTH"]
+	n, ok := environ.ParseContentLength(cl)
+	if hasLength && !ok {
+		return c.badRequest(r, "fastcgi: malformed CONTENT_LENGTH; answering 400", zap.String("content_length", cl))
+	}
 	r.env = env
 	if r.role == roleAuthorizer {
 		c.start(r, false)
 		return nil
 	}
-	if cl, ok := env["CONTENT_LENGTH"]; ok {
-		n, err := strconv.ParseInt(cl, 10, 64)
-		if err != nil || n < 0 {
-			n = -1
-		}
+	if hasLength {
 		r.limit = n
 		c.start(r, n != 0)
 		return nil
@@ -691,6 +710,16 @@ func (c *conn) abort(id uint16) error {
 	r.cancel()
 	r.body.fail(context.Canceled)
 	return nil
+}
+
+// badRequest answers r 400 for a fault of the web server's, with a warning
+// that a flood of such requests cannot multiply: one line per interval,
+// counting the ones held back.
+func (c *conn) badRequest(r *request, msg string, fields ...zap.Field) error {
+	if ok, n := c.srv.badInput.Allow(time.Now()); ok {
+		c.log.Warn(msg, append(fields, zap.Uint16("id", r.id), zap.Int64("suppressed", n))...)
+	}
+	return c.reject(r, 400, "Bad Request")
 }
 
 // reject answers r with a status of its own, without running the app.

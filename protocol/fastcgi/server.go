@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/gatewayd/gatewayd/core/handler"
+	"github.com/gatewayd/gatewayd/internal/lograte"
 	"github.com/gatewayd/gatewayd/internal/workers"
 )
 
@@ -40,7 +41,8 @@ var ErrServerClosed = errors.New("fastcgi: server closed")
 type Server struct {
 	// Handler runs the application. Required. The server uses its App,
 	// ServerSoftware, BufferSize, Log, Observer and Now, and always answers
-	// in gateway form ("Status: 200 OK"), whatever OriginServer says.
+	// in gateway form ("Status: 200 OK"), whatever OriginServer says; the
+	// Handler is not changed, so that it may serve other front ends too.
 	Handler *handler.Handler
 
 	// MaxConns is how many connections are served at once; a connection
@@ -90,18 +92,20 @@ type Server struct {
 	// Observer, when set, is told about connections, refusals and aborts.
 	Observer Observer
 
-	once    sync.Once
-	core    *handler.Handler
-	log     *zap.Logger
-	lim     limits
-	mu      sync.Mutex
-	lns     map[*net.Listener]struct{}
-	conns   map[*conn]struct{}
-	active  int // connections within MaxConns
-	refuse  int // connections over it, being answered FCGI_OVERLOADED
-	closing bool
-	idle    chan struct{} // closed when closing and no connection is left
-	workers workers.Pool  // runs connections and requests on goroutines that keep their grown stacks
+	once     sync.Once
+	core     *handler.Handler
+	badInput lograte.Limiter // warnings about the web server's malformed requests
+	refused  lograte.Limiter // warnings about connections over MaxConns
+	log      *zap.Logger
+	lim      limits
+	mu       sync.Mutex
+	lns      map[*net.Listener]struct{}
+	conns    map[*conn]struct{}
+	active   int // connections within MaxConns
+	refuse   int // connections over it, being answered FCGI_OVERLOADED
+	closing  bool
+	idle     chan struct{} // closed when closing and no connection is left
+	workers  workers.Pool  // runs connections and requests on goroutines that keep their grown stacks
 }
 
 // Observer is told what happens on a Server's connections, for metrics. Its
@@ -149,11 +153,7 @@ func (s *Server) init() {
 			readTimeout:  orDefault(s.ReadTimeout, DefaultReadTimeout),
 			writeTimeout: orDefault(s.WriteTimeout, DefaultWriteTimeout),
 		}
-		if h := s.Handler; h != nil {
-			// FastCGI answers in gateway form ("Status: 200 OK").
-			h.OriginServer = false
-			s.core = h
-		}
+		s.core = s.Handler
 		s.lns = make(map[*net.Listener]struct{})
 		s.conns = make(map[*conn]struct{})
 		s.idle = make(chan struct{})

@@ -23,7 +23,9 @@ const (
 
 // Server serves HTTP/1.x on listeners through a core handler.
 type Server struct {
-	// Handler runs the app. Required; Serve sets its OriginServer to true.
+	// Handler runs the app. Required. Responses are in origin-server form
+	// (Server header) whatever its OriginServer says; the Handler is not
+	// changed, so that it may serve other front ends too.
 	Handler *handler.Handler
 	// ReadHeaderTimeout bounds reading a request's head. Zero means 10s.
 	ReadHeaderTimeout time.Duration
@@ -61,7 +63,6 @@ func (s *Server) server() *http.Server {
 }
 
 func (s *Server) init() {
-	s.Handler.OriginServer = true
 	log := s.Log
 	if log == nil {
 		log = zap.NewNop()
@@ -103,7 +104,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if x == nil {
 		x = new(exchange)
 	}
-	x.req = handler.Request{Env: env, Body: r.Body, Protocol: "http", HTTP: r}
+	x.req = handler.Request{Env: env, Body: r.Body, Protocol: "http", HTTP: r, Form: handler.FormOrigin}
 	x.sink.w = w
 	res := s.Handler.ServeSink(r.Context(), &x.req, &x.sink)
 	*x = exchange{}

@@ -42,8 +42,9 @@ const readerSize = 4 << 10
 // before the first Serve and do not change them afterwards. A Server must not
 // be copied after first use.
 type Server struct {
-	// Handler runs the app. Required; Serve sets its OriginServer to false
-	// (SCGI answers in gateway form).
+	// Handler runs the app. Required. SCGI answers in gateway form
+	// ("Status: 200 OK") whatever its OriginServer says; the Handler is not
+	// changed, so that it may serve other front ends too.
 	Handler *handler.Handler
 	// MaxHeaderBytes bounds the netstring header block; a longer one closes
 	// the connection. Zero means DefaultMaxHeaderBytes (64 KiB), the config
@@ -78,9 +79,6 @@ func (s *Server) init() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.listeners == nil {
-		if s.Handler != nil {
-			s.Handler.OriginServer = false
-		}
 		s.listeners = make(map[net.Listener]struct{})
 		s.conns = make(map[net.Conn]struct{})
 		s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -254,7 +252,7 @@ func (s *Server) serve(ctx context.Context, c net.Conn, br *bufio.Reader) {
 	normalize(env, s.Handler.ServerSoftware)
 	// One allocation for what the request needs.
 	st := &requestState{
-		req:  handler.Request{Env: env, Protocol: "scgi"},
+		req:  handler.Request{Env: env, Protocol: "scgi", Form: handler.FormGateway},
 		body: bodyReader{r: br, c: c, n: length, timeout: timeout},
 	}
 	body := &st.body
