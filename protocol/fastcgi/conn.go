@@ -10,11 +10,13 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/gatewayd/gatewayd/core/environ"
+	"github.com/gatewayd/gatewayd/internal/linger"
 )
 
 const (
@@ -52,6 +54,8 @@ type conn struct {
 	scratch  []byte
 
 	wdSet time.Time // when writeLoop last set the write deadline
+
+	lingerUntil atomic.Int64 // the lingering close's deadline (unix ns), once it began
 
 	wake chan struct{} // tells writeLoop that output is queued
 	done chan struct{} // closed when the connection is torn down
@@ -107,6 +111,9 @@ func (c *conn) teardown(err error) {
 	var pe *protocolError
 	var ne net.Error
 	switch {
+	case c.lingerUntil.Load() != 0:
+		// The answers were complete; what ended was the drain after them
+		// (the web server closed, or cut a record it no longer needed).
 	case errors.As(err, &pe):
 		c.log.Warn("fastcgi: protocol error; closing connection", zap.Error(err))
 	case errors.As(err, &ne) && ne.Timeout():
@@ -179,7 +186,7 @@ func (c *conn) writeLoop() {
 				}
 				c.mu.Unlock()
 				if closeNow {
-					c.rwc.Close()
+					c.linger()
 				}
 				break
 			}
@@ -217,6 +224,22 @@ func (c *conn) writeLoop() {
 			c.mu.Unlock()
 		}
 	}
+}
+
+// linger ends a connection whose answers are all written. The web server
+// may still be sending a body the app did not read (nginx without
+// fastcgi_keep_conn goes on sending FCGI_STDIN after the response); closing
+// now would reset the connection and destroy the answer. So the write side
+// is shut, which tells the web server the answers are complete, and the
+// reading goroutine goes on discarding records until the web server closes
+// or the drain's deadline passes; then it closes the connection.
+func (c *conn) linger() {
+	deadline, ok := linger.Start(c.rwc, c.srv.lim.readTimeout)
+	if !ok {
+		c.rwc.Close()
+		return
+	}
+	c.lingerUntil.Store(deadline.UnixNano())
 }
 
 // output queues p as records of type t for r.
@@ -349,10 +372,27 @@ func (c *conn) armDeadline(midRecord bool) {
 			d = w
 		}
 	}
+	if ld := c.lingerDeadline(); !ld.IsZero() && (d.IsZero() || ld.Before(d)) {
+		d = ld
+	}
 	if !d.Equal(c.deadline) {
 		c.deadline = d
 		c.rwc.SetReadDeadline(d)
+		// writeLoop may have started the lingering close meanwhile: its
+		// deadline must stay in force.
+		if ld := c.lingerDeadline(); !ld.IsZero() && (d.IsZero() || ld.Before(d)) {
+			c.deadline = ld
+			c.rwc.SetReadDeadline(ld)
+		}
 	}
+}
+
+// lingerDeadline is the end of the lingering close, zero before it.
+func (c *conn) lingerDeadline() time.Time {
+	if ns := c.lingerUntil.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
 }
 
 // content reads n content bytes into a scratch buffer valid until the next

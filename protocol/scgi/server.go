@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/gatewayd/gatewayd/core/handler"
+	"github.com/gatewayd/gatewayd/internal/linger"
 	"github.com/gatewayd/gatewayd/internal/workers"
 )
 
@@ -27,12 +28,6 @@ const (
 	DefaultMaxHeaderBytes = 64 << 10
 	DefaultReadTimeout    = 30 * time.Second
 )
-
-// drainTimeout bounds how long the part of a request body the app left
-// unread is read and thrown away after the response, so that the close is a
-// clean one (a TCP close with unread input resets the connection, and the
-// peer may lose the response with it).
-const drainTimeout = 2 * time.Second
 
 // readerSize is the buffer of a connection's reader: a typical head and a
 // small body arrive in one read.
@@ -303,27 +298,19 @@ func reset(c net.Conn) {
 	_ = c.Close()
 }
 
-// closeClean ends a complete response. When the app left part of the body
-// unread, it first shuts the write side, so that the peer has the whole
-// response at once, then reads and drops what is left of the body, for at
-// most drainTimeout (or ReadTimeout when shorter), so that the close does not
-// turn into a reset. The wait ends early when the peer closes its side, as
-// nginx does once it has the response.
+// closeClean ends a complete response with a lingering close when the app
+// left part of the body unread: the peer has the whole response at once and
+// the close does not turn into a reset (see internal/linger). The drain ends
+// early when the peer closes its side, as nginx does once it has the
+// response.
 func closeClean(c net.Conn, body *bodyReader, timeout time.Duration) {
-	cw, ok := c.(interface{ CloseWrite() error })
-	if !ok || body.n <= 0 || body.err != nil {
+	if body.n <= 0 || body.err != nil {
 		_ = c.Close()
 		return
 	}
-	_ = cw.CloseWrite()
-	d := drainTimeout
-	if timeout > 0 && timeout < d {
-		d = timeout
-	}
-	_ = c.SetReadDeadline(time.Now().Add(d))
+	// The drain has its own deadline: each read may not extend it.
 	body.timeout = 0
-	_, _ = io.Copy(io.Discard, body)
-	_ = c.Close()
+	linger.Close(c, body, timeout)
 }
 
 type requestState struct {
