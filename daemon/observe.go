@@ -63,6 +63,14 @@ func connStateFor(lm *metrics.Listener) func(net.Conn, http.ConnState) {
 	}
 }
 
+// refusedFor counts an SCGI listener's connections over max_conns.
+func refusedFor(lm *metrics.Listener) func(net.Conn) {
+	if lm == nil {
+		return nil
+	}
+	return func(net.Conn) { lm.ConnRefused() }
+}
+
 // fastcgiObserver feeds a FastCGI listener's connection events to its metrics.
 type fastcgiObserver struct{ l *metrics.Listener }
 
@@ -70,6 +78,7 @@ func (o fastcgiObserver) ConnOpened()                       { o.l.ConnOpened() }
 func (o fastcgiObserver) ConnClosed(requests int)           { o.l.ConnClosed(requests) }
 func (o fastcgiObserver) Refused(ps fastcgi.ProtocolStatus) { o.l.Refused(ps.String()) }
 func (o fastcgiObserver) Aborted()                          { o.l.Aborted() }
+func (o fastcgiObserver) ConnRefused()                      { o.l.ConnRefused() }
 
 var _ fastcgi.Observer = fastcgiObserver{}
 

@@ -67,3 +67,33 @@ func TestMalformedRequestIs400(t *testing.T) {
 		t.Errorf("%d warnings for nine bad requests in one interval, want 1", n)
 	}
 }
+
+// TestRefusedConnsRateLimited: connections over max_conns are each counted
+// by the observer (a metric), but logged one line per interval: 20 of them
+// used to write 20 warnings.
+func TestRefusedConnsRateLimited(t *testing.T) {
+	core, logs := observer.New(zapcore.DebugLevel)
+	obs := &countObserver{}
+	s := newServer(newTestApp())
+	s.MaxConns = 1
+	s.Observer = obs
+	s.Log = zap.New(core)
+	addr := startServer(t, s)
+	c1 := dialTest(t, addr)
+	c1.get(1, "/hello")
+	const n = 20
+	for range n {
+		c := dialTest(t, addr)
+		c.write(encodeRequest(1, roleResponder, 0, getParams("/hello"), nil, false))
+		if r := c.wait(1, 5*time.Second); r.end.ProtocolStatus != Overloaded {
+			t.Fatalf("connection over max_conns: %+v", r.end)
+		}
+		c.waitClosed(5 * time.Second)
+	}
+	if got := obs.count("conn_refused"); got != n {
+		t.Errorf("observer counted %d refused connections, want %d", got, n)
+	}
+	if got := logs.FilterMessageSnippet("over max_conns").Len(); got != 1 {
+		t.Errorf("%d log lines for %d refused connections, want 1", got, n)
+	}
+}

@@ -122,6 +122,9 @@ type Observer interface {
 	Refused(status ProtocolStatus)
 	// Aborted is called for each FCGI_ABORT_REQUEST that found its request.
 	Aborted()
+	// ConnRefused is called for each connection over MaxConns (its first
+	// request is then answered FCGI_OVERLOADED, or it is closed at once).
+	ConnRefused()
 }
 
 // limits are the Server's limits with defaults applied.
@@ -255,8 +258,7 @@ func (s *Server) newConn(rw net.Conn) *conn {
 		if s.refuse >= maxRefusing {
 			s.mu.Unlock()
 			rw.Close()
-			s.log.Warn("fastcgi: over max_conns; connection closed", zap.Int("max_conns", s.lim.maxConns),
-				zap.Stringer("remote", remoteAddr(rw)))
+			s.refusedConn(rw, "fastcgi: over max_conns; connection closed")
 			if s.Observer != nil {
 				s.Observer.Refused(Overloaded)
 			}
@@ -271,12 +273,24 @@ func (s *Server) newConn(rw net.Conn) *conn {
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
 	if refuse {
-		s.log.Warn("fastcgi: over max_conns; answering FCGI_OVERLOADED", zap.Int("max_conns", s.lim.maxConns),
-			zap.Stringer("remote", remoteAddr(rw)))
+		s.refusedConn(rw, "fastcgi: over max_conns; answering FCGI_OVERLOADED")
 	} else if s.Observer != nil {
 		s.Observer.ConnOpened()
 	}
 	return c
+}
+
+// refusedConn counts a connection over MaxConns and logs it, one line per
+// interval: a web server (or anyone who can reach the socket) that opens
+// connections in a loop must not be able to fill the log.
+func (s *Server) refusedConn(rw net.Conn, msg string) {
+	if s.Observer != nil {
+		s.Observer.ConnRefused()
+	}
+	if ok, n := s.refused.Allow(time.Now()); ok {
+		s.log.Warn(msg, zap.Int("max_conns", s.lim.maxConns), zap.Stringer("remote", remoteAddr(rw)),
+			zap.Int64("suppressed", n))
+	}
 }
 
 func (s *Server) connDone(c *conn) {

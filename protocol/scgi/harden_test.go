@@ -1,0 +1,126 @@
+package scgi
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func connCount(s *Server) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// waitNoConns waits until s holds no connection, within d.
+func waitNoConns(t *testing.T, s *Server, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for connCount(s) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("server still holds %d connections after %v", connCount(s), d)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestWriteTimeoutClientStopsReading: a client that asks for a large
+// response and never reads it used to pin the connection, its goroutine and
+// its buffers for as long as it stayed connected. write_timeout cuts it.
+func TestWriteTimeoutClientStopsReading(t *testing.T) {
+	const size = 64 << 20
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		chunk := make([]byte, 64<<10)
+		for n := 0; n < size; n += len(chunk) {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	})
+	addr, s, logs := startServer(t, app, func(s *Server) { s.WriteTimeout = 200 * time.Millisecond })
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// A small receive buffer, so that the server's writes block soon.
+	c.(*net.TCPConn).SetReadBuffer(4 << 10)
+	if _, err := io.WriteString(c, head("0", "REQUEST_METHOD", "GET", "REQUEST_URI", "/big")); err != nil {
+		t.Fatal(err)
+	}
+	// The client reads nothing; the server must let go of it on its own.
+	waitNoConns(t, s, 10*time.Second)
+	if logs.FilterMessageSnippet("write_timeout").Len() == 0 {
+		t.Errorf("no log line names write_timeout: %v", logs.All())
+	}
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, _ := io.Copy(io.Discard, c)
+	if n >= size {
+		t.Errorf("the client read the whole %d-byte response after the timeout", n)
+	}
+}
+
+// TestMaxConns: the connection over max_conns is answered 503 with
+// Retry-After without reaching the app, and closed; once a slot is free,
+// connections are served again. Every refusal is counted.
+func TestMaxConns(t *testing.T) {
+	release := make(chan struct{})
+	entered := make(chan struct{}, 1)
+	var calls atomic.Int32
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		if r.URL.Path == "/hold" {
+			entered <- struct{}{}
+			<-release
+		}
+		io.WriteString(w, "ok")
+	})
+	var refused atomic.Int32
+	addr, _, logs := startServer(t, app, func(s *Server) {
+		s.MaxConns = 1
+		s.Refused = func(net.Conn) { refused.Add(1) }
+	})
+	held := make(chan string, 1)
+	go func() {
+		got, _ := exchange(addr, head("0", "REQUEST_METHOD", "GET", "REQUEST_URI", "/hold"))
+		held <- got
+	}()
+	<-entered
+	for range 5 {
+		got, err := roundTrip(t, addr, head("5", "REQUEST_METHOD", "POST", "REQUEST_URI", "/x")+"hello")
+		if err != nil || !strings.HasPrefix(got, "Status: 503 Service Unavailable\r\n") || !strings.Contains(got, "Retry-After: 1\r\n") {
+			t.Fatalf("connection over max_conns: %q %v", got, err)
+		}
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("the app ran %d times, want once (refused requests must not reach it)", n)
+	}
+	if n := refused.Load(); n != 5 {
+		t.Errorf("Refused called %d times, want 5", n)
+	}
+	if n := logs.FilterMessageSnippet("over max_conns").Len(); n != 1 {
+		t.Errorf("%d log lines for 5 refused connections, want 1", n)
+	}
+	close(release)
+	if got := <-held; !strings.HasSuffix(got, "ok") {
+		t.Errorf("held request: %q", got)
+	}
+	// The slot is free again (the server may take a moment to let go of
+	// the first connection after the client saw its answer).
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got, err := roundTrip(t, addr, head("0", "REQUEST_METHOD", "GET", "REQUEST_URI", "/x"))
+		if err == nil && strings.HasPrefix(got, "Status: 200 OK\r\n") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the slot was freed: %q %v", got, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
