@@ -193,3 +193,42 @@ func TestWriteTimeoutClientStopsReading(t *testing.T) {
 		t.Fatal("the app is still writing")
 	}
 }
+
+// FuzzWatchConn: however a stream is split into reads, the connection
+// notices a Transfer-Encoding field exactly when the stream holds one at
+// the start of a line, in any letter case.
+func FuzzWatchConn(f *testing.F) {
+	f.Add([]byte("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"), uint16(30))
+	f.Add([]byte("POST / HTTP/1.0\r\ntRaNsFeR-eNcOdInG: chunked\r\n\r\n"), uint16(17))
+	f.Add([]byte("GET / HTTP/1.1\r\nHost: x\r\nX-Transfer-Encoding: no\r\n\r\n"), uint16(3))
+	f.Add([]byte("GET / HTTP/1.1\r\n\r\n"), uint16(0))
+	f.Fuzz(func(t *testing.T, stream []byte, cut uint16) {
+		at := int(cut) % (len(stream) + 1)
+		c := &watchConn{Conn: &replayConn{parts: [][]byte{stream[:at], stream[at:]}}}
+		buf := make([]byte, len(stream)+1)
+		for {
+			if _, err := c.Read(buf); err != nil {
+				break
+			}
+		}
+		want := strings.Contains(strings.ToLower(string(stream)), "\n"+teField)
+		if c.sawTE.Load() != want {
+			t.Fatalf("stream %q cut at %d: saw Transfer-Encoding %v, want %v", stream, at, c.sawTE.Load(), want)
+		}
+	})
+}
+
+// replayConn returns its parts, one per Read, then EOF.
+type replayConn struct {
+	net.Conn
+	parts [][]byte
+}
+
+func (c *replayConn) Read(p []byte) (int, error) {
+	if len(c.parts) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, c.parts[0])
+	c.parts = c.parts[1:]
+	return n, nil
+}
