@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"sync/atomic"
+
+	"github.com/gatewayd/gatewayd/internal/linger"
 )
 
 // This file holds what the HTTP front end refuses or ends before a request
@@ -27,6 +29,7 @@ import (
 //     other method with "*" is 400. net/http answers "OPTIONS *" itself,
 //     200 with an empty body, without the app.
 //   - max_header_bytes is exact: net/http lets 4096 bytes more through.
+//   - closing with unread input drains it first (see CloseWrite).
 
 // teField is what a Transfer-Encoding header line starts with, after the
 // line feed, in lower case.
@@ -36,8 +39,10 @@ const teField = "transfer-encoding:"
 // Transfer-Encoding field went through it.
 type watchConn struct {
 	net.Conn
-	sawTE atomic.Bool
-	tail  []byte // the end of the last read, for a field split between reads
+	sawTE   atomic.Bool
+	tail    []byte      // the end of the last read, for a field split between reads
+	unread  atomic.Bool // the last request's body was not read to its end
+	closing atomic.Bool
 }
 
 func (c *watchConn) Read(p []byte) (int, error) {
@@ -79,14 +84,44 @@ func hasTE(b []byte) bool {
 	}
 }
 
-// CloseWrite and ReadFrom keep what net/http finds on a *net.TCPConn or
-// *net.UnixConn: its lingering close and sendfile.
+// CloseWrite is where net/http starts its close of a connection that still
+// has unread input (a request body the app left, a head over
+// max_header_bytes). net/http then only waits 500 ms before closing, reading
+// nothing; a peer still sending fills the receive queue meanwhile, the close
+// becomes a reset, and nginx answers 502 ("writev() failed (104: Connection
+// reset by peer) while sending request to upstream") to most 1 MiB uploads an
+// app refuses. So the write side is shut and what the peer still sends is
+// read and dropped until it closes or internal/linger's bound passes: the
+// lingering close every front end shares.
 func (c *watchConn) CloseWrite() error {
-	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
-		return cw.CloseWrite()
+	if _, ok := linger.Start(c.Conn, 0); !ok {
+		return nil
 	}
+	_, _ = io.Copy(io.Discard, c.Conn)
 	return nil
 }
+
+// Close ends the connection with a lingering close when the last request
+// left body bytes unread. net/http closes such a connection at once when the
+// request asked for the close (HTTP/1.0, which nginx's proxy_pass speaks by
+// default, or "Connection: close"): the unread bytes then reset it, and the
+// peer may lose the response. The drain runs on a goroutine of its own,
+// bounded by internal/linger, so that a Close from Shutdown never waits.
+func (c *watchConn) Close() error {
+	if c.unread.Load() && c.closing.CompareAndSwap(false, true) {
+		if _, ok := linger.Start(c.Conn, 0); ok {
+			go func() {
+				_, _ = io.Copy(io.Discard, c.Conn)
+				_ = c.Conn.Close()
+			}()
+			return nil
+		}
+	}
+	return c.Conn.Close()
+}
+
+// ReadFrom keeps what net/http finds on a *net.TCPConn or *net.UnixConn:
+// sendfile for static files.
 
 func (c *watchConn) ReadFrom(r io.Reader) (int64, error) {
 	if rf, ok := c.Conn.(io.ReaderFrom); ok {
@@ -122,10 +157,16 @@ type refusal struct {
 	text   string
 }
 
+// connOf is the watched connection r arrived on, or nil.
+func connOf(r *http.Request) *watchConn {
+	wc, _ := r.Context().Value(connKey{}).(*watchConn)
+	return wc
+}
+
 // check says whether r is refused and whether its connection must close
 // after the response.
 func (s *Server) check(r *http.Request) (refused *refusal, closeConn bool) {
-	if wc, ok := r.Context().Value(connKey{}).(*watchConn); ok && wc.sawTE.Load() {
+	if wc := connOf(r); wc != nil && wc.sawTE.Load() {
 		closeConn = true
 	}
 	if len(r.TransferEncoding) > 0 {

@@ -113,7 +113,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // ServeHTTP runs one request through the core.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rf, closeConn := s.check(r)
+	wc := connOf(r)
 	if rf != nil {
+		if wc != nil {
+			wc.unread.Store(r.ContentLength != 0)
+		}
 		refuse(w, rf)
 		return
 	}
@@ -129,6 +133,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x.sink = sink{w: w, timeout: s.writeTimeout(), closeConn: closeConn}
 	x.sink.dl, _ = w.(deadliner)
 	res := s.Handler.ServeSink(r.Context(), &x.req, &x.sink)
+	if wc != nil {
+		// A body the app left unread makes the connection's close a
+		// lingering one (a chunked body's length is not known: -1).
+		wc.unread.Store(r.ContentLength != 0 && res.BytesIn != r.ContentLength)
+	}
 	// net/http writes what is buffered and the end of the response after
 	// ServeHTTP returns: under the same bound.
 	x.sink.extend(true)

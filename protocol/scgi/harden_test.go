@@ -8,25 +8,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
 )
-
-func connCount(s *Server) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.conns)
-}
-
-// waitNoConns waits until s holds no connection, within d.
-func waitNoConns(t *testing.T, s *Server, d time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for connCount(s) != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("server still holds %d connections after %v", connCount(s), d)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 // TestWriteTimeoutClientStopsReading: a client that asks for a large
 // response and never reads it used to pin the connection, its goroutine and
@@ -42,7 +26,15 @@ func TestWriteTimeoutClientStopsReading(t *testing.T) {
 			}
 		}
 	})
-	addr, s, logs := startServer(t, app, func(s *Server) { s.WriteTimeout = 200 * time.Millisecond })
+	closed := make(chan struct{}, 1)
+	addr, _, logs := startServer(t, app, func(s *Server) {
+		s.WriteTimeout = 200 * time.Millisecond
+		s.ConnState = func(_ net.Conn, st http.ConnState) {
+			if st == http.StateClosed {
+				closed <- struct{}{}
+			}
+		}
+	})
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +46,11 @@ func TestWriteTimeoutClientStopsReading(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The client reads nothing; the server must let go of it on its own.
-	waitNoConns(t, s, 10*time.Second)
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server still holds the connection of a client that reads nothing")
+	}
 	if logs.FilterMessageSnippet("write_timeout").Len() == 0 {
 		t.Errorf("no log line names write_timeout: %v", logs.All())
 	}
@@ -122,5 +118,32 @@ func TestMaxConns(t *testing.T) {
 			t.Fatalf("after the slot was freed: %q %v", got, err)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestPeerFaults: a head without REQUEST_METHOD is the web server's fault:
+// 400, not the 500 page; malformed heads (a CONTENT_LENGTH that is not 1-18
+// digits among them) close the connection, and a flood of them is logged
+// once per interval.
+func TestPeerFaults(t *testing.T) {
+	addr, _, logs := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ran")
+	}), nil)
+	got, err := roundTrip(t, addr, head("0", "REQUEST_URI", "/x"))
+	if err != nil || !strings.HasPrefix(got, "Status: 400 Bad Request\r\n") {
+		t.Errorf("no REQUEST_METHOD: %q %v", got, err)
+	}
+	bad := []string{"-1", "+5", "1e3", " 5", "5 ", "0x10", "12345678901234567890", ""}
+	for _, cl := range bad {
+		got, _ := roundTrip(t, addr, head(cl, "REQUEST_METHOD", "GET")+"hello")
+		if got != "" {
+			t.Errorf("CONTENT_LENGTH %q: answered %q, want the connection closed", cl, got)
+		}
+	}
+	if n := logs.FilterMessageSnippet("bad request head").Len(); n != 1 {
+		t.Errorf("%d log lines for %d bad heads, want 1", n, len(bad))
+	}
+	if n := logs.FilterLevelExact(zap.ErrorLevel).Len(); n != 0 {
+		t.Errorf("%d error lines for the peer's faults", n)
 	}
 }
