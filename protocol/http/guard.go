@@ -40,7 +40,8 @@ const teField = "transfer-encoding:"
 type watchConn struct {
 	net.Conn
 	sawTE   atomic.Bool
-	tail    []byte      // the end of the last read, for a field split between reads
+	tail    [len(teField)]byte // the end of the last read, for a field split between reads
+	tailLen int
 	unread  atomic.Bool // the last request's body was not read to its end
 	closing atomic.Bool
 }
@@ -53,12 +54,15 @@ func (c *watchConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// scan looks for "\nTransfer-Encoding:" in any letter case.
+// scan looks for "\nTransfer-Encoding:" in any letter case, without an
+// allocation: the seam between two reads is checked in a buffer on the
+// stack.
 func (c *watchConn) scan(b []byte) {
-	if len(c.tail) > 0 {
-		// A field split between two reads: look at the seam.
-		seam := append(c.tail, b[:min(len(b), len(teField))]...)
-		if hasTE(seam) {
+	if c.tailLen > 0 {
+		var seam [2 * len(teField)]byte
+		n := copy(seam[:], c.tail[:c.tailLen])
+		n += copy(seam[n:], b[:min(len(b), len(teField))])
+		if hasTE(seam[:n]) {
 			c.sawTE.Store(true)
 			return
 		}
@@ -67,8 +71,15 @@ func (c *watchConn) scan(b []byte) {
 		c.sawTE.Store(true)
 		return
 	}
-	keep := min(len(b), len(teField))
-	c.tail = append(c.tail[:0], b[len(b)-keep:]...)
+	// Keep the last len(teField) bytes of the stream, which may span
+	// several short reads.
+	if len(b) >= len(teField) {
+		c.tailLen = copy(c.tail[:], b[len(b)-len(teField):])
+		return
+	}
+	keep := min(c.tailLen, len(teField)-len(b))
+	copy(c.tail[:], c.tail[c.tailLen-keep:c.tailLen])
+	c.tailLen = keep + copy(c.tail[keep:], b)
 }
 
 func hasTE(b []byte) bool {

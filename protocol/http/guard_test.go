@@ -202,9 +202,12 @@ func FuzzWatchConn(f *testing.F) {
 	f.Add([]byte("POST / HTTP/1.0\r\ntRaNsFeR-eNcOdInG: chunked\r\n\r\n"), uint16(17))
 	f.Add([]byte("GET / HTTP/1.1\r\nHost: x\r\nX-Transfer-Encoding: no\r\n\r\n"), uint16(3))
 	f.Add([]byte("GET / HTTP/1.1\r\n\r\n"), uint16(0))
+	f.Add([]byte("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"), uint16(0x0512))
 	f.Fuzz(func(t *testing.T, stream []byte, cut uint16) {
+		// Two cuts: a field may span a short read and two seams.
 		at := int(cut) % (len(stream) + 1)
-		c := &watchConn{Conn: &replayConn{parts: [][]byte{stream[:at], stream[at:]}}}
+		at2 := at + (int(cut)>>8)%(len(stream)-at+1)
+		c := &watchConn{Conn: &replayConn{parts: [][]byte{stream[:at], stream[at:at2], stream[at2:]}}}
 		buf := make([]byte, len(stream)+1)
 		for {
 			if _, err := c.Read(buf); err != nil {
@@ -213,7 +216,7 @@ func FuzzWatchConn(f *testing.F) {
 		}
 		want := strings.Contains(strings.ToLower(string(stream)), "\n"+teField)
 		if c.sawTE.Load() != want {
-			t.Fatalf("stream %q cut at %d: saw Transfer-Encoding %v, want %v", stream, at, c.sawTE.Load(), want)
+			t.Fatalf("stream %q cut at %d and %d: saw Transfer-Encoding %v, want %v", stream, at, at2, c.sawTE.Load(), want)
 		}
 	})
 }
