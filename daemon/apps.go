@@ -24,6 +24,7 @@ import (
 // scripts, upstream connections) that Close releases.
 type Apps struct {
 	Handler  http.Handler
+	routes   []mount.Route // what the status page lists
 	closers  []func(context.Context) error
 	inflight atomic.Int64
 }
@@ -102,6 +103,7 @@ func buildApps(cfg *config.Config, log *zap.Logger, m *metrics.Metrics) (*Apps, 
 		}
 		routes = append(routes, mount.Route{Prefix: rc.Prefix, Kind: rc.App, App: h})
 	}
+	a.routes = routes
 	router := mount.New(routes)
 	// A script's local redirect (Location: /path) is served afresh by the
 	// whole route table, as a CGI server does.

@@ -45,6 +45,7 @@ type responseWriter struct {
 	out         int64     // body bytes handed to the sink
 	truncated   bool      // the head went out and the body cannot be completed
 	cl, server  [1]string // values of the headers the core adds, without an allocation each
+	reqID       [1]string
 	err         error     // the output's or the app's failure
 	done        atomic.Bool
 }
@@ -95,6 +96,7 @@ func (w *responseWriter) WriteHeader(code int) {
 	w.wroteHeader = true
 	w.status = code
 	w.sent = w.header
+	w.info.headDecided()
 	if cl := w.sent.Get("Content-Length"); cl != "" {
 		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n >= 0 {
 			w.declared = n
@@ -199,6 +201,7 @@ func (w *responseWriter) sendHead(final bool) error {
 			h["Server"] = w.server[:]
 		}
 	}
+	w.addRequestID(h)
 	w.headSent = true
 	if err := w.sink.WriteHead(w.status, h); err != nil {
 		return w.broken(err)
@@ -259,9 +262,22 @@ func (w *responseWriter) abortHead(err error) error {
 	return err
 }
 
+// addRequestID adds the X-Request-Id response header when the Handler
+// sends one and the app set none.
+func (w *responseWriter) addRequestID(h http.Header) {
+	if !w.h.RequestIDHeader || w.info == nil {
+		return
+	}
+	if _, ok := h["X-Request-Id"]; !ok {
+		w.reqID[0] = w.info.ID
+		h["X-Request-Id"] = w.reqID[:]
+	}
+}
+
 func (w *responseWriter) writeBody(p []byte) (int, error) {
 	n, err := w.sink.Write(p)
 	w.out += int64(n)
+	w.info.live.bytesOut.Store(w.out)
 	if err != nil {
 		return n, w.broken(err)
 	}
@@ -331,6 +347,7 @@ func (w *responseWriter) sendError() {
 	if w.h.OriginServer && w.h.ServerSoftware != "" {
 		h["Server"] = []string{w.h.ServerSoftware}
 	}
+	w.addRequestID(h)
 	w.headSent = true
 	if err := w.sink.WriteHead(w.status, h); err != nil {
 		w.broken(err)
@@ -356,7 +373,7 @@ func (w *responseWriter) result(err error, body *countingReader) Result {
 	if status == 0 {
 		status = http.StatusOK
 	}
-	return Result{Status: status, HeadSent: w.headSent, BytesIn: body.n, BytesOut: w.out, Err: err,
+	return Result{Status: status, HeadSent: w.headSent, BytesIn: body.n.Load(), BytesOut: w.out, Err: err,
 		Truncated: w.truncated, Info: w.info}
 }
 
