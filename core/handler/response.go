@@ -46,7 +46,7 @@ type responseWriter struct {
 	truncated   bool      // the head went out and the body cannot be completed
 	cl, server  [1]string // values of the headers the core adds, without an allocation each
 	reqID       [1]string
-	err         error     // the output's or the app's failure
+	err         error // the output's or the app's failure
 	done        atomic.Bool
 }
 
