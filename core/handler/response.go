@@ -45,8 +45,8 @@ type responseWriter struct {
 	out         int64     // body bytes handed to the sink
 	truncated   bool      // the head went out and the body cannot be completed
 	cl, server  [1]string // values of the headers the core adds, without an allocation each
-	reqID       [1]string
-	err         error // the output's or the app's failure
+	reqID       [1]string // X-Request-Id's value, likewise
+	err         error     // the output's or the app's failure
 	done        atomic.Bool
 }
 
