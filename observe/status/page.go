@@ -64,6 +64,8 @@ func (r *Registry) Handler() http.Handler {
 func age(s float64) string {
 	d := time.Duration(s * float64(time.Second))
 	switch {
+	case d == 0:
+		return "0"
 	case d < time.Millisecond:
 		return fmt.Sprintf("%dµs", d.Microseconds())
 	case d < time.Second:
@@ -105,6 +107,9 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}
 th{background:#eee}
 .down,.full{color:#a00;font-weight:bold}
 caption{text-align:left;font-weight:bold;padding:.3em 0}
+#requests{font-size:90%}
+#requests td:first-child{white-space:nowrap}
+td.w{max-width:22em;overflow-wrap:anywhere}
 </style>
 </head>
 <body>
@@ -136,7 +141,7 @@ config <code>{{if .Config.File}}{{.Config.File}}{{else}}(defaults){{end}}</code>
 <table id="requests">
 <caption>Oldest requests in flight (at most 50 of {{.InFlight}})</caption>
 <tr><th>id</th><th>listener</th><th>method</th><th>path</th><th>route</th><th>age</th><th>phase</th><th>script / upstream</th><th>pid</th><th>queue wait</th><th>connect</th><th>first byte</th><th>bytes in</th><th>bytes out</th></tr>
-{{range .Requests}}<tr class="request" id="req-{{.ID}}"><td>{{.ID}}</td><td>{{.Listener}}</td><td>{{.Method}}</td><td>{{.Path}}</td><td>{{.Route}}</td><td class="n age">{{age .AgeSeconds}}</td><td>{{.Phase}}</td><td>{{if .Script}}{{.Script}}{{else}}{{.Upstream}}{{end}}</td><td class="n">{{if .PID}}{{.PID}}{{end}}</td><td class="n">{{optage .QueueWaitSeconds}}</td><td class="n">{{optage .ConnectSeconds}}</td><td class="n">{{optage .FirstByteSeconds}}</td><td class="n">{{.BytesIn}}</td><td class="n">{{.BytesOut}}</td></tr>
+{{range .Requests}}<tr class="request" id="req-{{.ID}}"><td>{{.ID}}</td><td>{{.Listener}}</td><td>{{.Method}}</td><td>{{.Path}}</td><td>{{.Route}}</td><td class="n age">{{age .AgeSeconds}}</td><td>{{.Phase}}</td><td class="w">{{if .Script}}{{.Script}}{{else}}{{.Upstream}}{{end}}</td><td class="n">{{if .PID}}{{.PID}}{{end}}</td><td class="n">{{optage .QueueWaitSeconds}}</td><td class="n">{{optage .ConnectSeconds}}</td><td class="n">{{optage .FirstByteSeconds}}</td><td class="n">{{.BytesIn}}</td><td class="n">{{.BytesOut}}</td></tr>
 {{else}}<tr><td colspan="14">none</td></tr>
 {{end}}</table>
 </body>
