@@ -463,3 +463,63 @@ func browse(t *testing.T, chromium, dir, url string, action ...string) string {
 	}
 	return out.String()
 }
+
+// TestRequestIDReachesPHP: the id, given by a trusted front or made, is
+// $_SERVER['REQUEST_ID'] in PHP and starts php-fpm's access line (the
+// recipe's access.format), and comes back in X-Request-Id.
+func TestRequestIDReachesPHP(t *testing.T) {
+	root, fpmDir := peertest.Dir(t), peertest.Dir(t)
+	peertest.WriteFile(t, root, "id.php", "<?php\nheader('Content-Type: text/plain');\necho 'REQUEST_ID=', $_SERVER['REQUEST_ID'], \"\\n\";\n")
+	_, sock := peertest.PHPFPM(t, fpmDir, 1)
+	path := filepath.Join(t.TempDir(), "gatewayd.yaml")
+	writeConfig(t, path, fmt.Sprintf(`
+listeners:
+  - {protocol: http, address: "127.0.0.1:0", request_id: {trust_header: true, response_header: true}}
+routes:
+  - {prefix: /, app: fastcgi, root: %q, upstream: "unix:%s", max_conns: 1}
+metrics: {address: ""}
+`, root, sock))
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(cfg, Options{ConfigPath: path, Log: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Start()
+	defer d.Shutdown(context.Background())
+
+	var ids []string
+	for _, given := range []string{"from-nginx-7f3a", ""} {
+		req, _ := http.NewRequest("GET", "http://"+d.Addrs()[0].String()+"/id.php?x=1", nil)
+		if given != "" {
+			req.Header.Set("X-Request-Id", given)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		id := resp.Header.Get("X-Request-Id")
+		if resp.StatusCode != 200 || id == "" || (given != "" && id != given) || string(b) != "REQUEST_ID="+id+"\n" {
+			t.Errorf("given %q: %d, X-Request-Id %q, body %q", given, resp.StatusCode, id, b)
+		}
+		ids = append(ids, id)
+	}
+	if ids[0] == ids[1] {
+		t.Errorf("the made id repeats the given one: %q", ids)
+	}
+	// php-fpm writes its access line once the request is done.
+	accessLog := filepath.Join(fpmDir, "php-fpm-access.log")
+	peertest.WaitReady(t, nil, "php-fpm's access lines", func() error {
+		b, _ := os.ReadFile(accessLog)
+		for _, id := range ids {
+			if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(id) + ` .*"GET /id.php" 200 `).Match(b) {
+				return fmt.Errorf("no line for %s in:\n%s", id, b)
+			}
+		}
+		return nil
+	})
+}
