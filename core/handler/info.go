@@ -52,15 +52,13 @@ const (
 	PhaseApp Phase = iota
 	// PhaseQueued: waiting for a CGI slot or an upstream connection.
 	PhaseQueued
-	// PhaseConnecting: connecting to an upstream.
-	PhaseConnecting
 	// PhaseScript: a CGI script runs.
 	PhaseScript
 	// PhaseUpstream: the request is with a FastCGI upstream.
 	PhaseUpstream
 )
 
-var phaseNames = [...]string{"app", "queued", "connecting", "script", "upstream"}
+var phaseNames = [...]string{"app", "queued", "script", "upstream"}
 
 func (p Phase) String() string {
 	if int(p) < len(phaseNames) {

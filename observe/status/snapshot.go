@@ -101,8 +101,7 @@ type RequestInFlight struct {
 	Path  string `json:"path"`
 	Route string `json:"route"`
 	App   string `json:"app"`
-	// Phase is where the request waits: app, queued, connecting, script
-	// or upstream.
+	// Phase is where the request waits: app, queued, script or upstream.
 	Phase      string    `json:"phase"`
 	Started    time.Time `json:"started"`
 	AgeSeconds float64   `json:"age_seconds"`
