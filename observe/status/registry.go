@@ -57,7 +57,7 @@ type Registry struct {
 
 type shard struct {
 	mu sync.Mutex
-	m  map[*handler.Info]*entry
+	m  map[*handler.Info]entry
 	// Keep shards on their own cache lines.
 	_ [40]byte
 }
@@ -70,8 +70,6 @@ type entry struct {
 	method, path string
 	warned       bool
 }
-
-var entryPool = sync.Pool{New: func() any { return new(entry) }}
 
 type configState struct {
 	file       string
@@ -97,7 +95,7 @@ func New(o Options) *Registry {
 		r.log = zap.NewNop()
 	}
 	for i := range r.shards {
-		r.shards[i].m = make(map[*handler.Info]*entry)
+		r.shards[i].m = make(map[*handler.Info]entry)
 	}
 	r.routeIndex.Store(indexRoutes(nil))
 	r.slow.Store(int64(o.SlowRequest))
@@ -263,8 +261,7 @@ func (l *Listener) Begin(req *handler.Request, info *handler.Info) {
 	if info == nil || req == nil {
 		return
 	}
-	e := entryPool.Get().(*entry)
-	*e = entry{l: l, method: req.Env["REQUEST_METHOD"], path: accesslog.Path(req.Env)}
+	e := entry{l: l, method: req.Env["REQUEST_METHOD"], path: accesslog.Path(req.Env)}
 	s := l.r.shard(info)
 	s.mu.Lock()
 	s.m[info] = e
@@ -279,7 +276,7 @@ func (l *Listener) End(req *handler.Request, info *handler.Info, res *handler.Re
 	}
 	s := l.r.shard(info)
 	s.mu.Lock()
-	e := s.m[info]
+	e, ok := s.m[info]
 	delete(s.m, info)
 	s.mu.Unlock()
 	l.total.Add(1)
@@ -292,14 +289,12 @@ func (l *Listener) End(req *handler.Request, info *handler.Info, res *handler.Re
 			rt.classes[c].Add(1)
 		}
 	}
-	if e == nil {
+	if !ok {
 		return
 	}
 	if slow := time.Duration(l.r.slow.Load()); slow > 0 && res != nil && res.Duration >= slow {
-		l.r.slowEnded(e, info, res)
+		l.r.slowEnded(&e, info, res)
 	}
-	*e = entry{}
-	entryPool.Put(e)
 }
 
 // watch is the one goroutine of the slow log: it scans the requests in
@@ -343,7 +338,8 @@ func (r *Registry) scanSlow(slow time.Duration) {
 		for info, e := range s.m {
 			if !e.warned && now.Sub(info.Start) >= slow {
 				e.warned = true
-				found = append(found, running{*e, info})
+				s.m[info] = e
+				found = append(found, running{e, info})
 			}
 		}
 		s.mu.Unlock()
