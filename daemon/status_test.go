@@ -523,3 +523,65 @@ metrics: {address: ""}
 		return nil
 	})
 }
+
+// TestStatusFollowsReloads: the page shows the reload, its failure, the new
+// routes and the new log.slow_request.
+func TestStatusFollowsReloads(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "g.yaml")
+	base := "listeners:\n  - {protocol: http, address: \"127.0.0.1:0\"}\nmetrics: {address: \"127.0.0.1:0\"}\n"
+	writeConfig(t, path, base+"routes:\n  - {prefix: /, app: demo}\n")
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(cfg, Options{ConfigPath: path, Log: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Start()
+	defer d.Shutdown(context.Background())
+	snap := func() status.Snapshot {
+		t.Helper()
+		resp, err := http.Get("http://" + d.MetricsAddr().String() + "/status?format=json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var s status.Snapshot
+		if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s := snap()
+	if s.Config.Reloads != 0 || s.SlowRequestSeconds != 0 || len(s.Routes) != 1 || s.Routes[0].Prefix != "/" {
+		t.Fatalf("at start: %+v", s)
+	}
+	loaded := s.Config.Loaded
+
+	writeConfig(t, path, base+"routes:\n  - {prefix: /, app: demo}\n  - {prefix: /x, app: demo}\nlog: {slow_request: 1500ms}\n")
+	if err := d.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s = snap()
+	if s.Config.Reloads != 1 || !s.Config.Loaded.After(loaded) || s.Config.LastReloadError != "" ||
+		s.SlowRequestSeconds != 1.5 || len(s.Routes) != 2 || s.Routes[1].Prefix != "/x" {
+		t.Errorf("after a reload: %+v", s)
+	}
+
+	writeConfig(t, path, base+"routes:\n  - {prefix: nope, app: demo}\n")
+	if err := d.Reload(context.Background()); err == nil {
+		t.Fatal("a bad config reloaded")
+	}
+	s2 := snap()
+	if s2.Config.Reloads != 2 || !s2.Config.Loaded.Equal(s.Config.Loaded) || !strings.Contains(s2.Config.LastReloadError, "prefix") ||
+		s2.Config.LastReloadErrorAt == nil || len(s2.Routes) != 2 {
+		t.Errorf("after a refused reload: %+v", s2.Config)
+	}
+	// A listener's request_id is fixed in its handler: changing it is a
+	// listener change, which needs a restart.
+	writeConfig(t, path, strings.Replace(base, `address: "127.0.0.1:0"}`, `address: "127.0.0.1:0", request_id: {trust_header: true}}`, 1))
+	if err := d.Reload(context.Background()); err == nil || !strings.Contains(err.Error(), "listeners changed") {
+		t.Errorf("reload with another request_id: %v", err)
+	}
+}
