@@ -15,7 +15,8 @@ import (
 // script runner the script's exit status) from the request's goroutine; front
 // ends and observers read it when the request is done.
 type Info struct {
-	// ID identifies the request in logs; unique within the process.
+	// ID identifies the request in logs: made unique within the process,
+	// or taken from a trusted X-Request-Id (Handler.TrustRequestID).
 	ID string
 	// Protocol is the front end: "http", "fastcgi", "scgi" or "cgi".
 	Protocol string
