@@ -116,4 +116,3 @@ func fetch(t *testing.T, url string, h http.Header) (int, http.Header, string) {
 	}
 	return resp.StatusCode, resp.Header, string(b)
 }
-
