@@ -40,6 +40,7 @@ func TestAuthorizerScript(t *testing.T) {
 		env, _ := requestEnv(t, "GET /authorizer.cgi HTTP/1.1\nHost: example.com\n\n")
 		if role != "" {
 			env["FCGI_ROLE"] = role
+			env["FCGI_APACHE_ROLE"] = "AUTHENTICATOR"
 		}
 		h := &handler.Handler{App: rn, Log: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))}
 		var out bytes.Buffer
@@ -47,9 +48,9 @@ func TestAuthorizerScript(t *testing.T) {
 		if res.Err != nil {
 			t.Fatalf("%s: %v", role, res.Err)
 		}
-		wantRole := role
+		wantRole := role + " AUTHENTICATOR"
 		if role == "" {
-			wantRole = "unset"
+			wantRole = "unset unset"
 		}
 		for _, line := range []string{"Status: 200 OK\r\n", "\r\nVariable-AUTH_USER: alice\r\n",
 			"\r\nvariable-Gw_Tier: gold\r\n", "\r\nVariable-ROLE: " + wantRole + "\r\n", "\r\nX-Other: 1\r\n"} {
