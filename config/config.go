@@ -88,6 +88,10 @@ type Route struct {
 	Root string `mapstructure:"root"`
 	// static: list directories without an index.html. Default false.
 	List bool `mapstructure:"list"`
+	// static (the same meaning for every app that serves files): "deny"
+	// answers paths with a segment starting with "." (.env, .git/,
+	// .htaccess) 403, all but /.well-known/; "allow" serves them. Default deny.
+	Dotfiles string `mapstructure:"dotfiles"`
 
 	// cgi: one script for the whole mount instead of scripts from Root.
 	Script string `mapstructure:"script"`

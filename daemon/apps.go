@@ -138,7 +138,7 @@ func buildApp(rc config.Route, log *zap.Logger, m *metrics.Metrics) (http.Handle
 		}
 		return rn, rn.Shutdown, nil
 	case "static":
-		st, err := static.New(static.Config{Root: rc.Root, List: rc.List}, log)
+		st, err := static.New(static.Config{Root: rc.Root, List: rc.List, AllowDotfiles: rc.Dotfiles == "allow"}, log)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"go.uber.org/zap"
@@ -227,7 +228,9 @@ func (w *responseWriter) checkHeader(h http.Header) error {
 				return &headerError{name: k, value: true}
 			}
 		}
-		if k == "Status" || environ.IsHopByHop(k) {
+		// Names are written as the app spelled them (see
+		// CaseSensitiveHeader), so a Status in any spelling is dropped.
+		if strings.EqualFold(k, "Status") || environ.IsHopByHop(k) {
 			w.h.Log.Warn("dropped a header the app must not send", zap.String("header", k),
 				zap.String("request_id", w.id()))
 			delete(h, k)
@@ -391,6 +394,19 @@ func ValidHeaderName[T ~string | ~[]byte](name T) bool {
 		}
 	}
 	return true
+}
+
+// CaseSensitiveHeader reports whether the spelling of a response header's
+// name carries meaning, so that it must reach the web server byte-exact:
+// a FastCGI Authorizer's Variable-NAME, whose NAME the web server takes as
+// written for a variable (FastCGI 1.0 section 6.3; Apache's mod_authnz_fcgi
+// and its environment are case-sensitive). The core writes every name as
+// the app spelled it; apps that parse a child's response head keep these
+// names as they came instead of canonicalising them. name may be spelled
+// any way.
+func CaseSensitiveHeader(name string) bool {
+	const p = "Variable-"
+	return len(name) > len(p) && strings.EqualFold(name[:len(p)], p)
 }
 
 var tokenChar = func() (t [128]bool) {
