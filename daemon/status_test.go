@@ -585,3 +585,83 @@ func TestStatusFollowsReloads(t *testing.T) {
 		t.Errorf("reload with another request_id: %v", err)
 	}
 }
+
+// TestRequestIDFromNginx runs docs/recipes/nginx-request-id.conf in front
+// of a listener that trusts X-Request-Id: nginx's $request_id becomes the
+// id (in the app's environment, the access log and the response header),
+// and a client's own X-Request-Id does not.
+func TestRequestIDFromNginx(t *testing.T) {
+	peertest.Need(t, "nginx", "/usr/sbin/nginx")
+	sock := filepath.Join(peertest.Dir(t), "gatewayd.sock")
+	path := filepath.Join(t.TempDir(), "gatewayd.yaml")
+	writeConfig(t, path, fmt.Sprintf(`
+listeners:
+  - {protocol: fastcgi, address: "unix:%s", socket_mode: "0666", request_id: {trust_header: true, response_header: true}}
+routes:
+  - {prefix: /, app: demo}
+metrics: {address: ""}
+`, sock))
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	core, logs := observer.New(zapcore.InfoLevel)
+	d, err := New(cfg, Options{ConfigPath: path, Log: zap.New(core)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Start()
+	defer d.Shutdown(context.Background())
+	listen := peertest.FreeAddr(t)
+	peertest.Nginx(t, peertest.Recipe(t, "nginx-request-id.conf", map[string]string{"LISTEN": listen, "GATEWAYD": "unix:" + sock}), listen)
+
+	hex32 := regexp.MustCompile(`^[0-9a-f]{32}$`)
+	seen := map[string]bool{}
+	for _, own := range []string{"chosen-by-the-client", ""} {
+		req, _ := http.NewRequest("GET", "http://"+listen+"/x", nil)
+		if own != "" {
+			req.Header.Set("X-Request-Id", own)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		id := resp.Header.Get("X-Request-Id")
+		if resp.StatusCode != 200 || !hex32.MatchString(id) || seen[id] {
+			t.Errorf("client id %q: %d, X-Request-Id %q", own, resp.StatusCode, id)
+		}
+		seen[id] = true
+		if !strings.Contains(string(b), "\nHTTP_X_REQUEST_ID="+id+"\n") || strings.Contains(string(b), "chosen-by-the-client") {
+			t.Errorf("client id %q: the app's environment:\n%s", own, b)
+		}
+	}
+	for _, e := range logs.FilterMessage("request").All() {
+		delete(seen, e.ContextMap()["request_id"].(string))
+	}
+	if len(seen) != 0 {
+		t.Errorf("not in the access log: %v", seen)
+	}
+}
+
+// TestDocsStatusConfig: the config shown in docs/status.md loads and means
+// what the page says.
+func TestDocsStatusConfig(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join(peertest.ModuleRoot(), "docs", "status.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(doc), "```yaml\n")
+	block, _, ok2 := strings.Cut(block, "```")
+	if !ok || !ok2 {
+		t.Fatal("docs/status.md has no ```yaml block")
+	}
+	cfg, err := config.Parse(block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := cfg.Listeners[0]; !l.RequestID.TrustHeader || !l.RequestID.ResponseHeader || cfg.Log.SlowRequest != 2*time.Second {
+		t.Errorf("docs/status.md's config: %+v, log %+v", l, cfg.Log)
+	}
+}
