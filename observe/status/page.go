@@ -16,9 +16,9 @@ const Path = "/status"
 // RefreshSeconds is how often the HTML page reloads itself.
 const RefreshSeconds = 5
 
-// Handler serves the page: HTML for people, or JSON with ?format=json (or
-// an Accept header that prefers application/json over text/html). It never
-// waits on an app or a pool lock, so it answers while every app is stuck.
+// Handler serves the page: HTML for people, or JSON with ?format=json.
+// It never waits on an app or a pool lock, so it answers while every app
+// is stuck.
 func (r *Registry) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.Method != http.MethodGet && req.Method != http.MethodHead {
