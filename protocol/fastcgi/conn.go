@@ -10,11 +10,14 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/gatewayd/gatewayd/core/environ"
+	"github.com/gatewayd/gatewayd/internal/fcgiwire"
+	"github.com/gatewayd/gatewayd/internal/linger"
 )
 
 const (
@@ -52,6 +55,8 @@ type conn struct {
 	scratch  []byte
 
 	wdSet time.Time // when writeLoop last set the write deadline
+
+	lingerUntil atomic.Int64 // the lingering close's deadline (unix ns), once it began
 
 	wake chan struct{} // tells writeLoop that output is queued
 	done chan struct{} // closed when the connection is torn down
@@ -107,6 +112,9 @@ func (c *conn) teardown(err error) {
 	var pe *protocolError
 	var ne net.Error
 	switch {
+	case c.lingerUntil.Load() != 0:
+		// The answers were complete; what ended was the drain after them
+		// (the web server closed, or cut a record it no longer needed).
 	case errors.As(err, &pe):
 		c.log.Warn("fastcgi: protocol error; closing connection", zap.Error(err))
 	case errors.As(err, &ne) && ne.Timeout():
@@ -179,7 +187,7 @@ func (c *conn) writeLoop() {
 				}
 				c.mu.Unlock()
 				if closeNow {
-					c.rwc.Close()
+					c.linger()
 				}
 				break
 			}
@@ -219,8 +227,24 @@ func (c *conn) writeLoop() {
 	}
 }
 
+// linger ends a connection whose answers are all written. The web server
+// may still be sending a body the app did not read (nginx without
+// fastcgi_keep_conn goes on sending FCGI_STDIN after the response); closing
+// now would reset the connection and destroy the answer. So the write side
+// is shut, which tells the web server the answers are complete, and the
+// reading goroutine goes on discarding records until the web server closes
+// or the drain's deadline passes; then it closes the connection.
+func (c *conn) linger() {
+	deadline, ok := linger.Start(c.rwc, c.srv.lim.readTimeout)
+	if !ok {
+		c.rwc.Close()
+		return
+	}
+	c.lingerUntil.Store(deadline.UnixNano())
+}
+
 // output queues p as records of type t for r.
-func (c *conn) output(r *request, t recType, p []byte) (int, error) {
+func (c *conn) output(r *request, t fcgiwire.Type, p []byte) (int, error) {
 	n := 0
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -237,8 +261,8 @@ func (c *conn) output(r *request, t recType, p []byte) (int, error) {
 			}
 			c.room.Wait()
 		}
-		k := min(len(p), maxChunk)
-		c.out = appendRecord(c.out, t, r.id, p[:k])
+		k := min(len(p), fcgiwire.MaxChunk)
+		c.out = fcgiwire.AppendRecord(c.out, t, r.id, p[:k])
 		p = p[k:]
 		n += k
 		c.kick()
@@ -280,19 +304,32 @@ func (c *conn) reply(fn func([]byte) []byte) error {
 
 // readRecord reads and handles one record.
 func (c *conn) readRecord() error {
-	if c.mayBlock() {
+	if c.br.Buffered() == 0 {
+		// Between records: only the deadlines of heads still expected (the
+		// first record, a request's parameters) bound the wait; an idle
+		// kept connection waits for the web server's next request.
+		c.armDeadline(false)
+		if _, err := c.br.Peek(1); err != nil {
+			return err
+		}
+	}
+	if c.br.Buffered() < fcgiwire.HeaderLen {
+		// A record has begun: the rest of its header is bounded by
+		// ReadTimeout like the rest of any record.
+		c.armDeadline(true)
+	} else if c.mayBlock() {
 		c.armDeadline(false)
 	}
-	hb, err := c.br.Peek(headerLen)
+	hb, err := c.br.Peek(fcgiwire.HeaderLen)
 	if err != nil {
 		if err == io.EOF && c.br.Buffered() > 0 {
 			err = io.ErrUnexpectedEOF
 		}
 		return err
 	}
-	h := parseHeader(hb)
-	c.br.Discard(headerLen)
-	if h.Version != version1 {
+	h := fcgiwire.ParseHeader(hb)
+	c.br.Discard(fcgiwire.HeaderLen)
+	if h.Version != fcgiwire.Version1 {
 		return &protocolError{fmt.Sprintf("record version %d, want 1", h.Version)}
 	}
 	n := int(h.ContentLength)
@@ -310,12 +347,12 @@ func (c *conn) readRecord() error {
 // mayBlock reports whether reading the next record may wait for the network.
 func (c *conn) mayBlock() bool {
 	b := c.br.Buffered()
-	if b < headerLen {
+	if b < fcgiwire.HeaderLen {
 		return true
 	}
-	hb, _ := c.br.Peek(headerLen)
-	h := parseHeader(hb)
-	return b < headerLen+int(h.ContentLength)+int(h.PaddingLength)
+	hb, _ := c.br.Peek(fcgiwire.HeaderLen)
+	h := fcgiwire.ParseHeader(hb)
+	return b < fcgiwire.HeaderLen+int(h.ContentLength)+int(h.PaddingLength)
 }
 
 // armDeadline sets the read deadline to the earliest head still expected:
@@ -336,10 +373,27 @@ func (c *conn) armDeadline(midRecord bool) {
 			d = w
 		}
 	}
+	if ld := c.lingerDeadline(); !ld.IsZero() && (d.IsZero() || ld.Before(d)) {
+		d = ld
+	}
 	if !d.Equal(c.deadline) {
 		c.deadline = d
 		c.rwc.SetReadDeadline(d)
+		// writeLoop may have started the lingering close meanwhile: its
+		// deadline must stay in force.
+		if ld := c.lingerDeadline(); !ld.IsZero() && (d.IsZero() || ld.Before(d)) {
+			c.deadline = ld
+			c.rwc.SetReadDeadline(ld)
+		}
 	}
+}
+
+// lingerDeadline is the end of the lingering close, zero before it.
+func (c *conn) lingerDeadline() time.Time {
+	if ns := c.lingerUntil.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
 }
 
 // content reads n content bytes into a scratch buffer valid until the next
@@ -354,7 +408,7 @@ func (c *conn) content(n int) ([]byte, error) {
 		return b, nil
 	}
 	if cap(c.scratch) < n {
-		c.scratch = make([]byte, maxContent)
+		c.scratch = make([]byte, fcgiwire.MaxContent)
 	}
 	b := c.scratch[:n]
 	if _, err := io.ReadFull(c.br, b); err != nil {
@@ -382,12 +436,12 @@ func (c *conn) lookup(id uint16) *request {
 	return r
 }
 
-func (c *conn) handle(h header, n int) error {
+func (c *conn) handle(h fcgiwire.Header, n int) error {
 	if !c.refuse {
 		c.first = time.Time{}
 	}
 	if h.ID == 0 {
-		if h.Type == typeGetValues {
+		if h.Type == fcgiwire.TypeGetValues {
 			b, err := c.content(n)
 			if err != nil {
 				return err
@@ -399,31 +453,31 @@ func (c *conn) handle(h header, n int) error {
 		}
 		c.log.Debug("fastcgi: unknown management record", zap.Stringer("type", h.Type))
 		t := h.Type
-		return c.reply(func(b []byte) []byte { return appendUnknownType(b, t) })
+		return c.reply(func(b []byte) []byte { return fcgiwire.AppendUnknownType(b, t) })
 	}
 	switch h.Type {
-	case typeBeginRequest:
+	case fcgiwire.TypeBeginRequest:
 		b, err := c.content(n)
 		if err != nil {
 			return err
 		}
-		br, err := parseBeginRequest(b)
+		br, err := fcgiwire.ParseBeginRequest(b)
 		if err != nil {
-			return &protocolError{err.Error()[len("fastcgi: "):]}
+			return &protocolError{"short FCGI_BEGIN_REQUEST body"}
 		}
 		return c.begin(h.ID, br)
-	case typeParams:
+	case fcgiwire.TypeParams:
 		return c.params(h.ID, n)
-	case typeStdin:
+	case fcgiwire.TypeStdin:
 		return c.stdin(h.ID, n)
-	case typeAbortRequest:
+	case fcgiwire.TypeAbortRequest:
 		if err := c.discard(n); err != nil {
 			return err
 		}
 		return c.abort(h.ID)
 	default:
 		// DATA (Filter role only) and types a web server does not send.
-		if c.lookup(h.ID) != nil && h.Type != typeData {
+		if c.lookup(h.ID) != nil && h.Type != fcgiwire.TypeData {
 			c.log.Debug("fastcgi: ignored record", zap.Stringer("type", h.Type), zap.Uint16("id", h.ID))
 		}
 		return c.discard(n)
@@ -431,29 +485,25 @@ func (c *conn) handle(h header, n int) error {
 }
 
 func (c *conn) getValues(b []byte) error {
-	var out []byte
-	err := decodePairs(string(b), func(name, _ string) {
-		if v, ok := c.srv.getValue(name); ok {
-			out = appendPair(out, name, v)
-		}
+	var err error
+	rerr := c.reply(func(out []byte) []byte {
+		out, err = fcgiwire.AppendGetValuesResult(out, b, c.srv.getValue)
+		return out
 	})
 	if err != nil {
 		c.log.Warn("fastcgi: malformed FCGI_GET_VALUES; answering the names before the fault", zap.Error(err))
 	}
-	if len(out) > maxContent {
-		out = out[:0]
-	}
-	return c.reply(func(b []byte) []byte { return appendRecord(b, typeGetValuesResult, 0, out) })
+	return rerr
 }
 
 func (c *conn) refused(id uint16, ps ProtocolStatus) error {
 	if o := c.srv.Observer; o != nil {
 		o.Refused(ps)
 	}
-	return c.reply(func(b []byte) []byte { return appendEndRequest(b, id, 0, ps) })
+	return c.reply(func(b []byte) []byte { return fcgiwire.AppendEndRequest(b, id, 0, ps) })
 }
 
-func (c *conn) begin(id uint16, br beginRequest) error {
+func (c *conn) begin(id uint16, br fcgiwire.BeginRequest) error {
 	if c.refuse {
 		if err := c.refused(id, Overloaded); err != nil {
 			return err
@@ -465,8 +515,8 @@ func (c *conn) begin(id uint16, br beginRequest) error {
 		c.mu.Unlock()
 		return nil
 	}
-	if br.Role != roleResponder && br.Role != roleAuthorizer {
-		c.log.Warn("fastcgi: unsupported role; answering FCGI_UNKNOWN_ROLE", zap.Uint16("role", br.Role),
+	if br.Role != fcgiwire.RoleResponder && br.Role != fcgiwire.RoleAuthorizer {
+		c.log.Warn("fastcgi: unsupported role; answering FCGI_UNKNOWN_ROLE", zap.Uint16("role", uint16(br.Role)),
 			zap.Uint16("id", id))
 		return c.refused(id, UnknownRole)
 	}
@@ -543,21 +593,27 @@ func (c *conn) paramsEnd(r *request) error {
 		r.releaseParams()
 	}
 	env := make(environ.Env, 32)
-	if err := decodePairs(s, func(name, value string) { env[name] = value }); err != nil {
-		c.log.Warn("fastcgi: malformed FCGI_PARAMS; answering 400", zap.Error(err), zap.Uint16("id", r.id))
-		return c.reject(r, 400, "Bad Request")
+	if err := fcgiwire.DecodePairs(s, fcgiwire.Limits{MaxBytes: -1, MaxPairs: -1}, func(name, value string) { env[name] = value }); err != nil {
+		return c.badRequest(r, "fastcgi: malformed FCGI_PARAMS; answering 400", zap.Error(err))
 	}
 	normalize(env, r.role, c.srv.LiteralPaths, c.srv.core.ServerSoftware)
+	// The web server's faults are answered 400 here, before an app or a
+	// body buffer is spent on them; the core would answer them 500, as if
+	// gatewayd had failed.
+	if env["REQUEST_METHOD"] == "" {
+		return c.badRequest(r, "fastcgi: request without REQUEST_METHOD; answering 400")
+	}
+	cl, hasLength := env["CONTENT_LENGTH"]
+	n, ok := environ.ParseContentLength(cl)
+	if hasLength && !ok {
+		return c.badRequest(r, "fastcgi: malformed CONTENT_LENGTH; answering 400", zap.String("content_length", cl))
+	}
 	r.env = env
-	if r.role == roleAuthorizer {
+	if r.role == fcgiwire.RoleAuthorizer {
 		c.start(r, false)
 		return nil
 	}
-	if cl, ok := env["CONTENT_LENGTH"]; ok {
-		n, err := strconv.ParseInt(cl, 10, 64)
-		if err != nil || n < 0 {
-			n = -1
-		}
+	if hasLength {
 		r.limit = n
 		c.start(r, n != 0)
 		return nil
@@ -596,7 +652,7 @@ func (c *conn) stdin(id uint16, n int) error {
 		r.body.end()
 		return nil
 	}
-	if r.role == roleAuthorizer || r.stdinDone {
+	if r.role == fcgiwire.RoleAuthorizer || r.stdinDone {
 		return c.discard(n)
 	}
 	take := n
@@ -693,6 +749,16 @@ func (c *conn) abort(id uint16) error {
 	return nil
 }
 
+// badRequest answers r 400 for a fault of the web server's, with a warning
+// that a flood of such requests cannot multiply: one line per interval,
+// counting the ones held back.
+func (c *conn) badRequest(r *request, msg string, fields ...zap.Field) error {
+	if ok, n := c.srv.badInput.Allow(time.Now()); ok {
+		c.log.Warn(msg, append(fields, zap.Uint16("id", r.id), zap.Int64("suppressed", n))...)
+	}
+	return c.reject(r, 400, "Bad Request")
+}
+
 // reject answers r with a status of its own, without running the app.
 func (c *conn) reject(r *request, status int, text string) error {
 	c.unwait(r)
@@ -704,8 +770,8 @@ func (c *conn) reject(r *request, status int, text string) error {
 	resp := "Status: " + strconv.Itoa(status) + " " + text + "\r\nContent-Type: text/plain\r\nContent-Length: " +
 		strconv.Itoa(len(body)) + "\r\n\r\n" + body
 	return c.reply(func(b []byte) []byte {
-		b = appendRecord(b, typeStdout, r.id, []byte(resp))
-		b = appendRecord(b, typeStdout, r.id, nil)
+		b = fcgiwire.AppendRecord(b, fcgiwire.TypeStdout, r.id, []byte(resp))
+		b = fcgiwire.AppendRecord(b, fcgiwire.TypeStdout, r.id, nil)
 		return c.endLocked(b, r, 0)
 	})
 }
@@ -714,7 +780,7 @@ func (c *conn) reject(r *request, status int, text string) error {
 // connection or the server is draining an idle one, marks it for closing.
 // c.mu is held.
 func (c *conn) endLocked(b []byte, r *request, appStatus uint32) []byte {
-	b = appendEndRequest(b, r.id, appStatus, RequestComplete)
+	b = fcgiwire.AppendEndRequest(b, r.id, appStatus, RequestComplete)
 	if !r.keep || (c.draining && len(c.reqs) == 0) {
 		c.closing = true
 	}
