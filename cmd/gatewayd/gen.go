@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
@@ -20,13 +21,13 @@ const rootLong = "gatewayd connects web servers to applications over CGI, FastCG
 	"gatewayd check --config FILE). The keys are described in\n" +
 	"/usr/share/doc/gatewayd/config.md.\n" +
 	"\n" +
-	"Environment: `GATEWAYD_CONFIG` names the config file when --config is not\n" +
-	"given; `GATEWAYD_*` variables override single keys. Run by a web server with\n" +
-	"`GATEWAY_INTERFACE` set, gatewayd answers one request as a CGI program.\n" +
+	"Environment: GATEWAYD_CONFIG names the config file when --config is not\n" +
+	"given; GATEWAYD_* variables override single keys. Run by a web server with\n" +
+	"GATEWAY_INTERFACE set, gatewayd answers one request as a CGI program.\n" +
 	"\n" +
 	"Signals: SIGHUP reloads the configuration (a bad one is refused and the\n" +
 	"running one stays); SIGTERM and SIGINT make /readyz fail at once, stop\n" +
-	"accepting and let in-flight requests finish within `shutdown_timeout`."
+	"accepting and let in-flight requests finish within shutdown_timeout."
 
 // genCommand is the hidden "gen" command packagers run at build time: man
 // pages and shell completions generated from this very command tree, so
@@ -62,6 +63,7 @@ func genMan(root *cobra.Command, dir string) error {
 		return fmt.Errorf("gen man: %w", err)
 	}
 	root.DisableAutoGenTag = true
+	escapeLong(root)
 	header := &doc.GenManHeader{
 		Section: "8",
 		Source:  "gatewayd " + stampedVersion(),
@@ -93,4 +95,19 @@ func genCompletion(root *cobra.Command, dir string) error {
 		}
 	}
 	return nil
+}
+
+// markdownSpecials are the characters cobra/doc's markdown renderer would
+// take for markup in help text written as plain text: GATEWAYD_LOG_LEVEL's
+// underscores for emphasis, <KEY> for an HTML tag.
+var markdownSpecials = strings.NewReplacer(`\`, `\\`, "_", `\_`, "*", `\*`, "<", `\<`, ">", `\>`,
+	"[", `\[`, "]", `\]`, "`", "\\`")
+
+// escapeLong makes every command's long help, plain text for --help, come
+// out of the man page as written.
+func escapeLong(c *cobra.Command) {
+	c.Long = markdownSpecials.Replace(c.Long)
+	for _, sub := range c.Commands() {
+		escapeLong(sub)
+	}
 }

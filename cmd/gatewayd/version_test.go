@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
+
 	"github.com/gatewayd/gatewayd/config"
 	"github.com/gatewayd/gatewayd/internal/peertest"
 )
@@ -115,6 +117,25 @@ func TestGenMan(t *testing.T) {
 		if err != nil || stderr.Len() > 0 || !strings.Contains(text, "GATEWAYD_CONFIG") {
 			t.Errorf("man -l gatewayd.8: %v\n%s\n%s", err, stderr.String(), text)
 		}
+	}
+}
+
+// Help text is plain text; the man page must show it as written, not as
+// markdown (underscores as emphasis, <KEY> as a tag).
+func TestGenManKeepsPlainText(t *testing.T) {
+	root := &cobra.Command{Use: "gatewayd", Long: "Set GATEWAYD_<KEY>, e.g. GATEWAYD_LOG_LEVEL=debug; *all* [keys]."}
+	root.AddCommand(&cobra.Command{Use: "serve", Run: func(*cobra.Command, []string) {}})
+	dir := t.TempDir()
+	if err := genMan(root, dir); err != nil {
+		t.Fatal(err)
+	}
+	man := peertest.Need(t, "man")
+	cmd := exec.Command(man, "-l", filepath.Join(dir, "gatewayd.8"))
+	cmd.Env = append(os.Environ(), "MANPAGER=cat", "MANWIDTH=200")
+	out, err := cmd.Output()
+	text := regexp.MustCompile(".\b").ReplaceAllString(string(out), "")
+	if err != nil || !strings.Contains(text, "Set GATEWAYD_<KEY>, e.g. GATEWAYD_LOG_LEVEL=debug; *all* [keys].") {
+		t.Errorf("man page: %v\n%s", err, text)
 	}
 }
 
