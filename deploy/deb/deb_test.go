@@ -9,6 +9,7 @@
 package deb_test
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -39,7 +40,8 @@ func buildDeb(t *testing.T) string {
 }
 
 func stderrOf(err error) string {
-	if ee, ok := err.(*exec.ExitError); ok {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
 		return string(ee.Stderr)
 	}
 	return ""

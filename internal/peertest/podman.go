@@ -3,6 +3,7 @@ package peertest
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,7 +46,8 @@ func (p Podman) Run(t testing.TB, args ...string) string {
 	out, err := p.Cmd(args...).Output()
 	if err != nil {
 		var stderr []byte
-		if ee, ok := err.(*exec.ExitError); ok {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
 			stderr = ee.Stderr
 		}
 		t.Fatalf("podman %s: %v\n%s", strings.Join(args, " "), err, stderr)
