@@ -253,7 +253,9 @@ func listen(lc config.Listener, activated map[string][]net.Listener, log *zap.Lo
 	if err != nil {
 		return nil, err
 	}
-	return listener.Open(context.Background(), lc.Address, listener.Options{SocketMode: mode, Log: log})
+	return listener.Open(context.Background(), lc.Address, listener.Options{
+		SocketMode: mode, Owner: lc.SocketOwner, Group: lc.SocketGroup, Log: log,
+	})
 }
 
 func maxKillGrace(cfg *config.Config) time.Duration {
