@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gatewayd/gatewayd/config"
+	"github.com/gatewayd/gatewayd/daemon"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -109,6 +110,16 @@ func runCheck(path string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "gatewayd check: %s: %v\n", path, err)
 		return 1
+	}
+	// Everything serve checks before it opens a socket, so that the unit's
+	// ExecStartPre=gatewayd check proves what serve will find.
+	warnings, err := daemon.Check(c, nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "gatewayd check: %s: %v\n", path, err)
+		return 1
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(stderr, "gatewayd check: warning: %s\n", w)
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d listeners, %d routes)\n", path, len(c.Listeners), len(c.Routes))
 	return 0
