@@ -18,7 +18,7 @@ import (
 // TestMain lets the tests run this test binary as a program that calls
 // gatewayd.Serve, started the way a web server or systemd would start it.
 func TestMain(m *testing.M) {
-	if os.Getenv("GATEWAYD_LIBRARY_CHILD") == "1" {
+	if os.Getenv("GATEWAYD_TEST_LIBRARY_CHILD") == "1" {
 		if err := gatewayd.Serve(http.HandlerFunc(hello)); err != nil {
 			os.Stderr.WriteString("serve: " + err.Error() + "\n")
 			os.Exit(1)
@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 func child(args ...string) *exec.Cmd {
 	self, _ := os.Executable()
 	cmd := exec.Command(self, args...)
-	cmd.Env = append(os.Environ(), "GATEWAYD_LIBRARY_CHILD=1", "GATEWAYD_CONFIG=", "GATEWAYD_METRICS_ADDRESS=")
+	cmd.Env = append(os.Environ(), "GATEWAYD_TEST_LIBRARY_CHILD=1", "GATEWAYD_CONFIG=", "GATEWAYD_METRICS_ADDRESS=")
 	return cmd
 }
 
@@ -108,7 +108,7 @@ func TestServeSystemdSocket(t *testing.T) {
 	activate := peertest.Need(t, "systemd-socket-activate")
 	addr := peertest.FreeAddr(t)
 	self, _ := os.Executable()
-	cmd := exec.Command(activate, "-l", addr, "--fdname=http-main", "-E", "GATEWAYD_LIBRARY_CHILD=1",
+	cmd := exec.Command(activate, "-l", addr, "--fdname=http-main", "-E", "GATEWAYD_TEST_LIBRARY_CHILD=1",
 		"-E", "GATEWAYD_CONFIG=", "-E", "GATEWAYD_METRICS_ADDRESS=", self)
 	p := peertest.Start(t, cmd)
 	peertest.WaitReady(t, p, "systemd-socket-activate", peertest.Dial(addr))

@@ -199,3 +199,21 @@ func TestGiven(t *testing.T) {
 		t.Errorf("GATEWAYD_METRICS_ADDRESS not seen as given")
 	}
 }
+
+func TestDiff(t *testing.T) {
+	a, err := Parse("listeners:\n  - {protocol: fastcgi, address: \"127.0.0.1:9000\"}\nroutes:\n  - {prefix: /, app: cgi, root: /srv, env: {A: \"1\"}}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Parse("listeners:\n  - {protocol: fastcgi, address: \"127.0.0.1:9000\", read_timeout: 5s}\nroutes:\n  - {prefix: /, app: cgi, root: /srv, env: {A: \"2\"}, timeout: 1m}\nlog: {level: debug}\nserver_software: x\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(Diff(a, b), " ")
+	if want := "listeners[0].read_timeout routes[0].env log.level server_software"; got != want {
+		t.Errorf("Diff = %s\nwant   %s (timeout: 1m is the default)", got, want)
+	}
+	if d := Diff(a, a); len(d) != 0 {
+		t.Errorf("Diff(a, a) = %v", d)
+	}
+}

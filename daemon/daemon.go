@@ -52,6 +52,7 @@ type Daemon struct {
 	metricsSrv *metricsServer
 	access     atomic.Bool // log.access
 	serving    atomic.Bool // listeners up and not draining: /readyz
+	cutShort   atomic.Int64 // requests still running when Shutdown's ctx ended
 
 	mu        sync.Mutex
 	cfg       *config.Config
@@ -122,7 +123,9 @@ func (d *Daemon) Addrs() []net.Addr {
 }
 
 func (d *Daemon) frontEnd(lc config.Listener) frontEnd {
-	log := d.opts.Log.With(zap.String("listener", lc.Name), zap.String("protocol", lc.Protocol))
+	// No "protocol" field here: the core adds it to every line of a
+	// request, and a JSON line must not carry a key twice.
+	log := d.opts.Log.With(zap.String("listener", lc.Name))
 	h := &handler.Handler{
 		App:            &d.app,
 		ServerSoftware: d.cfg.ServerSoftware,
@@ -215,6 +218,11 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	d.mu.Lock()
 	apps, cfg := d.apps, d.cfg
 	d.mu.Unlock()
+	if ctx.Err() != nil {
+		// The requests the apps still run now are the ones the drain could
+		// not wait for; the log counts them for a person.
+		d.cutShort.Store(apps.inflight.Load())
+	}
 	// What is still running after the drain gets SIGTERM, then SIGKILL after
 	// its route's kill_grace: give the apps that long, whatever is left of ctx.
 	closeCtx, cancel := context.WithTimeout(context.Background(), maxKillGrace(cfg)+time.Second)

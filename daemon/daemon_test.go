@@ -46,11 +46,11 @@ func TestReloadRefusesListenerChangesAndKeepsServing(t *testing.T) {
 	url := "http://" + d.Addrs()[0].String() + "/x"
 
 	writeConfig(t, path, "listeners:\n  - {protocol: scgi, address: \"127.0.0.1:0\"}\nmetrics: {address: \"\"}\n")
-	if err := d.Reload(context.Background()); err == nil || !strings.Contains(err.Error(), "listeners changed") {
+	if _, err := d.Reload(context.Background()); err == nil || !strings.Contains(err.Error(), "listeners[0].name, listeners[0].protocol changed, which needs a restart") {
 		t.Errorf("reload with other listeners: %v", err)
 	}
 	writeConfig(t, path, "listeners:\n  - {protocol: http, address: \"127.0.0.1:0\"}\nmetrics: {address: \"127.0.0.1:0\"}\n")
-	if err := d.Reload(context.Background()); err == nil || !strings.Contains(err.Error(), "metrics changed") {
+	if _, err := d.Reload(context.Background()); err == nil || !strings.Contains(err.Error(), "metrics.address changed") {
 		t.Errorf("reload with other metrics: %v", err)
 	}
 	resp, err := http.Get(url)
@@ -217,5 +217,59 @@ func TestConfigDefaultsMatchThePackages(t *testing.T) {
 		if fmt.Sprint(d.cfg) != fmt.Sprint(d.pkgs) {
 			t.Errorf("%s: config's default %v, the package's %v", d.key, d.cfg, d.pkgs)
 		}
+	}
+}
+
+// TestReloadAppliesAllOrNothing: a reload that changes a listener key other
+// than name, protocol and address (read_timeout) or server_software was
+// logged as "reloaded" and silently not applied. Now it is refused as a
+// whole, naming the key, and the routes change of the same file does not
+// happen either; a reload the daemon can apply returns what changed.
+func TestReloadAppliesAllOrNothing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "g.yaml")
+	base := "listeners:\n  - {protocol: http, address: \"127.0.0.1:0\"%s}\nmetrics: {address: \"\"}\n"
+	writeConfig(t, path, fmt.Sprintf(base, ""))
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(cfg, Options{ConfigPath: path, Log: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Start()
+	defer d.Shutdown(context.Background())
+	url := "http://" + d.Addrs()[0].String() + "/x"
+
+	for _, tc := range []struct{ text, want string }{
+		{fmt.Sprintf(base, ", read_timeout: 5s") + "routes:\n  - {prefix: /other, app: demo}\n", "listeners[0].read_timeout changed, which needs a restart"},
+		{fmt.Sprintf(base, "") + "server_software: other/1\n", "server_software changed, which needs a restart"},
+		{fmt.Sprintf(base, "") + "log: {format: console}\n", "log.format changed, which needs a restart"},
+	} {
+		writeConfig(t, path, tc.text)
+		if _, err := d.Reload(context.Background()); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("reload: %v, want %q", err, tc.want)
+		}
+		if got := d.config(); got != cfg {
+			t.Errorf("a refused reload replaced the config")
+		}
+	}
+	if resp, err := http.Get(url); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("the refused reload's routes were applied: %v %v", resp, err)
+	}
+
+	writeConfig(t, path, fmt.Sprintf(base, "")+"routes:\n  - {prefix: /other, app: demo}\nlog: {level: debug}\nshutdown_timeout: 5s\n")
+	changed, err := d.Reload(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := reloadedMessage(changed), "reloaded: routes[0].prefix, log.level, shutdown_timeout changed"; got != want {
+		t.Errorf("%q, want %q", got, want)
+	}
+	if resp, err := http.Get(url); err != nil || resp.StatusCode != 404 {
+		t.Errorf("routes not applied: %v %v", resp, err)
+	}
+	if changed, err := d.Reload(context.Background()); err != nil || reloadedMessage(changed) != "reloaded: nothing changed" {
+		t.Errorf("the same file again: %v %v", changed, err)
 	}
 }
