@@ -50,8 +50,8 @@ type Daemon struct {
 	app        swapApp
 	metrics    *metrics.Metrics // nil when metrics.address is empty
 	metricsSrv *metricsServer
-	access     atomic.Bool // log.access
-	serving    atomic.Bool // listeners up and not draining: /readyz
+	access     atomic.Bool  // log.access
+	serving    atomic.Bool  // listeners up and not draining: /readyz
 	cutShort   atomic.Int64 // requests still running when Shutdown's ctx ended
 
 	mu        sync.Mutex
