@@ -273,3 +273,44 @@ func TestReloadAppliesAllOrNothing(t *testing.T) {
 		t.Errorf("the same file again: %v %v", changed, err)
 	}
 }
+
+// TestErrorPagesOneStyle: every built-in error page reads like the status
+// line, "404 Not Found", whichever part answers (the router, the static
+// app, the FastCGI app, the metrics listener). They once said "404 page
+// not found", "404 not found" and "405 method not allowed".
+func TestErrorPagesOneStyle(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := config.Parse(`
+routes:
+  - {prefix: /files, app: static, root: "` + dir + `"}
+  - {prefix: /php, app: fastcgi, root: "` + dir + `", upstream: "127.0.0.1:1"}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	apps, err := buildApps(cfg, zap.NewNop(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer apps.Close(context.Background())
+	for _, tt := range []struct {
+		method, path string
+		status       int
+	}{
+		{"GET", "/nowhere", 404},
+		{"GET", "/files/missing.txt", 404},
+		{"POST", "/files/missing.txt", 405},
+		{"GET", "/php/missing.php", 404},
+	} {
+		env := environ.Env{"REQUEST_METHOD": tt.method, "SERVER_NAME": "h", "SERVER_PORT": "80",
+			"SERVER_PROTOCOL": "HTTP/1.1", "SCRIPT_NAME": "", "PATH_INFO": tt.path, "QUERY_STRING": "",
+			"GATEWAY_INTERFACE": "CGI/1.1", "REMOTE_ADDR": "127.0.0.1"}
+		r := httptest.NewRequest(tt.method, tt.path, nil)
+		r = r.WithContext(environ.NewContext(r.Context(), env))
+		w := httptest.NewRecorder()
+		apps.ServeHTTP(w, r)
+		if want := fmt.Sprintf("%d %s\n", tt.status, http.StatusText(tt.status)); w.Code != tt.status || w.Body.String() != want {
+			t.Errorf("%s %s: %d %q, want %d %q", tt.method, tt.path, w.Code, w.Body.String(), tt.status, want)
+		}
+	}
+}
