@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -215,5 +216,26 @@ func TestDiff(t *testing.T) {
 	}
 	if d := Diff(a, a); len(d) != 0 {
 		t.Errorf("Diff(a, a) = %v", d)
+	}
+}
+
+// TestEveryKeyIsDocumented: docs/config.md has a row for every key the
+// structs decode, so a new key cannot ship undocumented.
+func TestEveryKeyIsDocumented(t *testing.T) {
+	b, err := os.ReadFile("../docs/config.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	keys := scalarKeys(reflect.TypeFor[Config](), "")
+	for _, typ := range []reflect.Type{reflect.TypeFor[Listener](), reflect.TypeFor[Route]()} {
+		for i := range typ.NumField() {
+			keys = append(keys, typ.Field(i).Tag.Get("mapstructure"))
+		}
+	}
+	for _, k := range keys {
+		if !strings.Contains(doc, "| `"+k+"` |") {
+			t.Errorf("docs/config.md has no row for %s", k)
+		}
 	}
 }
