@@ -43,10 +43,14 @@ func Check(cfg *config.Config, log *zap.Logger) (warnings []string, err error) {
 			}
 		}
 	}
-	who := fmt.Sprintf("uid %d", os.Geteuid())
-	if u, err := user.Current(); err == nil {
-		who = u.Username
+	// Under systemd (ExecStartPre=) check runs as the service's own user:
+	// then it knows, and says nothing.
+	if os.Getenv("INVOCATION_ID") == "" {
+		who := fmt.Sprintf("uid %d", os.Geteuid())
+		if u, err := user.Current(); err == nil {
+			who = u.Username
+		}
+		warnings = append(warnings, "checked as "+who+": serve running as another user (User= in the unit) may be refused files, scripts and sockets this user may use")
 	}
-	warnings = append(warnings, "checked as "+who+": serve running as another user (User= in the unit) may be refused files, scripts and sockets this user may use")
 	return warnings, nil
 }

@@ -49,6 +49,7 @@ func TestCheckRunsWhatServeRuns(t *testing.T) {
 // TestCheckWarnsWhatItCannotKnow: check runs as whoever runs it, and the
 // socket directory may only appear at boot.
 func TestCheckWarnsWhatItCannotKnow(t *testing.T) {
+	t.Setenv("INVOCATION_ID", "")
 	cfg := peertest.WriteFile(t, t.TempDir(), "g.yaml", "listeners:\n  - {protocol: fastcgi, address: \"unix:/nonexistent-dir/g.sock\"}\n  - {name: web, protocol: http}\n")
 	var out, errs bytes.Buffer
 	if code := run([]string{"check", "--config", cfg}, &out, &errs); code != 0 {
