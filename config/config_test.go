@@ -86,6 +86,17 @@ func TestEnvironmentOverrides(t *testing.T) {
 	if c.Log.Level != "debug" || !c.CGI.IISPathDedup || c.Metrics.Address != "127.0.0.1:9999" {
 		t.Errorf("overrides not applied: log %+v cgi %+v metrics %+v", c.Log, c.CGI, c.Metrics)
 	}
+	// An empty variable sets the empty value: GATEWAYD_METRICS_ADDRESS=
+	// turns metrics off, as documented; an empty duration is the default.
+	t.Setenv("GATEWAYD_METRICS_ADDRESS", "")
+	t.Setenv("GATEWAYD_SHUTDOWN_TIMEOUT", "")
+	c, err = Parse("metrics: {address: \"127.0.0.1:9464\"}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Metrics.Address != "" || c.ShutdownTimeout != 30*time.Second {
+		t.Errorf("metrics.address %q, shutdown_timeout %v", c.Metrics.Address, c.ShutdownTimeout)
+	}
 }
 
 // TestInvalidConfigs maps each file in testdata/invalid to the exact error

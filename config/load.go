@@ -96,6 +96,9 @@ func parse(text []byte, where string) (*Config, error) {
 	v.SetEnvPrefix(EnvPrefix)
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
 	v.AutomaticEnv()
+	// GATEWAYD_METRICS_ADDRESS= means "no address" (metrics off), as
+	// docs/config.md says, not "unset".
+	v.AllowEmptyEnv(true)
 	// viper looks an environment variable up only for a key it knows:
 	// registering every scalar key (derived from the struct tags) with no
 	// value does that; applyDefaults fills in the defaults after decoding.
@@ -163,6 +166,9 @@ func durationHook(from, to reflect.Type, data any) (any, error) {
 	}
 	switch d := data.(type) {
 	case string:
+		if d == "" {
+			return time.Duration(0), nil // the default, as for an empty variable
+		}
 		v, err := time.ParseDuration(d)
 		if err != nil {
 			return nil, fmt.Errorf("%q is not a duration: write a number with a unit, such as 500ms, 30s or 2m", d)
