@@ -126,9 +126,10 @@ func TestMissingActivatedSocketIsAnError(t *testing.T) {
 	}
 }
 
-// TestSysusersAndTmpfiles runs systemd-sysusers and systemd-tmpfiles on a
-// copy of this machine's user database, as the guide's install commands
-// do, and checks the group model the files describe: /run/gatewayd is
+// TestSysusersAndTmpfiles installs the two files where docs/deploy.md's
+// commands put them, under a root holding a copy of this machine's user
+// database, runs the guide's systemd-sysusers and systemd-tmpfiles lines
+// there, and checks the group model the files describe: /run/gatewayd is
 // gatewayd:www-data 2750, and gatewayd is in no other group.
 func TestSysusersAndTmpfiles(t *testing.T) {
 	sysusers := peertest.Need(t, "systemd-sysusers")
@@ -144,10 +145,29 @@ func TestSysusersAndTmpfiles(t *testing.T) {
 		}
 		peertest.WriteFile(t, filepath.Join(root, "etc"), f, string(b))
 	}
-	wd, _ := os.Getwd()
+	guide, err := os.ReadFile(filepath.Join(peertest.ModuleRoot(), "docs", "deploy.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{
+		"install -m 0644 deploy/systemd/gatewayd.sysusers.conf /usr/lib/sysusers.d/gatewayd.conf\n",
+		"install -m 0644 deploy/systemd/gatewayd.tmpfiles.conf /usr/lib/tmpfiles.d/gatewayd.conf\n",
+		"systemd-sysusers && systemd-tmpfiles --create gatewayd.conf && systemctl daemon-reload\n",
+	} {
+		if !strings.Contains(string(guide), line) {
+			t.Fatalf("docs/deploy.md no longer says %q; keep this test in step", line)
+		}
+	}
+	for src, dst := range map[string]string{"gatewayd.sysusers.conf": "usr/lib/sysusers.d", "gatewayd.tmpfiles.conf": "usr/lib/tmpfiles.d"} {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		peertest.WriteFile(t, filepath.Join(root, dst), "gatewayd.conf", string(b))
+	}
 	for _, c := range [][]string{
-		{sysusers, "--root=" + root, filepath.Join(wd, "gatewayd.sysusers.conf")},
-		{tmpfiles, "--root=" + root, "--create", filepath.Join(wd, "gatewayd.tmpfiles.conf")},
+		{sysusers, "--root=" + root},
+		{tmpfiles, "--root=" + root, "--create", "gatewayd.conf"},
 	} {
 		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
 			t.Fatalf("%v: %v\n%s", c, err, out)
