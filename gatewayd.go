@@ -85,11 +85,7 @@ func ServeWith(h http.Handler, o Options) error {
 	if err != nil {
 		return err
 	}
-	// A library opens no port its program did not ask for: metrics only
-	// when the config file or GATEWAYD_METRICS_ADDRESS names an address.
-	if !cfg.Given("metrics.address") {
-		cfg.Metrics.Address = ""
-	}
+	daemon.LibraryMetrics(cfg)
 	log := o.Log
 	var level *zap.AtomicLevel
 	if log == nil {

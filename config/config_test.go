@@ -240,8 +240,11 @@ func TestEveryKeyIsDocumented(t *testing.T) {
 	doc := string(b)
 	keys := scalarKeys(reflect.TypeFor[Config](), "")
 	for _, typ := range []reflect.Type{reflect.TypeFor[Listener](), reflect.TypeFor[Route]()} {
+		keys = append(keys, scalarKeys(typ, "")...)
 		for i := range typ.NumField() {
-			keys = append(keys, typ.Field(i).Tag.Get("mapstructure"))
+			if k := typ.Field(i).Type.Kind(); k == reflect.Slice || k == reflect.Map {
+				keys = append(keys, typ.Field(i).Tag.Get("mapstructure"))
+			}
 		}
 	}
 	for _, k := range keys {

@@ -90,6 +90,9 @@ func (c *Config) Check() error {
 		if !slices.Contains(apps, r.App) {
 			return bad(k+".app", "%q is not one of %s", r.App, strings.Join(apps, ", "))
 		}
+		if r.Dotfiles != "deny" && r.Dotfiles != "allow" {
+			return bad(k+".dotfiles", "%q is not one of deny, allow", r.Dotfiles)
+		}
 		switch r.App {
 		case "static":
 			if r.Root == "" {

@@ -14,6 +14,17 @@ import (
 	"github.com/gatewayd/gatewayd/listener"
 )
 
+// LibraryMetrics turns the metrics listener off unless the config file or
+// GATEWAYD_METRICS_ADDRESS names an address: a library opens no port its
+// program did not ask for (two programs on one host would both bind the
+// default 127.0.0.1:9464). gatewayd.Serve applies it, and so does Reload
+// for a daemon serving Options.App.
+func LibraryMetrics(cfg *config.Config) {
+	if !cfg.Given("metrics.address") {
+		cfg.Metrics.Address = ""
+	}
+}
+
 // Check does what New does before it opens a socket — builds every app
 // (roots that open, scripts that can run, allow_root when running as root)
 // and resolves the sockets' owners and groups — and releases it all again.

@@ -314,3 +314,37 @@ routes:
 		}
 	}
 }
+
+// TestLibraryReloadKeepsItsOwnListenersAndMetrics: a library daemon
+// (Options.App) has listeners from its code and no metrics unless the file
+// names them; reloading the same file changes nothing and is not refused.
+func TestLibraryReloadKeepsItsOwnListenersAndMetrics(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "g.yaml")
+	writeConfig(t, path, "log: {level: info}\n")
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	LibraryMetrics(cfg)
+	cfg.Listeners = []config.Listener{{Protocol: "http", Address: "127.0.0.1:0"}}
+	if err := config.Complete(cfg); err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(cfg, Options{ConfigPath: path, Log: zap.NewNop(), App: http.NotFoundHandler()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Start()
+	defer d.Shutdown(context.Background())
+	if d.MetricsAddr() != nil {
+		t.Errorf("metrics on %v, asked for by nobody", d.MetricsAddr())
+	}
+	changed, err := d.Reload(context.Background())
+	if err != nil || len(changed) != 0 {
+		t.Errorf("reload of the same file: %v %v", changed, err)
+	}
+	writeConfig(t, path, "log: {level: debug}\n")
+	if changed, err := d.Reload(context.Background()); err != nil || strings.Join(changed, ",") != "log.level" {
+		t.Errorf("reload: %v %v", changed, err)
+	}
+}

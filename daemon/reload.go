@@ -31,6 +31,7 @@ func (d *Daemon) Reload(ctx context.Context) (changed []string, err error) {
 	if d.metrics != nil {
 		defer func() { d.metrics.ConfigReloaded(time.Now(), err) }()
 	}
+	defer func() { d.status.ConfigReloaded(time.Now(), err) }()
 	cfg, err := config.Load(d.opts.ConfigPath)
 	if err != nil {
 		return nil, err
@@ -42,6 +43,7 @@ func (d *Daemon) Reload(ctx context.Context) (changed []string, err error) {
 		// A library program's listeners come from its code or from systemd,
 		// not from the file, and its routes are its handler.
 		cfg.Listeners, cfg.Routes = old.Listeners, old.Routes
+		LibraryMetrics(cfg)
 	}
 	changed = config.Diff(old, cfg)
 	if fixed := slices.DeleteFunc(slices.Clone(changed), func(k string) bool { return !needRestart(k) }); len(fixed) > 0 {
@@ -60,6 +62,8 @@ func (d *Daemon) Reload(ctx context.Context) (changed []string, err error) {
 	d.apps, d.cfg = apps, cfg
 	d.mu.Unlock()
 	d.app.set(apps)
+	d.status.SetRoutes(statusRoutes(apps))
+	d.status.SetSlowRequest(cfg.Log.SlowRequest)
 	if d.opts.Level != nil {
 		d.opts.Level.SetLevel(level)
 	}
