@@ -63,15 +63,15 @@ type Listener struct {
 	MaxHeaderBytes    int           `mapstructure:"max_header_bytes"`    // default 65536 (HTTP and SCGI)
 	PassAuthorization bool          `mapstructure:"pass_authorization"`  // default false
 
-	// FastCGI front end.
+	// FastCGI front end (and SCGI: max_conns).
 	MaxConns       int `mapstructure:"max_conns"`        // default 1024
 	MaxReqs        int `mapstructure:"max_reqs"`         // per connection; default 64
 	MaxParamsBytes int `mapstructure:"max_params_bytes"` // default 65536
 
 	// SCGI and FastCGI: how long a peer may take to send a request's head.
 	ReadTimeout time.Duration `mapstructure:"read_timeout"` // default 30s
-	// FastCGI: how long the web server may leave gatewayd's output unread
-	// before the connection is closed.
+	// All front ends: how long the peer may leave gatewayd's output unread
+	// (one write's wait) before the connection is closed.
 	WriteTimeout time.Duration `mapstructure:"write_timeout"` // default 60s
 
 	// RequestID says where a request's id comes from and whether it is

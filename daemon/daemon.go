@@ -160,6 +160,7 @@ func (d *Daemon) frontEnd(lc config.Listener) frontEnd {
 			ReadHeaderTimeout: lc.ReadHeaderTimeout,
 			IdleTimeout:       lc.IdleTimeout,
 			MaxHeaderBytes:    lc.MaxHeaderBytes,
+			WriteTimeout:      lc.WriteTimeout,
 			PassAuthorization: lc.PassAuthorization,
 			ServerSoftware:    d.cfg.ServerSoftware,
 			Log:               log,
@@ -181,6 +182,9 @@ func (d *Daemon) frontEnd(lc config.Listener) frontEnd {
 			Handler:        h,
 			MaxHeaderBytes: lc.MaxHeaderBytes,
 			ReadTimeout:    lc.ReadTimeout,
+			WriteTimeout:   lc.WriteTimeout,
+			MaxConns:       lc.MaxConns,
+			Refused:        refusedFor(lm),
 			Log:            log,
 			ConnState:      connStateFor(cc),
 		}
