@@ -318,7 +318,7 @@ log: {slow_request: 300ms}
 	browse(t, chromium, dir, page, "--screenshot="+shot, "--window-size=1500,900", "--hide-scrollbars")
 	if b, err := os.ReadFile(shot); err != nil || !bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) || len(b) < 10000 {
 		t.Errorf("screenshot: %d bytes, %v", len(b), err)
-	} else if out := os.Getenv("GATEWAYD_STATUS_SCREENSHOT"); out != "" {
+	} else if out := os.Getenv("GATEWAYD_TEST_STATUS_SCREENSHOT"); out != "" {
 		// How docs/status.png is made.
 		if err := os.WriteFile(out, b, 0o644); err != nil {
 			t.Error(err)
