@@ -10,24 +10,11 @@ import (
 	"github.com/spf13/cobra/doc"
 )
 
-// rootLong is the DESCRIPTION of gatewayd(8) and the head of --help: what a
-// packager's user looks for first (the files, the environment, the signals).
-const rootLong = "gatewayd connects web servers to applications over CGI, FastCGI, SCGI and\n" +
-	"HTTP. It runs Go applications, CGI scripts, upstream FastCGI applications\n" +
-	"(php-fpm) and static files behind one configuration file.\n" +
-	"\n" +
-	"Files: /etc/gatewayd/gatewayd.yaml is the configuration the Debian package\n" +
-	"and the systemd unit use (gatewayd serve --config FILE; check it with\n" +
-	"gatewayd check --config FILE). The keys are described in\n" +
-	"/usr/share/doc/gatewayd/config.md.\n" +
-	"\n" +
-	"Environment: GATEWAYD_CONFIG names the config file when --config is not\n" +
-	"given; GATEWAYD_* variables override single keys. Run by a web server with\n" +
-	"GATEWAY_INTERFACE set, gatewayd answers one request as a CGI program.\n" +
-	"\n" +
-	"Signals: SIGHUP reloads the configuration (a bad one is refused and the\n" +
-	"running one stays); SIGTERM and SIGINT make /readyz fail at once, stop\n" +
-	"accepting and let in-flight requests finish within shutdown_timeout."
+// manFiles ends gatewayd(8)'s description: where a packaged gatewayd keeps
+// its files, which --help, read from a checkout as often, leaves out.
+const manFiles = "\n\nFiles: /etc/gatewayd/gatewayd.yaml is the config the Debian package and " +
+	"its systemd units use (gatewayd.service, gatewayd-fastcgi.socket, gatewayd-http.socket); " +
+	"gatewayd check --config FILE validates it. The guides are in /usr/share/doc/gatewayd."
 
 // genCommand is the hidden "gen" command packagers run at build time: man
 // pages and shell completions generated from this very command tree, so
@@ -64,6 +51,7 @@ func genMan(root *cobra.Command, dir string) error {
 	}
 	root.DisableAutoGenTag = true
 	escapeLong(root)
+	root.Long += manFiles
 	header := &doc.GenManHeader{
 		Section: "8",
 		Source:  "gatewayd " + stampedVersion(),

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"fmt"
-	"runtime"
 	"runtime/debug"
-	"strings"
 
 	"github.com/gatewayd/gatewayd/config"
 )
@@ -31,39 +28,8 @@ func buildVersion(info *debug.BuildInfo, ok bool, linked string) string {
 	return linked
 }
 
-// versionText is what `gatewayd version` and `gatewayd --version` print:
-// the version, the commit it came from when the go command recorded one,
-// and the toolchain.
-func versionText(info *debug.BuildInfo, ok bool, linked string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "gatewayd %s\n", buildVersion(info, ok, linked))
-	if ok {
-		vcs := map[string]string{}
-		for _, s := range info.Settings {
-			vcs[s.Key] = s.Value
-		}
-		if rev := vcs["vcs.revision"]; rev != "" {
-			fmt.Fprintf(&b, "commit %s", rev)
-			if t := vcs["vcs.time"]; t != "" {
-				fmt.Fprintf(&b, " %s", t)
-			}
-			if vcs["vcs.modified"] == "true" {
-				b.WriteString(" (modified)")
-			}
-			b.WriteByte('\n')
-		}
-	}
-	fmt.Fprintf(&b, "%s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	return b.String()
-}
-
-// stampedVersion and stampedVersionText read this binary's build info.
+// stampedVersion is buildVersion of this binary.
 func stampedVersion() string {
 	info, ok := debug.ReadBuildInfo()
 	return buildVersion(info, ok, config.Version)
-}
-
-func stampedVersionText() string {
-	info, ok := debug.ReadBuildInfo()
-	return versionText(info, ok, config.Version)
 }
