@@ -1,5 +1,5 @@
 // Package deb_test builds the Debian package with deploy/deb/build (or
-// takes the one named by GATEWAYD_DEB, as .ci/run builds it once), installs
+// takes the one named by GATEWAYD_TEST_DEB, as .ci/run builds it once), installs
 // it with dpkg, checks what it installed, serves the demo with the
 // installed binary and config, and removes and purges it.
 //
@@ -28,7 +28,7 @@ var units = []string{"gatewayd.service", "gatewayd-fastcgi.socket", "gatewayd-ht
 // buildDeb returns the path of the package under test.
 func buildDeb(t *testing.T) string {
 	t.Helper()
-	if p := os.Getenv("GATEWAYD_DEB"); p != "" {
+	if p := os.Getenv("GATEWAYD_TEST_DEB"); p != "" {
 		return p
 	}
 	peertest.Need(t, "dpkg-deb")
