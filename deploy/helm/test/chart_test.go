@@ -255,7 +255,10 @@ func shutdownSeconds(t *testing.T, r *Rendered) int64 {
 	return s
 }
 
-// checkConfig runs gatewayd check on every config file (*.yaml) of the ConfigMap.
+// checkConfig runs gatewayd check on every config file (*.yaml) of the
+// ConfigMap. check opens each route's root, a path inside the pod: the
+// test makes it under a directory of its own and points the route there,
+// and changes nothing else.
 func checkConfig(t *testing.T, gatewayd string, r *Rendered) {
 	t.Helper()
 	dir := t.TempDir()
@@ -263,6 +266,26 @@ func checkConfig(t *testing.T, gatewayd string, r *Rendered) {
 		if !strings.HasSuffix(name, ".yaml") {
 			continue
 		}
+		var cfg map[string]any
+		if err := yaml.Unmarshal([]byte(text), &cfg); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		routes, _ := cfg["routes"].([]any)
+		for _, rt := range routes {
+			route, _ := rt.(map[string]any)
+			if root, ok := route["root"].(string); ok {
+				local := filepath.Join(dir, "pod", root)
+				if err := os.MkdirAll(local, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				route["root"] = local
+			}
+		}
+		b, err := yaml.Marshal(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(b)
 		p := peertest.WriteFile(t, dir, name, text)
 		if out, err := exec.Command(gatewayd, "check", "--config", p).CombinedOutput(); err != nil {
 			t.Errorf("gatewayd check %s: %v\n%s\n%s", name, err, out, text)
