@@ -162,3 +162,40 @@ func TestHealthcheck(t *testing.T) {
 		}
 	}
 }
+
+// The VCS route: built from a git clone, the binary says which commit it
+// is (a pseudo-version holding the commit's hash, as no tag is at HEAD of
+// the clone's own branch; or the tag when one is).
+func TestVersionFromVCS(t *testing.T) {
+	git := peertest.Need(t, "git")
+	head, err := exec.Command(git, "-C", peertest.ModuleRoot(), "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Skipf("not a git checkout: %v", err)
+	}
+	clone := filepath.Join(t.TempDir(), "src")
+	if out, err := exec.Command(git, "clone", "-q", "--no-checkout", peertest.ModuleRoot(), clone).CombinedOutput(); err != nil {
+		t.Fatalf("git clone: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(git, "-C", clone, "checkout", "-q", strings.TrimSpace(string(head))).CombinedOutput(); err != nil {
+		t.Fatalf("git checkout: %v\n%s", err, out)
+	}
+	bin := filepath.Join(t.TempDir(), "gatewayd")
+	// -trimpath and CGO off, as the packages build: the dependencies come
+	// from the build cache.
+	build := exec.Command("go", "build", "-trimpath", "-buildvcs=true", "-o", bin, "./cmd/gatewayd")
+	build.Dir = clone
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "--version").Output()
+	rev := strings.TrimSpace(string(head))[:12]
+	pseudo := regexp.MustCompile(`\d{14}-([0-9a-f]{12})`).FindStringSubmatch(string(out))
+	if err != nil || !strings.HasPrefix(string(out), "gatewayd v") || (pseudo != nil && pseudo[1] != rev) {
+		t.Errorf("--version of a build from commit %s: %v %q", rev, err, out)
+	}
+	t.Logf("built from git: %s", out)
+	if strings.Contains(string(out), devVersion) {
+		t.Errorf("--version of a build from git: %q, the unstamped default", out)
+	}
+}
