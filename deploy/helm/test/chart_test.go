@@ -170,6 +170,9 @@ func TestRenderedObjects(t *testing.T) {
 				r.PDB == nil || r.ConfigMaps["web-gatewayd-dashboard"] == nil) {
 				t.Errorf("front-door-values.yaml enables the PrometheusRule, ServiceMonitor, HPA, PDB and dashboard; rendered %v", r.Kinds)
 			}
+			if filepath.Base(v) == "sidecar-values.yaml" && (r.PodMon == nil || r.PodMon.Spec.JobLabel != "app.kubernetes.io/name") {
+				t.Errorf("sidecar-values.yaml enables a PodMonitor whose job is \"gatewayd\"; rendered %v", r.Kinds)
+			}
 			checkPod(t, r)
 			checkConfig(t, gatewayd, r)
 			if r.Rule != nil {
