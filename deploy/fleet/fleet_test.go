@@ -1,8 +1,9 @@
-// Package fleet_test runs the scale-out recipe of docs/deploy.md: three
-// gatewayd instances behind nginx (docs/recipes/nginx-fleet.conf), each
-// scraped by Prometheus (deploy/prometheus/prometheus.yml with three
-// targets). Under a steady load one instance is stopped with SIGTERM: no
-// request fails, and Prometheus sees three targets up, then two.
+// Package fleet_test runs the scale-out recipes of docs/deploy.md: three
+// gatewayd instances behind nginx, over FastCGI (docs/recipes/nginx-fleet.conf)
+// and over HTTP (nginx-fleet-http.conf), each scraped by Prometheus
+// (deploy/prometheus/prometheus.yml with three targets). Under a steady
+// load one instance is stopped with SIGTERM: no request fails, and
+// Prometheus sees three targets up, then two.
 package fleet_test
 
 import (
@@ -24,39 +25,54 @@ import (
 
 type instance struct {
 	p       *peertest.Process
-	sock    string
+	addr    string // as nginx's upstream names it
 	metrics string
 }
 
-func startInstance(t *testing.T, bin, dir string, i int) instance {
+// startInstance starts gatewayd number i with one listener of protocol:
+// FastCGI on a unix socket, or HTTP on loopback. addr is what nginx's
+// upstream names.
+func startInstance(t *testing.T, bin, dir, protocol string, i int) instance {
 	t.Helper()
-	sock := filepath.Join(dir, fmt.Sprintf("gatewayd%d.sock", i))
+	sock := "unix:" + filepath.Join(dir, fmt.Sprintf("gatewayd%d.sock", i))
+	if protocol == "http" {
+		sock = peertest.FreeAddr(t)
+	}
 	metrics := peertest.FreeAddr(t)
 	cfg := peertest.WriteFile(t, dir, fmt.Sprintf("gatewayd%d.yaml", i), fmt.Sprintf(`
 listeners:
-  - {protocol: fastcgi, address: "unix:%s"}
+  - {protocol: %s, address: %q}
 routes:
   - {prefix: /, app: demo}
 log: {level: info, access: false}
 metrics: {address: %q}
 shutdown_timeout: 10s
-`, sock, metrics))
+`, protocol, sock, metrics))
 	p := peertest.Start(t, exec.Command(bin, "serve", "--config", cfg))
 	peertest.WaitReady(t, p, fmt.Sprintf("gatewayd %d", i), peertest.HTTPGet("http://"+metrics+"/readyz"))
-	return instance{p: p, sock: sock, metrics: metrics}
+	return instance{p: p, addr: sock, metrics: metrics}
 }
 
 func TestStopOneOfThreeUnderLoad(t *testing.T) {
+	for _, c := range []struct{ protocol, recipe string }{
+		{"fastcgi", "nginx-fleet.conf"},
+		{"http", "nginx-fleet-http.conf"},
+	} {
+		t.Run(c.protocol, func(t *testing.T) { stopOneOfThree(t, c.protocol, c.recipe) })
+	}
+}
+
+func stopOneOfThree(t *testing.T, protocol, recipe string) {
 	bin := peertest.Gatewayd(t)
 	dir := peertest.Dir(t)
 	var fleet []instance
 	for i := 1; i <= 3; i++ {
-		fleet = append(fleet, startInstance(t, bin, dir, i))
+		fleet = append(fleet, startInstance(t, bin, dir, protocol, i))
 	}
 	listen := peertest.FreeAddr(t)
-	_, nginxDir := peertest.Nginx(t, peertest.Recipe(t, "nginx-fleet.conf", map[string]string{
-		"GATEWAYD1": "unix:" + fleet[0].sock, "GATEWAYD2": "unix:" + fleet[1].sock,
-		"GATEWAYD3": "unix:" + fleet[2].sock, "LISTEN": listen,
+	_, nginxDir := peertest.Nginx(t, peertest.Recipe(t, recipe, map[string]string{
+		"GATEWAYD1": fleet[0].addr, "GATEWAYD2": fleet[1].addr,
+		"GATEWAYD3": fleet[2].addr, "LISTEN": listen,
 	}), listen)
 	_, prom := peertest.PrometheusTargets(t, fleet[0].metrics, fleet[1].metrics, fleet[2].metrics)
 
