@@ -9,6 +9,7 @@
 package deb_test
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net/http"
@@ -217,5 +218,29 @@ func TestInstallServeRemovePurge(t *testing.T) {
 	}
 	if out, _ := exec.Command("dpkg-query", "-W", "-f", "${db:Status-Abbrev}", "gatewayd").Output(); strings.TrimSpace(string(out)) != "" && !strings.HasPrefix(string(out), "un") {
 		t.Errorf("dpkg still knows gatewayd: %q", out)
+	}
+}
+
+// Two builds of one commit are the same bytes (SOURCE_DATE_EPOCH from the
+// commit, gzip -n, root-owned files, -trimpath): anyone can rebuild the
+// package and compare.
+func TestReproducible(t *testing.T) {
+	peertest.Need(t, "dpkg-deb")
+	first := buildDeb(t)
+	out, err := exec.Command(filepath.Join(peertest.ModuleRoot(), "deploy", "deb", "build"), t.TempDir()).Output()
+	if err != nil {
+		t.Fatalf("deploy/deb/build: %v\n%s", err, stderrOf(err))
+	}
+	second := strings.TrimSpace(string(out))
+	a, err1 := os.ReadFile(first)
+	b, err2 := os.ReadFile(second)
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	if filepath.Base(first) != filepath.Base(second) {
+		t.Skipf("the tree changed between the builds (%s, %s)", filepath.Base(first), filepath.Base(second))
+	}
+	if !bytes.Equal(a, b) {
+		t.Errorf("two builds differ: %s and %s", first, second)
 	}
 }
