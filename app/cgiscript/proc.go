@@ -23,9 +23,11 @@ const (
 	reasonShutdown        // Runner.Shutdown
 )
 
-// stderrDrain is how long stderr is still read after the script was reaped,
-// for what a process that left the group may hold open.
-const stderrDrain = 500 * time.Millisecond
+// exitDrain is how long the script's stdout and stderr are still read
+// after it exited while nothing arrives: a process it left behind (one that
+// its tree's kill could not reach) may hold them open, and the response
+// ends with the script, not with that process.
+const exitDrain = 500 * time.Millisecond
 
 // proc is one running script and the goroutines around it: the waiter
 // (reaps it), the supervisor (timeout, cancellation, shutdown), the stdin
@@ -33,6 +35,7 @@ const stderrDrain = 500 * time.Millisecond
 type proc struct {
 	cmd    *exec.Cmd
 	pid    int
+	tree   *tree    // the script and everything it starts
 	stdout *os.File // read end
 	stderr *os.File // read end
 	stdin  *os.File // write end; nil when the script reads a file or nothing
@@ -41,8 +44,9 @@ type proc struct {
 	cancel    context.CancelFunc
 
 	mu          sync.Mutex
-	reaped      bool // the script was reaped: its pid may be reused
-	interrupted bool // stdout reads are being stopped
+	reaped      bool      // the script was reaped: its pid may be reused
+	interrupted bool      // stdout reads are being stopped
+	drainBy     time.Time // once the script exited: when stdout reads give up if the pipe stays empty
 
 	reason atomic.Int32
 	killed atomic.Bool // SIGKILL was needed
@@ -54,8 +58,9 @@ type proc struct {
 	logged  chan struct{} // closed when stderr is drained
 }
 
-// start runs the script with its pipes, in a process group of its own.
-func start(s *script, env []string, body *reqBody) (*proc, error) {
+// start runs the script with its pipes, in a tree of its own (see
+// tree_linux.go).
+func start(c *containment, s *script, env []string, body *reqBody) (*proc, error) {
 	var files []*os.File
 	closeAll := func() {
 		for _, f := range files {
@@ -79,14 +84,15 @@ func start(s *script, env []string, body *reqBody) (*proc, error) {
 		return nil, err
 	}
 	cmd := &exec.Cmd{
-		Path:        s.path,
-		Args:        []string{s.filename},
-		Env:         env,
-		Dir:         s.dir,
-		Stdout:      stdoutW,
-		Stderr:      stderrW,
-		SysProcAttr: sysProcAttr(),
+		Path:   s.path,
+		Args:   []string{s.filename},
+		Env:    env,
+		Dir:    s.dir,
+		Stdout: stdoutW,
+		Stderr: stderrW,
 	}
+	t := c.newTree()
+	cmd.SysProcAttr = t.attr()
 	var stdinR, stdinW *os.File
 	switch {
 	case body.file != nil:
@@ -99,9 +105,11 @@ func start(s *script, env []string, body *reqBody) (*proc, error) {
 		cmd.Stdin = stdinR
 	}
 	if err := cmd.Start(); err != nil {
+		t.started(nil)
 		closeAll()
 		return nil, err
 	}
+	t.started(cmd.Process)
 	// The child has its ends now; ours would keep its reads from ending.
 	_ = stdoutW.Close()
 	_ = stderrW.Close()
@@ -109,7 +117,7 @@ func start(s *script, env []string, body *reqBody) (*proc, error) {
 		_ = stdinR.Close()
 	}
 	return &proc{
-		cmd: cmd, pid: cmd.Process.Pid,
+		cmd: cmd, pid: cmd.Process.Pid, tree: t,
 		stdout: stdoutR, stderr: stderrR, stdin: stdinW,
 		exited:  make(chan struct{}),
 		done:    make(chan struct{}),
@@ -119,12 +127,14 @@ func start(s *script, env []string, body *reqBody) (*proc, error) {
 	}, nil
 }
 
-// wait reaps the script. What it left running in its process group is
-// killed first, while the group's id cannot yet be reused.
+// wait reaps the script. What it left running in its tree is killed
+// first, while its pid (its session's and group's id) cannot yet be
+// reused; then the tree is waited for and the orphans reaped, so that no
+// process of the request outlives it.
 func (p *proc) wait() {
 	if waitNoReap(p.pid) {
 		p.mu.Lock()
-		killLeftovers(p.cmd.Process)
+		p.tree.kill()
 		_ = p.cmd.Wait()
 		p.reaped = true
 		p.mu.Unlock()
@@ -132,17 +142,60 @@ func (p *proc) wait() {
 		_ = p.cmd.Wait()
 		p.mu.Lock()
 		p.reaped = true
-		killLeftovers(p.cmd.Process)
+		p.tree.kill()
 		p.mu.Unlock()
 	}
+	p.tree.release()
+	p.startExitDrain()
 	close(p.exited)
 }
 
-// signal sends sig to the script's process group unless it was reaped.
+// startExitDrain bounds the stdout reads still to come, now that the
+// script has exited, where the pipe's fill level can be told.
+func (p *proc) startExitDrain() {
+	if _, ok := pipeBuffered(p.stdout); !ok {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.drainBy = time.Now().Add(exitDrain)
+	if !p.interrupted {
+		_ = p.stdout.SetReadDeadline(p.drainBy)
+	}
+}
+
+// Read reads the script's stdout. Once the script has exited, a read that
+// found the pipe empty for exitDrain ends the output with io.EOF; what is
+// still in the pipe is read first, however long the client takes.
+func (p *proc) Read(b []byte) (int, error) {
+	for {
+		n, err := p.stdout.Read(b)
+		if n > 0 || err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+			return n, err
+		}
+		p.mu.Lock()
+		due := !p.interrupted && !p.drainBy.IsZero() && !time.Now().Before(p.drainBy)
+		if due {
+			if n, _ := pipeBuffered(p.stdout); n > 0 {
+				p.drainBy = time.Now().Add(exitDrain)
+				_ = p.stdout.SetReadDeadline(p.drainBy)
+				p.mu.Unlock()
+				continue
+			}
+		}
+		p.mu.Unlock()
+		if due {
+			return 0, io.EOF
+		}
+		return n, err
+	}
+}
+
+// signal sends sig to the script's tree unless it was reaped.
 func (p *proc) signal(sig signal) {
 	p.mu.Lock()
 	if !p.reaped {
-		_ = signalGroup(p.cmd.Process, sig)
+		p.tree.signal(sig)
 	}
 	p.mu.Unlock()
 }
@@ -203,6 +256,9 @@ func (p *proc) setReadDeadline(t time.Time) bool {
 	defer p.mu.Unlock()
 	if p.interrupted {
 		return false
+	}
+	if !p.drainBy.IsZero() && (t.IsZero() || t.After(p.drainBy)) {
+		t = p.drainBy
 	}
 	_ = p.stdout.SetReadDeadline(t)
 	return true
@@ -270,7 +326,7 @@ func (p *proc) finish() {
 	<-p.supDone
 	p.closeStdin()
 	<-p.fed
-	_ = p.stderr.SetReadDeadline(time.Now().Add(stderrDrain))
+	_ = p.stderr.SetReadDeadline(time.Now().Add(exitDrain))
 	<-p.logged
 	_ = p.stderr.Close()
 }

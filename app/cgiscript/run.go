@@ -27,7 +27,7 @@ var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 409
 // run starts the script, relays its response and waits for it.
 func (rn *Runner) run(ctx context.Context, w http.ResponseWriter, method string, s *script, env []string, body *reqBody, info *handler.Info, log *zap.Logger) outcome {
 	started := time.Now()
-	p, err := start(s, env, body)
+	p, err := start(rn.cont, s, env, body)
 	if err != nil {
 		log.Error("could not start the script", zap.String("path", s.path), zap.Error(err))
 		httpError(w, http.StatusInternalServerError)
@@ -52,7 +52,7 @@ func (rn *Runner) run(ctx context.Context, w http.ResponseWriter, method string,
 	go p.supervise(ctx, rn.cfg.Timeout, rn.cfg.KillGrace, rn.stop, rn.killNow)
 
 	br := readerPool.Get().(*bufio.Reader)
-	br.Reset(p.stdout)
+	br.Reset(p)
 	var r response
 	if s.nph {
 		r = rn.relayNPH(w, method, p, br, log)
@@ -208,7 +208,7 @@ func (p *proc) drain(r io.Reader, headWritten bool) response {
 // relayNPH reads the whole HTTP response of a non-parsed-header script
 // (RFC 3875 section 5) and relays its status, header and body unbuffered.
 func (rn *Runner) relayNPH(w http.ResponseWriter, method string, p *proc, br *bufio.Reader, log *zap.Logger) response {
-	lim := &headLimit{r: p.stdout, n: rn.cfg.MaxHeaderBytes}
+	lim := &headLimit{r: p, n: rn.cfg.MaxHeaderBytes}
 	br.Reset(lim)
 	req := &http.Request{Method: method}
 	var resp *http.Response

@@ -90,6 +90,10 @@ type Config struct {
 	// Observer is told about scripts and the queue, for metrics. Nil means
 	// none.
 	Observer Observer
+
+	// noCgroup holds trees by session even where cgroups are writable, so
+	// that tests can run the fallback.
+	noCgroup bool
 }
 
 // Runner runs CGI scripts as an http.Handler. Make one with [New]; the zero
@@ -110,6 +114,7 @@ type Runner struct {
 	script  *script
 	baseEnv []string // PassEnv resolved at New
 	lim     limiter
+	cont    *containment
 
 	mu      sync.Mutex
 	closed  bool
@@ -221,6 +226,8 @@ func New(cfg Config, log *zap.Logger) (*Runner, error) {
 			return nil, fmt.Errorf("%w: env: invalid variable %q", ErrConfig, name)
 		}
 	}
+	rn.cont = newContainment(!cfg.noCgroup, log)
+	log.Debug("cgi scripts are contained", zap.String("containment", rn.cont.mode()))
 	return rn, nil
 }
 
@@ -242,6 +249,7 @@ func (rn *Runner) Shutdown(ctx context.Context) error {
 	}()
 	select {
 	case <-done:
+		rn.cont.shutdown()
 		return nil
 	case <-ctx.Done():
 		rn.mu.Lock()
@@ -257,6 +265,7 @@ func (rn *Runner) Shutdown(ctx context.Context) error {
 		case <-done:
 		case <-time.After(reapWait):
 		}
+		rn.cont.shutdown()
 		return ctx.Err()
 	}
 }
