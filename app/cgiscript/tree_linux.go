@@ -29,9 +29,10 @@ import (
 //     its own (CLONE_INTO_CGROUP: there is no moment when it runs outside
 //     it) and its whole tree, setsid or not, is killed with cgroup.kill;
 //   - elsewhere every script starts a session of its own, and the tree is
-//     what is in that session or process group; a descendant that starts
-//     yet another session is only an orphan of gatewayd, killed when the
-//     Runner shuts down.
+//     the script's descendants and the orphans adopted from it that are
+//     still in its session or process group, with theirs; an orphan that
+//     started yet another session before it was adopted cannot be told
+//     apart, and is killed when the Runner shuts down.
 //
 // Reaping never races os/exec: a re-parented zombie is only reaped when no
 // pidfd in this process refers to it, and Go's os.Process holds a pidfd for
@@ -204,7 +205,7 @@ func (t *tree) signal(sig syscall.Signal) {
 		}
 		return
 	}
-	for _, pid := range sessionMembers(t.pid) {
+	for _, pid := range t.sessionTree() {
 		_ = syscall.Kill(pid, sig)
 	}
 }
@@ -219,7 +220,7 @@ func (t *tree) kill() {
 	if t.cg != "" {
 		pids = t.cgroupProcs()
 	} else {
-		pids = sessionMembers(t.pid)
+		pids = t.sessionTree()
 	}
 	for _, pid := range pids {
 		if pid == t.pid {
@@ -229,8 +230,8 @@ func (t *tree) kill() {
 		if err != nil {
 			continue // gone already
 		}
-		if t.cg == "" && !inSession(pid, t.pid) {
-			_ = unix.Close(fd) // not the process that was listed
+		if t.cg == "" && !alive(pid) {
+			_ = unix.Close(fd) // gone, and the pid reused since it was listed
 			continue
 		}
 		t.pinned = append(t.pinned, fd)
@@ -468,9 +469,59 @@ func readStat(pid int) (stat, bool) {
 	return st, true
 }
 
-func inSession(pid, sid int) bool {
+func alive(pid int) bool {
 	st, ok := readStat(pid)
-	return ok && st.state != 'Z' && (st.sid == sid || st.pgrp == sid)
+	return ok && st.state != 'Z'
+}
+
+// sessionTree lists the live processes of a script's tree in session mode:
+// the script's descendants, and the orphans gatewayd adopted from it —
+// those still in its session or process group, with their descendants.
+// Without a subreaper the orphans went to init; then every process in the
+// session or group is looked up in /proc.
+func (t *tree) sessionTree() []int {
+	if !t.c.reaper {
+		return sessionMembers(t.pid)
+	}
+	seen := map[int]bool{t.pid: true}
+	pids := descendants(nil, t.pid, seen)
+	for _, pid := range children() {
+		if seen[pid] {
+			continue
+		}
+		if st, ok := readStat(pid); ok && st.state != 'Z' && (st.sid == t.pid || st.pgrp == t.pid) {
+			seen[pid] = true
+			pids = descendants(append(pids, pid), pid, seen)
+		}
+	}
+	return pids
+}
+
+// descendants appends the descendants of pid.
+func descendants(pids []int, pid int, seen map[int]bool) []int {
+	queue := []int{pid}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		tasks, err := os.ReadDir("/proc/" + strconv.Itoa(p) + "/task")
+		if err != nil {
+			continue
+		}
+		for _, task := range tasks {
+			b, err := os.ReadFile("/proc/" + strconv.Itoa(p) + "/task/" + task.Name() + "/children")
+			if err != nil {
+				continue
+			}
+			for f := range strings.FieldsSeq(string(b)) {
+				if c, err := strconv.Atoi(f); err == nil && !seen[c] {
+					seen[c] = true
+					pids = append(pids, c)
+					queue = append(queue, c)
+				}
+			}
+		}
+	}
+	return pids
 }
 
 // sessionMembers lists the live processes in session or process group sid.
@@ -485,7 +536,7 @@ func sessionMembers(sid int) []int {
 		if err != nil || pid == sid {
 			continue
 		}
-		if inSession(pid, sid) {
+		if st, ok := readStat(pid); ok && st.state != 'Z' && (st.sid == sid || st.pgrp == sid) {
 			pids = append(pids, pid)
 		}
 	}

@@ -176,3 +176,24 @@ func TestReaperLeavesOthersChildren(t *testing.T) {
 		t.Errorf("Wait of another's child: %v, want exit status 7 (the reaper took it)", err)
 	}
 }
+
+// BenchmarkTree is the cost of holding a script's tree, by containment
+// mode, for the smallest script.
+func BenchmarkTree(b *testing.B) {
+	modes := []string{"session"}
+	if newContainment(true, zap.NewNop()).cgroupBase != "" {
+		modes = append(modes, "cgroup")
+	}
+	for _, mode := range modes {
+		b.Run(mode, func(b *testing.B) {
+			rn := newRunner(b, Config{noCgroup: mode != "cgroup"}, zap.NewNop())
+			b.ReportAllocs()
+			for b.Loop() {
+				s := serve(b, context.Background(), rn, cgiEnv("GET", "/hello.cgi", ""), nil, nil)
+				if s.resp == nil || s.resp.StatusCode != 200 {
+					b.Fatalf("answer %q", s.raw)
+				}
+			}
+		})
+	}
+}
