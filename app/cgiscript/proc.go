@@ -42,6 +42,9 @@ type proc struct {
 
 	stdinOnce sync.Once
 	cancel    context.CancelFunc
+	freeSlot  func()      // gives the concurrency slot back
+	cutOutput func()      // ends a write to the client that blocks
+	writing   atomic.Bool // the request is inside a write to the client
 
 	mu          sync.Mutex
 	reaped      bool      // the script was reaped: its pid may be reused
@@ -222,17 +225,25 @@ func (p *proc) supervise(ctx context.Context, timeout, grace time.Duration, stop
 		p.reason.CompareAndSwap(reasonNone, reasonShutdown)
 	}
 	p.interrupt()
+	if r := p.reason.Load(); (r == reasonTimeout || r == reasonShutdown) && p.writing.Load() {
+		// The response is under way and the client does not take it: it
+		// is cut short now, as it would be once the script is gone.
+		p.cutOutput()
+	}
 	p.signal(sigTerm)
 	g := time.NewTimer(grace)
 	defer g.Stop()
 	select {
 	case <-p.exited:
+		p.freeSlot()
 		return
 	case <-g.C:
 	case <-killNow:
 	}
 	p.killed.Store(true)
 	p.signal(sigKill)
+	<-p.exited
+	p.freeSlot()
 }
 
 // abandon stops the script because its output is no longer wanted.

@@ -25,7 +25,7 @@ const flushDelay = 10 * time.Millisecond
 var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
 
 // run starts the script, relays its response and waits for it.
-func (rn *Runner) run(ctx context.Context, w http.ResponseWriter, method string, s *script, env []string, body *reqBody, info *handler.Info, log *zap.Logger) outcome {
+func (rn *Runner) run(ctx context.Context, w http.ResponseWriter, method string, s *script, env []string, body *reqBody, info *handler.Info, free func(), log *zap.Logger) outcome {
 	started := time.Now()
 	p, err := start(rn.cont, s, env, body)
 	if err != nil {
@@ -37,6 +37,14 @@ func (rn *Runner) run(ctx context.Context, w http.ResponseWriter, method string,
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	p.cancel = cancel
+	p.freeSlot = free
+	p.cutOutput = func() {
+		// A client that stopped reading holds the write; a deadline in the
+		// past ends it, where the front end's writer has one.
+		if err := http.NewResponseController(w).SetWriteDeadline(time.Now()); err != nil {
+			log.Debug("cannot cut a blocked write to the client", zap.Error(err))
+		}
+	}
 
 	go p.wait()
 	var errs io.Writer
@@ -291,7 +299,18 @@ func (p *proc) copyBody(w http.ResponseWriter, src io.Reader, flushEach bool, lo
 		}
 		n, err := src.Read(buf)
 		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
+			p.writing.Store(true)
+			if p.isInterrupted() {
+				// Stopped: not one more write that could block.
+				p.writing.Store(false)
+				return response{stopped: true, headWritten: true}
+			}
+			_, werr := w.Write(buf[:n])
+			p.writing.Store(false)
+			if werr != nil {
+				if p.isInterrupted() {
+					return response{stopped: true, headWritten: true}
+				}
 				log.Info("writing the script's response failed; stopping the script", zap.Error(werr))
 				p.abandon()
 				return response{stopped: true, headWritten: true}

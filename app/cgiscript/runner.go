@@ -353,14 +353,19 @@ func (rn *Runner) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		unavailable(w)
 		return outcome{}
 	}
-	defer rn.lim.release()
+	// The slot is the script's: it is given back when the request ends, or
+	// as soon as a stopped script's tree is gone, even if the request
+	// still waits for a client that does not read.
+	var once sync.Once
+	free := func() { once.Do(rn.lim.release) }
+	defer free()
 	rn.obs.QueueWait(wait)
 
 	childEnv, dropped := rn.childEnv(env, s, scriptName, pathInfo, body)
 	for _, name := range dropped {
 		log.Warn("dropped a variable that cannot be put in an environment", zap.String("name", name))
 	}
-	return rn.run(ctx, w, r.Method, s, childEnv, body, info, log)
+	return rn.run(ctx, w, r.Method, s, childEnv, body, info, free, log)
 }
 
 // outcome is what is left to do after a script ran.

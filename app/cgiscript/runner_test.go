@@ -260,15 +260,18 @@ func TestClientCancel(t *testing.T) {
 }
 
 // TestClientStopsReading: a client that stops reading an endless response
-// does not keep the script alive past the timeout, and its going away ends
-// the request.
+// does not keep the script alive past the timeout, and the timeout cuts the
+// response and frees the script's slot although the client stays
+// connected: a request waiting for that slot runs.
 func TestClientStopsReading(t *testing.T) {
 	pids := t.TempDir()
-	rn := newRunner(t, Config{Timeout: 500 * time.Millisecond, Env: map[string]string{"PIDDIR": pids}}, nil)
+	rn := newRunner(t, Config{Timeout: 500 * time.Millisecond, MaxConcurrency: 1, QueueSize: 1,
+		QueueTimeout: 10 * time.Second, Env: map[string]string{"PIDDIR": pids}}, nil)
 	srv := httpFront(t, rn)
 	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
 	must(t, err)
 	defer conn.Close()
+	must(t, conn.(*net.TCPConn).SetReadBuffer(4096))
 	req, _ := http.NewRequest("GET", "http://example.com/infinite.cgi", nil)
 	must(t, req.Write(conn))
 	res, err := http.ReadResponse(bufio.NewReader(conn), req)
@@ -278,6 +281,10 @@ func TestClientStopsReading(t *testing.T) {
 	}
 	// Read no more; the script is stopped by the timeout all the same.
 	pid := readPid(t, filepath.Join(pids, "script.pid"))
+	s := get(t, rn, "GET /hello.cgi HTTP/1.0\r\n\r\n")
+	if s.resp.StatusCode != 200 || s.body != "hello\n" {
+		t.Errorf("a request after the timeout got %q: the stopped script's slot is still taken", s.raw)
+	}
 	waitGone(t, pid, pid)
 	conn.Close()
 }
