@@ -83,9 +83,9 @@ type Route struct {
 	KillGrace time.Duration `mapstructure:"kill_grace"`
 	// cgi: scripts running at once. Default 2 × CPUs.
 	MaxConcurrency int `mapstructure:"max_concurrency"`
-	// cgi: requests that may wait for a slot; beyond them 503. Default = MaxConcurrency.
+	// cgi: requests that may wait for a slot at once; one more gets 503. Default 1024.
 	QueueSize int `mapstructure:"queue_size"`
-	// cgi: how long a request may wait for a slot. Default 5s.
+	// cgi: the longest a request waits for a slot, then 503. Default 30s.
 	QueueTimeout time.Duration `mapstructure:"queue_timeout"`
 	// cgi: the daemon's own environment variables passed to scripts.
 	// Default ["PATH"] (PATH falls back to /usr/local/bin:/usr/bin:/bin).

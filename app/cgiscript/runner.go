@@ -22,7 +22,8 @@ import (
 const (
 	DefaultTimeout        = 60 * time.Second
 	DefaultKillGrace      = 5 * time.Second
-	DefaultQueueTimeout   = 5 * time.Second
+	DefaultQueueSize      = 1024
+	DefaultQueueTimeout   = 30 * time.Second
 	DefaultMaxHeaderBytes = 64 << 10
 	DefaultMaxSpoolBytes  = 64 << 20
 	DefaultMaxRedirects   = 10
@@ -57,12 +58,16 @@ type Config struct {
 	// MaxConcurrency is how many scripts run at once. Zero means 2 × the
 	// number of CPUs.
 	MaxConcurrency int
-	// QueueSize is how many requests may wait for a free slot; beyond them
-	// the answer is 503 at once. Zero means MaxConcurrency; negative means
-	// no queue.
+	// QueueSize is how many requests may wait at once for a free slot, in
+	// the order they came; one more is answered 503 (with Retry-After) at
+	// once. Zero means 1024, the FastCGI listener's default max_conns, so
+	// that with defaults a burst waits as it would in fcgiwrap's listen
+	// backlog; negative means no queue.
 	QueueSize int
-	// QueueTimeout is how long a request may wait for a slot before it gets
-	// 503. Zero means 5s.
+	// QueueTimeout is the longest a request waits in the queue for a slot;
+	// then it is answered 503 (with Retry-After). Zero means 30s: bursts
+	// wait, as behind fcgiwrap, and still get an answer before nginx's
+	// default fastcgi_read_timeout (60s) answers 504 for them.
 	QueueTimeout time.Duration
 	// PassEnv names the variables of gatewayd's own environment that
 	// scripts get. Nil means ["PATH"]; an empty, non-nil list passes none.
@@ -118,6 +123,7 @@ type Runner struct {
 
 	mu      sync.Mutex
 	closed  bool
+	drain   chan struct{} // closed by Drain or Shutdown: 503 for new and queued requests
 	stop    chan struct{} // closed by Shutdown: SIGTERM everything
 	killNow chan struct{} // closed when Shutdown's context ends: SIGKILL
 	active  sync.WaitGroup
@@ -145,7 +151,7 @@ func New(cfg Config, log *zap.Logger) (*Runner, error) {
 		cfg.MaxConcurrency = 2 * runtime.NumCPU()
 	}
 	if cfg.QueueSize == 0 {
-		cfg.QueueSize = cfg.MaxConcurrency
+		cfg.QueueSize = DefaultQueueSize
 	} else if cfg.QueueSize < 0 {
 		cfg.QueueSize = 0
 	}
@@ -168,6 +174,7 @@ func New(cfg Config, log *zap.Logger) (*Runner, error) {
 		cfg:     cfg,
 		log:     log,
 		obs:     cfg.Observer,
+		drain:   make(chan struct{}),
 		stop:    make(chan struct{}),
 		killNow: make(chan struct{}),
 	}
@@ -236,6 +243,7 @@ func New(cfg Config, log *zap.Logger) (*Runner, error) {
 // SIGKILL KillGrace later, or at once when ctx ends. It returns when every
 // request has finished, or ctx's error when ctx ends first.
 func (rn *Runner) Shutdown(ctx context.Context) error {
+	rn.Drain()
 	rn.mu.Lock()
 	if !rn.closed {
 		rn.closed = true
@@ -270,6 +278,21 @@ func (rn *Runner) Shutdown(ctx context.Context) error {
 	}
 }
 
+// Drain begins a graceful stop: requests that arrive, and those waiting
+// for a slot, are answered 503 with Retry-After at once, while running
+// scripts carry on. A daemon calls it as its shutdown begins, so that a
+// queued request gets its 503 rather than waiting for a slot until the
+// front end gives up on it. Shutdown drains too.
+func (rn *Runner) Drain() {
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	select {
+	case <-rn.drain:
+	default:
+		close(rn.drain)
+	}
+}
+
 // reapWait bounds how long Shutdown waits for killed scripts to be reaped.
 const reapWait = 2 * time.Second
 
@@ -277,8 +300,10 @@ const reapWait = 2 * time.Second
 func (rn *Runner) enter() bool {
 	rn.mu.Lock()
 	defer rn.mu.Unlock()
-	if rn.closed {
+	select {
+	case <-rn.drain:
 		return false
+	default:
 	}
 	rn.active.Add(1)
 	return true
@@ -335,7 +360,7 @@ func (rn *Runner) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		return outcome{}
 	}
 
-	wait, err := rn.lim.acquire(ctx, rn.stop)
+	wait, err := rn.lim.acquire(ctx, rn.drain)
 	if err != nil {
 		switch {
 		case errors.Is(err, errQueueFull):

@@ -70,8 +70,8 @@ func TestNewConfigErrors(t *testing.T) {
 func TestDefaults(t *testing.T) {
 	rn := newRunner(t, Config{}, nil)
 	c := rn.cfg
-	if c.Timeout != 60*time.Second || c.KillGrace != 5*time.Second || c.QueueTimeout != 5*time.Second ||
-		c.MaxConcurrency != 2*runtime.NumCPU() || c.QueueSize != c.MaxConcurrency ||
+	if c.Timeout != 60*time.Second || c.KillGrace != 5*time.Second || c.QueueTimeout != 30*time.Second ||
+		c.MaxConcurrency != 2*runtime.NumCPU() || c.QueueSize != 1024 ||
 		c.MaxHeaderBytes != 65536 || c.MaxSpoolBytes != 64<<20 || c.MaxRedirects != 10 ||
 		len(c.PassEnv) != 1 || c.PassEnv[0] != "PATH" {
 		t.Errorf("defaults: %+v", c)
@@ -690,5 +690,63 @@ func TestStderrReachesErrorStream(t *testing.T) {
 	}
 	if errs.String() != "first line\nsecond line\n" {
 		t.Errorf("error stream %q", errs.String())
+	}
+}
+
+// TestBurstQueues: with the defaults of a one-CPU host (two slots), a
+// burst of 32 concurrent requests waits in the queue and every request is
+// served, as fcgiwrap's listen backlog would have it — none gets 503.
+func TestBurstQueues(t *testing.T) {
+	ev := newEvents()
+	rn := newRunner(t, Config{MaxConcurrency: 2, Observer: ev}, nil)
+	const n = 32
+	results := make(chan served, n)
+	var releases []func()
+	for range n {
+		body, release := block()
+		releases = append(releases, release)
+		env := cgiEnv("POST", "/count.cgi", "")
+		env["CONTENT_LENGTH"] = "1"
+		go func() { results <- serve(t, context.Background(), rn, env, body, nil) }()
+	}
+	waitFor(t, "30 requests in the queue", func() bool { return rn.lim.waiting.Load() == n-2 })
+	for _, release := range releases {
+		go release() // a queued request reads its body only once it runs
+	}
+	for range n {
+		if s := <-results; s.resp == nil || s.resp.StatusCode != 200 || s.body != "1\n" {
+			t.Errorf("answer %q", s.raw)
+		}
+	}
+	if ev.has("rejected queue_full") || ev.has("rejected queue_timeout") {
+		t.Errorf("requests rejected: %v", ev.list)
+	}
+}
+
+// TestDrainAnswersQueued: when a shutdown begins (Drain), a request waiting
+// for a slot gets 503 with Retry-After at once, and the running script
+// finishes its answer.
+func TestDrainAnswersQueued(t *testing.T) {
+	ev := newEvents()
+	rn := newRunner(t, Config{MaxConcurrency: 1, QueueTimeout: time.Minute, Observer: ev}, nil)
+	body, release := block()
+	env := cgiEnv("POST", "/count.cgi", "")
+	env["CONTENT_LENGTH"] = "1"
+	first := make(chan served, 1)
+	go func() { first <- serve(t, context.Background(), rn, env, body, nil) }()
+	<-ev.started
+	queued := make(chan served, 1)
+	go func() { queued <- serve(t, context.Background(), rn, cgiEnv("GET", "/hello.cgi", ""), nil, nil) }()
+	waitFor(t, "a request in the queue", func() bool { return rn.lim.waiting.Load() == 1 })
+	rn.Drain()
+	if s := <-queued; s.resp == nil || s.resp.StatusCode != 503 || s.resp.Header.Get("Retry-After") == "" {
+		t.Errorf("queued request at drain: %q, want 503 with Retry-After", s.raw)
+	}
+	if s := get(t, rn, "GET /hello.cgi HTTP/1.0\r\n\r\n"); s.resp.StatusCode != 503 {
+		t.Errorf("new request after drain: %q, want 503", s.raw)
+	}
+	release()
+	if s := <-first; s.resp == nil || s.resp.StatusCode != 200 || s.body != "1\n" {
+		t.Errorf("running script at drain: %q", s.raw)
 	}
 }
