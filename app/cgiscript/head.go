@@ -24,7 +24,7 @@ var (
 // head is a script's response head (RFC 3875 section 6.2, 6.3).
 type head struct {
 	status   int         // from the Status field; 0 when there is none
-	header   http.Header // every field but Status, names canonical
+	header   http.Header // every field but Status, names canonical but Variable-*
 	location string      // the Location field
 	hasType  bool        // a non-empty Content-Type field
 	fields   int         // how many fields, Status included
@@ -108,6 +108,11 @@ func (h *head) addField(line []byte) error {
 	name := textproto.CanonicalMIMEHeaderKey(string(line[:colon]))
 	value := string(v)
 	h.fields++
+	if handler.CaseSensitiveHeader(name) {
+		// The web server passes the rest of the name on as a variable,
+		// spelled as it came (FastCGI's Authorizer): keep it byte-exact.
+		name = string(line[:colon])
+	}
 	switch name {
 	case "Status":
 		if h.status != 0 {

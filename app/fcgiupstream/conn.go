@@ -1,7 +1,6 @@
 package fcgiupstream
 
 import (
-	"encoding/binary"
 	"io"
 	"net"
 	"sync"
@@ -10,13 +9,8 @@ import (
 	"time"
 
 	"github.com/yookoala/gofast"
-)
 
-// FastCGI record types the connection watches for.
-const (
-	typeEndRequest = 3
-	typeStdout     = 6
-	typeStderr     = 7
+	"github.com/gatewayd/gatewayd/internal/fcgiwire"
 )
 
 // conn is one connection to the upstream. It is the net.Conn gofast's
@@ -32,6 +26,9 @@ type conn struct {
 	timeout time.Duration
 	reused  bool      // served a request before
 	idleAt  time.Time // when it went back to the pool
+	// For the request that took the connection last: how long it waited
+	// for a token, and how long dialing took (0 when reused).
+	waited, dialed time.Duration
 
 	reading  atomic.Bool   // a Read is waiting on the upstream
 	activity atomic.Uint64 // reads and writes done
@@ -39,12 +36,12 @@ type conn struct {
 	mu     sync.Mutex
 	stderr io.Writer // the current request's, or nil
 	st     streamState
-	hdr    [8]byte
+	hdr    [fcgiwire.HeaderLen]byte
 	hn     int
-	typ    byte
-	remain int // content bytes left in the current record
-	pad    int // padding bytes left
-	end    [8]byte
+	typ    fcgiwire.Type
+	remain int     // content bytes left in the current record
+	pad    int     // padding bytes left
+	end    [8]byte // FCGI_END_REQUEST's body
 	en     int
 }
 
@@ -52,7 +49,7 @@ type conn struct {
 type streamState struct {
 	endSeen     bool
 	appStatus   uint32
-	protoStatus byte
+	protoStatus fcgiwire.ProtocolStatus
 	badVersion  bool
 	stdout      int64 // FCGI_STDOUT content bytes
 	readErr     error
@@ -129,12 +126,13 @@ func (c *conn) follow(b []byte) {
 			if c.hn < len(c.hdr) {
 				return
 			}
-			if c.hdr[0] != 1 {
+			h := fcgiwire.ParseHeader(c.hdr[:])
+			if h.Version != fcgiwire.Version1 {
 				c.st.badVersion = true
 			}
-			c.typ = c.hdr[1]
-			c.remain = int(binary.BigEndian.Uint16(c.hdr[4:6]))
-			c.pad = int(c.hdr[6])
+			c.typ = h.Type
+			c.remain = int(h.ContentLength)
+			c.pad = int(h.PaddingLength)
 			c.en = 0
 			if c.remain == 0 && c.pad == 0 {
 				c.recordDone()
@@ -145,13 +143,13 @@ func (c *conn) follow(b []byte) {
 			k := min(c.remain, len(b))
 			chunk := b[:k]
 			switch c.typ {
-			case typeStdout:
+			case fcgiwire.TypeStdout:
 				c.st.stdout += int64(k)
-			case typeStderr:
+			case fcgiwire.TypeStderr:
 				if c.stderr != nil {
 					_, _ = c.stderr.Write(chunk)
 				}
-			case typeEndRequest:
+			case fcgiwire.TypeEndRequest:
 				c.en += copy(c.end[c.en:], chunk)
 			}
 			c.remain -= k
@@ -168,10 +166,12 @@ func (c *conn) follow(b []byte) {
 }
 
 func (c *conn) recordDone() {
-	if c.typ == typeEndRequest && c.en == len(c.end) {
-		c.st.endSeen = true
-		c.st.appStatus = binary.BigEndian.Uint32(c.end[:4])
-		c.st.protoStatus = c.end[4]
+	if c.typ == fcgiwire.TypeEndRequest {
+		if er, err := fcgiwire.ParseEndRequest(c.end[:c.en]); err == nil {
+			c.st.endSeen = true
+			c.st.appStatus = er.AppStatus
+			c.st.protoStatus = er.ProtocolStatus
+		}
 	}
 	c.hn = 0
 }

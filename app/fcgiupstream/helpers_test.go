@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/binary"
 	"io"
 	"net"
 	"net/http"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/gatewayd/gatewayd/core/environ"
 	"github.com/gatewayd/gatewayd/core/handler"
+	"github.com/gatewayd/gatewayd/internal/fcgiwire"
 )
 
 // response is what a client got back.
@@ -212,20 +212,21 @@ func rawUpstream(t testing.TB, serve func(c net.Conn)) string {
 	return sock
 }
 
+// The fake upstreams of these tests write records with the one FastCGI
+// codec, internal/fcgiwire.
+const (
+	typeStdout = fcgiwire.TypeStdout
+	typeStderr = fcgiwire.TypeStderr
+)
+
 // record frames one FastCGI record with 8-byte alignment.
-func record(typ byte, id uint16, content []byte) []byte {
-	pad := -len(content) & 7
-	b := []byte{1, typ, byte(id >> 8), byte(id), byte(len(content) >> 8), byte(len(content)), byte(pad), 0}
-	b = append(b, content...)
-	return append(b, make([]byte, pad)...)
+func record(t fcgiwire.Type, id uint16, content []byte) []byte {
+	return fcgiwire.AppendRecord(nil, t, id, content)
 }
 
 // endRequest is FCGI_END_REQUEST with appStatus and protocolStatus.
-func endRequest(id uint16, app uint32, proto byte) []byte {
-	var body [8]byte
-	binary.BigEndian.PutUint32(body[:], app)
-	body[4] = proto
-	return record(typeEndRequest, id, body[:])
+func endRequest(id uint16, app uint32, proto fcgiwire.ProtocolStatus) []byte {
+	return fcgiwire.AppendEndRequest(nil, id, app, proto)
 }
 
 // readFCGIRequest reads one request's records, up to the empty FCGI_STDIN,
@@ -237,55 +238,24 @@ func readFCGIRequest(r io.Reader) (uint16, []byte, error) {
 
 // readFCGIParams is readFCGIRequest that also decodes FCGI_PARAMS.
 func readFCGIParams(r io.Reader) (uint16, map[string]string, []byte, error) {
-	var stdin, params []byte
+	var stdin, params, buf []byte
 	for {
-		var h [8]byte
-		if _, err := io.ReadFull(r, h[:]); err != nil {
+		h, content, err := fcgiwire.ReadRecord(r, buf)
+		if err != nil {
 			return 0, nil, nil, err
 		}
-		clen := int(binary.BigEndian.Uint16(h[4:6]))
-		body := make([]byte, clen+int(h[6]))
-		if _, err := io.ReadFull(r, body); err != nil {
-			return 0, nil, nil, err
-		}
-		id := binary.BigEndian.Uint16(h[2:4])
-		switch h[1] {
-		case 4: // FCGI_PARAMS
-			params = append(params, body[:clen]...)
-		case 5: // FCGI_STDIN
-			if clen == 0 {
-				return id, decodePairs(params), stdin, nil
+		buf = content[:0]
+		switch h.Type {
+		case fcgiwire.TypeParams:
+			params = append(params, content...)
+		case fcgiwire.TypeStdin:
+			if len(content) == 0 {
+				m := map[string]string{}
+				err := fcgiwire.DecodePairs(string(params), fcgiwire.Limits{MaxBytes: -1, MaxPairs: -1},
+					func(n, v string) { m[n] = v })
+				return h.ID, m, stdin, err
 			}
-			stdin = append(stdin, body[:clen]...)
+			stdin = append(stdin, content...)
 		}
 	}
-}
-
-func decodePairs(b []byte) map[string]string {
-	m := map[string]string{}
-	size := func() int {
-		if len(b) == 0 {
-			return -1
-		}
-		if b[0] < 0x80 {
-			n := int(b[0])
-			b = b[1:]
-			return n
-		}
-		if len(b) < 4 {
-			return -1
-		}
-		n := int(binary.BigEndian.Uint32(b) &^ (1 << 31))
-		b = b[4:]
-		return n
-	}
-	for len(b) > 0 {
-		kl, vl := size(), size()
-		if kl < 0 || vl < 0 || kl+vl > len(b) {
-			break
-		}
-		m[string(b[:kl])] = string(b[kl : kl+vl])
-		b = b[kl+vl:]
-	}
-	return m
 }

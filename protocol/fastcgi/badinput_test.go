@@ -255,8 +255,8 @@ func (l smallBufListener) Accept() (net.Conn, error) {
 // FuzzServe feeds arbitrary bytes to a server connection: whatever they are,
 // the server answers or closes, and lets go of the connection.
 func FuzzServe(f *testing.F) {
-	for _, tc := range recordTable {
-		f.Add(unhex(tc.bytes))
+	for _, b := range wireSeeds() {
+		f.Add(b)
 	}
 	f.Add(encodeRequest(1, roleResponder, flagKeepConn, getParams("/hello"), nil, false))
 	f.Add(encodeRequest(1, roleResponder, 0, postParams("/echo", 3), []byte("abc"), false))

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/gatewayd/gatewayd/core/handler"
+	"github.com/gatewayd/gatewayd/internal/fcgiwire"
 )
 
 // testClient is a minimal FastCGI web-server side that multiplexes requests
@@ -145,7 +146,7 @@ func pairs(params map[string]string) []byte {
 
 // encodeRequest is a whole request: BEGIN_REQUEST, PARAMS, STDIN (with their
 // empty records; the STDIN end left out when openBody is set).
-func encodeRequest(id uint16, role uint16, flags uint8, params map[string]string, body []byte, openBody bool) []byte {
+func encodeRequest(id uint16, role fcgiwire.Role, flags uint8, params map[string]string, body []byte, openBody bool) []byte {
 	b := appendBeginRequest(nil, id, role, flags)
 	b = appendStream(b, typeParams, id, pairs(params))
 	b = appendRecord(b, typeParams, id, nil)

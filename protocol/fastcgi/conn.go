@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/gatewayd/gatewayd/core/environ"
+	"github.com/gatewayd/gatewayd/internal/fcgiwire"
 )
 
 const (
@@ -220,7 +221,7 @@ func (c *conn) writeLoop() {
 }
 
 // output queues p as records of type t for r.
-func (c *conn) output(r *request, t recType, p []byte) (int, error) {
+func (c *conn) output(r *request, t fcgiwire.Type, p []byte) (int, error) {
 	n := 0
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -237,8 +238,8 @@ func (c *conn) output(r *request, t recType, p []byte) (int, error) {
 			}
 			c.room.Wait()
 		}
-		k := min(len(p), maxChunk)
-		c.out = appendRecord(c.out, t, r.id, p[:k])
+		k := min(len(p), fcgiwire.MaxChunk)
+		c.out = fcgiwire.AppendRecord(c.out, t, r.id, p[:k])
 		p = p[k:]
 		n += k
 		c.kick()
@@ -283,16 +284,16 @@ func (c *conn) readRecord() error {
 	if c.mayBlock() {
 		c.armDeadline(false)
 	}
-	hb, err := c.br.Peek(headerLen)
+	hb, err := c.br.Peek(fcgiwire.HeaderLen)
 	if err != nil {
 		if err == io.EOF && c.br.Buffered() > 0 {
 			err = io.ErrUnexpectedEOF
 		}
 		return err
 	}
-	h := parseHeader(hb)
-	c.br.Discard(headerLen)
-	if h.Version != version1 {
+	h := fcgiwire.ParseHeader(hb)
+	c.br.Discard(fcgiwire.HeaderLen)
+	if h.Version != fcgiwire.Version1 {
 		return &protocolError{fmt.Sprintf("record version %d, want 1", h.Version)}
 	}
 	n := int(h.ContentLength)
@@ -310,12 +311,12 @@ func (c *conn) readRecord() error {
 // mayBlock reports whether reading the next record may wait for the network.
 func (c *conn) mayBlock() bool {
 	b := c.br.Buffered()
-	if b < headerLen {
+	if b < fcgiwire.HeaderLen {
 		return true
 	}
-	hb, _ := c.br.Peek(headerLen)
-	h := parseHeader(hb)
-	return b < headerLen+int(h.ContentLength)+int(h.PaddingLength)
+	hb, _ := c.br.Peek(fcgiwire.HeaderLen)
+	h := fcgiwire.ParseHeader(hb)
+	return b < fcgiwire.HeaderLen+int(h.ContentLength)+int(h.PaddingLength)
 }
 
 // armDeadline sets the read deadline to the earliest head still expected:
@@ -354,7 +355,7 @@ func (c *conn) content(n int) ([]byte, error) {
 		return b, nil
 	}
 	if cap(c.scratch) < n {
-		c.scratch = make([]byte, maxContent)
+		c.scratch = make([]byte, fcgiwire.MaxContent)
 	}
 	b := c.scratch[:n]
 	if _, err := io.ReadFull(c.br, b); err != nil {
@@ -382,12 +383,12 @@ func (c *conn) lookup(id uint16) *request {
 	return r
 }
 
-func (c *conn) handle(h header, n int) error {
+func (c *conn) handle(h fcgiwire.Header, n int) error {
 	if !c.refuse {
 		c.first = time.Time{}
 	}
 	if h.ID == 0 {
-		if h.Type == typeGetValues {
+		if h.Type == fcgiwire.TypeGetValues {
 			b, err := c.content(n)
 			if err != nil {
 				return err
@@ -399,31 +400,31 @@ func (c *conn) handle(h header, n int) error {
 		}
 		c.log.Debug("fastcgi: unknown management record", zap.Stringer("type", h.Type))
 		t := h.Type
-		return c.reply(func(b []byte) []byte { return appendUnknownType(b, t) })
+		return c.reply(func(b []byte) []byte { return fcgiwire.AppendUnknownType(b, t) })
 	}
 	switch h.Type {
-	case typeBeginRequest:
+	case fcgiwire.TypeBeginRequest:
 		b, err := c.content(n)
 		if err != nil {
 			return err
 		}
-		br, err := parseBeginRequest(b)
+		br, err := fcgiwire.ParseBeginRequest(b)
 		if err != nil {
-			return &protocolError{err.Error()[len("fastcgi: "):]}
+			return &protocolError{"short FCGI_BEGIN_REQUEST body"}
 		}
 		return c.begin(h.ID, br)
-	case typeParams:
+	case fcgiwire.TypeParams:
 		return c.params(h.ID, n)
-	case typeStdin:
+	case fcgiwire.TypeStdin:
 		return c.stdin(h.ID, n)
-	case typeAbortRequest:
+	case fcgiwire.TypeAbortRequest:
 		if err := c.discard(n); err != nil {
 			return err
 		}
 		return c.abort(h.ID)
 	default:
 		// DATA (Filter role only) and types a web server does not send.
-		if c.lookup(h.ID) != nil && h.Type != typeData {
+		if c.lookup(h.ID) != nil && h.Type != fcgiwire.TypeData {
 			c.log.Debug("fastcgi: ignored record", zap.Stringer("type", h.Type), zap.Uint16("id", h.ID))
 		}
 		return c.discard(n)
@@ -431,29 +432,25 @@ func (c *conn) handle(h header, n int) error {
 }
 
 func (c *conn) getValues(b []byte) error {
-	var out []byte
-	err := decodePairs(string(b), func(name, _ string) {
-		if v, ok := c.srv.getValue(name); ok {
-			out = appendPair(out, name, v)
-		}
+	var err error
+	rerr := c.reply(func(out []byte) []byte {
+		out, err = fcgiwire.AppendGetValuesResult(out, b, c.srv.getValue)
+		return out
 	})
 	if err != nil {
 		c.log.Warn("fastcgi: malformed FCGI_GET_VALUES; answering the names before the fault", zap.Error(err))
 	}
-	if len(out) > maxContent {
-		out = out[:0]
-	}
-	return c.reply(func(b []byte) []byte { return appendRecord(b, typeGetValuesResult, 0, out) })
+	return rerr
 }
 
 func (c *conn) refused(id uint16, ps ProtocolStatus) error {
 	if o := c.srv.Observer; o != nil {
 		o.Refused(ps)
 	}
-	return c.reply(func(b []byte) []byte { return appendEndRequest(b, id, 0, ps) })
+	return c.reply(func(b []byte) []byte { return fcgiwire.AppendEndRequest(b, id, 0, ps) })
 }
 
-func (c *conn) begin(id uint16, br beginRequest) error {
+func (c *conn) begin(id uint16, br fcgiwire.BeginRequest) error {
 	if c.refuse {
 		if err := c.refused(id, Overloaded); err != nil {
 			return err
@@ -465,8 +462,8 @@ func (c *conn) begin(id uint16, br beginRequest) error {
 		c.mu.Unlock()
 		return nil
 	}
-	if br.Role != roleResponder && br.Role != roleAuthorizer {
-		c.log.Warn("fastcgi: unsupported role; answering FCGI_UNKNOWN_ROLE", zap.Uint16("role", br.Role),
+	if br.Role != fcgiwire.RoleResponder && br.Role != fcgiwire.RoleAuthorizer {
+		c.log.Warn("fastcgi: unsupported role; answering FCGI_UNKNOWN_ROLE", zap.Uint16("role", uint16(br.Role)),
 			zap.Uint16("id", id))
 		return c.refused(id, UnknownRole)
 	}
@@ -543,13 +540,13 @@ func (c *conn) paramsEnd(r *request) error {
 		r.releaseParams()
 	}
 	env := make(environ.Env, 32)
-	if err := decodePairs(s, func(name, value string) { env[name] = value }); err != nil {
+	if err := fcgiwire.DecodePairs(s, fcgiwire.Limits{MaxBytes: -1, MaxPairs: -1}, func(name, value string) { env[name] = value }); err != nil {
 		c.log.Warn("fastcgi: malformed FCGI_PARAMS; answering 400", zap.Error(err), zap.Uint16("id", r.id))
 		return c.reject(r, 400, "Bad Request")
 	}
 	normalize(env, r.role, c.srv.LiteralPaths, c.srv.core.ServerSoftware)
 	r.env = env
-	if r.role == roleAuthorizer {
+	if r.role == fcgiwire.RoleAuthorizer {
 		c.start(r, false)
 		return nil
 	}
@@ -596,7 +593,7 @@ func (c *conn) stdin(id uint16, n int) error {
 		r.body.end()
 		return nil
 	}
-	if r.role == roleAuthorizer || r.stdinDone {
+	if r.role == fcgiwire.RoleAuthorizer || r.stdinDone {
 		return c.discard(n)
 	}
 	take := n
@@ -704,8 +701,8 @@ func (c *conn) reject(r *request, status int, text string) error {
 	resp := "Status: " + strconv.Itoa(status) + " " + text + "\r\nContent-Type: text/plain\r\nContent-Length: " +
 		strconv.Itoa(len(body)) + "\r\n\r\n" + body
 	return c.reply(func(b []byte) []byte {
-		b = appendRecord(b, typeStdout, r.id, []byte(resp))
-		b = appendRecord(b, typeStdout, r.id, nil)
+		b = fcgiwire.AppendRecord(b, fcgiwire.TypeStdout, r.id, []byte(resp))
+		b = fcgiwire.AppendRecord(b, fcgiwire.TypeStdout, r.id, nil)
 		return c.endLocked(b, r, 0)
 	})
 }
@@ -714,7 +711,7 @@ func (c *conn) reject(r *request, status int, text string) error {
 // connection or the server is draining an idle one, marks it for closing.
 // c.mu is held.
 func (c *conn) endLocked(b []byte, r *request, appStatus uint32) []byte {
-	b = appendEndRequest(b, r.id, appStatus, RequestComplete)
+	b = fcgiwire.AppendEndRequest(b, r.id, appStatus, RequestComplete)
 	if !r.keep || (c.draining && len(c.reqs) == 0) {
 		c.closing = true
 	}

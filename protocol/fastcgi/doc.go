@@ -1,8 +1,9 @@
-// Package fastcgi is gatewayd's FastCGI front end: the FastCGI 1.0 record
-// layer (record.go) and a server (server.go, conn.go, request.go) that turns
-// a web server's requests into a CGI environment, a body stream and an error
-// stream, runs each through the core handler (core/handler, gateway form)
-// and frames the response as FCGI_STDOUT records.
+// Package fastcgi is gatewayd's FastCGI front end: a server (server.go,
+// conn.go, request.go) that turns a web server's requests into a CGI
+// environment, a body stream and an error stream, runs each through the core
+// handler (core/handler, gateway form) and frames the response as
+// FCGI_STDOUT records. The records themselves are internal/fcgiwire's, the
+// codec it shares with the FastCGI upstream.
 //
 // Specification: FastCGI Specification 1.0 (Open Market, 1996), sections 3
 // (records, name-value pairs, request ids) and 5–6 (management records,

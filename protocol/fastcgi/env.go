@@ -1,16 +1,19 @@
 package fastcgi
 
-import "github.com/gatewayd/gatewayd/core/environ"
+import (
+	"github.com/gatewayd/gatewayd/core/environ"
+	"github.com/gatewayd/gatewayd/internal/fcgiwire"
+)
 
 // normalize fixes what web servers send in FCGI_PARAMS before the core sees
 // it: the core's gateway rules (environ.NormalizeGateway: empty values
 // dropped, the path rule for nginx's stock fastcgi_params and Apache's
 // mod_proxy_fcgi unless literalPaths), and FCGI_ROLE set to RESPONDER or
 // AUTHORIZER unless the web server sent it.
-func normalize(e environ.Env, role uint16, literalPaths bool, serverSoftware string) {
+func normalize(e environ.Env, role fcgiwire.Role, literalPaths bool, serverSoftware string) {
 	environ.NormalizeGateway(e, environ.GatewayOptions{LiteralPaths: literalPaths, ServerSoftware: serverSoftware})
 	if _, ok := e["FCGI_ROLE"]; !ok {
-		if role == roleAuthorizer {
+		if role == fcgiwire.RoleAuthorizer {
 			e["FCGI_ROLE"] = "AUTHORIZER"
 		} else {
 			e["FCGI_ROLE"] = "RESPONDER"

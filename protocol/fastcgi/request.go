@@ -13,6 +13,7 @@ import (
 
 	"github.com/gatewayd/gatewayd/core/environ"
 	"github.com/gatewayd/gatewayd/core/handler"
+	"github.com/gatewayd/gatewayd/internal/fcgiwire"
 )
 
 // Errors an app's body read returns, besides io.ErrUnexpectedEOF (the
@@ -29,7 +30,7 @@ var (
 type request struct {
 	c       *conn
 	id      uint16
-	role    uint16
+	role    fcgiwire.Role
 	keep    bool
 	ctx     reqContext
 	cancel  context.CancelFunc
@@ -50,13 +51,13 @@ type request struct {
 	received   int64
 }
 
-func newRequest(c *conn, id uint16, br beginRequest) *request {
-	r := &request{c: c, id: id, role: br.Role, keep: br.Flags&flagKeepConn != 0, limit: -1}
+func newRequest(c *conn, id uint16, br fcgiwire.BeginRequest) *request {
+	r := &request{c: c, id: id, role: br.Role, keep: br.Flags&fcgiwire.FlagKeepConn != 0, limit: -1}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.ctx = reqContext{ctx}
 	r.cancel = cancel
-	r.stdout = stream{r: r, t: typeStdout}
-	r.stderr = stream{r: r, t: typeStderr}
+	r.stdout = stream{r: r, t: fcgiwire.TypeStdout}
+	r.stderr = stream{r: r, t: fcgiwire.TypeStderr}
 	return r
 }
 
@@ -113,9 +114,9 @@ func (c *conn) finish(r *request, res *handler.Result, appStatus uint32) {
 		incomplete = true
 		c.closing = true
 	default:
-		c.out = appendRecord(c.out, typeStdout, r.id, nil)
+		c.out = fcgiwire.AppendRecord(c.out, fcgiwire.TypeStdout, r.id, nil)
 		if r.stderr.used.Load() {
-			c.out = appendRecord(c.out, typeStderr, r.id, nil)
+			c.out = fcgiwire.AppendRecord(c.out, fcgiwire.TypeStderr, r.id, nil)
 		}
 		c.out = c.endLocked(c.out, r, appStatus)
 	}
@@ -130,7 +131,7 @@ func (c *conn) finish(r *request, res *handler.Result, appStatus uint32) {
 // stream is a request's STDOUT or STDERR.
 type stream struct {
 	r    *request
-	t    recType
+	t    fcgiwire.Type
 	used atomic.Bool
 }
 
@@ -138,7 +139,7 @@ func (s *stream) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	if s.t == typeStderr {
+	if s.t == fcgiwire.TypeStderr {
 		s.used.Store(true)
 	}
 	return s.r.c.output(s.r, s.t, p)

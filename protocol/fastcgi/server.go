@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/gatewayd/gatewayd/core/handler"
+	"github.com/gatewayd/gatewayd/internal/fcgiwire"
 	"github.com/gatewayd/gatewayd/internal/workers"
 )
 
@@ -164,11 +165,11 @@ func (s *Server) init() {
 // server does not know, which are left out of the answer.
 func (s *Server) getValue(name string) (string, bool) {
 	switch name {
-	case "FCGI_MAX_CONNS":
+	case fcgiwire.MaxConns:
 		return strconv.Itoa(s.lim.maxConns), true
-	case "FCGI_MAX_REQS":
+	case fcgiwire.MaxReqs:
 		return strconv.Itoa(s.lim.maxConns * s.lim.maxReqs), true
-	case "FCGI_MPXS_CONNS":
+	case fcgiwire.MpxsConns:
 		if s.lim.maxReqs > 1 {
 			return "1", true
 		}

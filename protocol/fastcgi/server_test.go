@@ -31,7 +31,7 @@ func TestHello(t *testing.T) {
 	if got := r.stdout.String(); got != want {
 		t.Errorf("stdout = %q, want %q", got, want)
 	}
-	if r.end != (endRequest{0, RequestComplete}) || r.ends != 1 {
+	if r.end != (endRequest{ProtocolStatus: RequestComplete}) || r.ends != 1 {
 		t.Errorf("end = %+v (%d), want complete once", r.end, r.ends)
 	}
 }
