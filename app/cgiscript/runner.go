@@ -361,7 +361,7 @@ func (rn *Runner) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	}
 
 	info.SetPhase(handler.PhaseQueued)
-	wait, err := rn.lim.acquire(ctx, rn.drain)
+	wait, err := rn.lim.acquire(ctx, rn.drain, func() { log.Debug("waiting for a cgi slot") })
 	if err != nil {
 		switch {
 		case errors.Is(err, errQueueFull):

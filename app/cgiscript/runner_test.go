@@ -88,6 +88,10 @@ func TestRefusals(t *testing.T) {
 	}
 	write(filepath.Join(root, "ok.cgi"), 0o755)
 	write(filepath.Join(root, "plain.cgi"), 0o644)
+	write(filepath.Join(root, ".hidden.cgi"), 0o755)
+	write(filepath.Join(root, ".htaccess"), 0o755)
+	must(t, os.Mkdir(filepath.Join(root, ".git"), 0o755))
+	write(filepath.Join(root, ".git", "config"), 0o755)
 	write(filepath.Join(outside, "evil.cgi"), 0o755)
 	must(t, os.WriteFile(filepath.Join(root, "junk.cgi"), []byte("\x00\x01junk"), 0o755))
 	must(t, os.Mkdir(filepath.Join(root, "dir.cgi"), 0o755))
@@ -106,7 +110,14 @@ func TestRefusals(t *testing.T) {
 		{"/link.cgi/x", 200},
 		{"/missing.cgi", 404},
 		{"/", 404},
-		{"/../" + filepath.Base(outside) + "/evil.cgi", 404},
+		{"/../" + filepath.Base(outside) + "/evil.cgi", 400},
+		{"/ok.cgi/../../../../etc/passwd", 400},
+		{"/ok.cgi/a/..", 400},
+		{`/ok.cgi/a\..\..\etc`, 400},
+		{"/ok.cgi/./a//b", 200},
+		{"/.hidden.cgi", 403},
+		{"/.git/config", 403},
+		{"/.htaccess", 403},
 		{"/./ok.cgi", 404},
 		{"/plain.cgi", 403},
 		{"/dir.cgi", 403},
