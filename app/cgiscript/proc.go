@@ -1,7 +1,6 @@
 package cgiscript
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/gatewayd/gatewayd/internal/stderrlog"
 )
 
 // Why gatewayd stopped a script.
@@ -300,29 +301,24 @@ func (p *proc) feed(body io.Reader, log *zap.Logger) {
 	}
 }
 
-// logStderr logs the script's stderr a line at a time.
-// Each line also goes to the request's error stream when it has one (the
-// web server's error log, through FCGI_STDERR), as fcgiwrap does.
+// logStderr logs the script's stderr a line at a time, through the one
+// bounded relay (internal/stderrlog: 8 KiB a line, 1,000 lines a request).
+// Each logged line also goes to the request's error stream when it has one
+// (the web server's error log, through FCGI_STDERR), as fcgiwrap does.
 func (p *proc) logStderr(log *zap.Logger, obs Observer, name string, errs io.Writer) {
 	defer close(p.logged)
-	br := bufio.NewReaderSize(p.stderr, 4096)
+	w := stderrlog.New(log, "script stderr", func(line []byte) {
+		obs.StderrLine(name)
+		if errs != nil {
+			_, _ = errs.Write(append(line[:len(line):len(line)], '\n'))
+		}
+	})
+	defer w.Flush()
+	var buf [4096]byte
 	for {
-		line, err := br.ReadSlice('\n')
-		n := len(line)
-		if n > 0 && line[n-1] == '\n' {
-			n--
-			if n > 0 && line[n-1] == '\r' {
-				n--
-			}
-		}
-		if n > 0 {
-			log.Warn("script stderr", zap.String("line", string(line[:n])))
-			obs.StderrLine(name)
-			if errs != nil {
-				_, _ = errs.Write(append(line[:n:n], '\n'))
-			}
-		}
-		if err != nil && err != bufio.ErrBufferFull {
+		n, err := p.stderr.Read(buf[:])
+		_, _ = w.Write(buf[:n])
+		if err != nil {
 			return
 		}
 	}

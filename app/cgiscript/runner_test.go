@@ -761,3 +761,34 @@ func TestDrainAnswersQueued(t *testing.T) {
 		t.Errorf("running script at drain: %q", s.raw)
 	}
 }
+
+// TestStderrBounded: a script that floods its stderr puts at most 1,000
+// lines of at most 8 KiB in the log (and the web server's error stream),
+// and one line saying how many were dropped.
+func TestStderrBounded(t *testing.T) {
+	log, logs := observed(t)
+	rn := newRunner(t, Config{}, log)
+	var errs bytes.Buffer
+	h := &handler.Handler{App: rn}
+	var out bytes.Buffer
+	h.Serve(context.Background(), &handler.Request{Env: cgiEnv("GET", "/flood.cgi", ""), Errors: &errs, Protocol: "test"}, &out)
+	if !strings.HasSuffix(out.String(), "\r\n\r\nok\n") {
+		t.Fatalf("answer %q", out.String())
+	}
+	entries := logs.FilterMessage("script stderr").All()
+	if len(entries) != 1000 {
+		t.Errorf("%d stderr entries logged, want 1000", len(entries))
+	}
+	for _, e := range entries {
+		if l := len(e.ContextMap()["line"].(string)); l > 8<<10 {
+			t.Fatalf("a logged line of %d bytes", l)
+		}
+	}
+	if n := strings.Count(errs.String(), "\n"); n != 1000 {
+		t.Errorf("%d lines to the error stream, want 1000", n)
+	}
+	d := logs.FilterMessage("script stderr lines dropped").All()
+	if len(d) != 1 || d[0].ContextMap()["lines"].(int64) != 3000+3-1000 {
+		t.Errorf("dropped: %+v", d)
+	}
+}
