@@ -258,6 +258,7 @@ func (rn *Runner) Shutdown(ctx context.Context) error {
 	select {
 	case <-done:
 		rn.cont.shutdown()
+		rn.cont.close()
 		return nil
 	case <-ctx.Done():
 		rn.mu.Lock()
@@ -274,6 +275,7 @@ func (rn *Runner) Shutdown(ctx context.Context) error {
 		case <-time.After(reapWait):
 		}
 		rn.cont.shutdown()
+		rn.cont.close()
 		return ctx.Err()
 	}
 }

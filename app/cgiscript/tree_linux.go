@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	ossignal "os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -51,14 +52,25 @@ type containment struct {
 	reaper     bool   // the process is a child subreaper and gatewayd reaps orphans
 	cgroupBase string // the cgroup v2 directory scripts' cgroups are made in; "" for none
 	sweepMu    sync.Mutex
+
+	mu     sync.Mutex
+	direct map[int]struct{} // the running scripts: os/exec reaps them
+	sigs   chan os.Signal   // SIGCHLD: a child, perhaps an adopted orphan, died
+	done   chan struct{}    // closed when the reaping goroutine returns
+	closer sync.Once
 }
 
 func newContainment(useCgroup bool, log *zap.Logger) *containment {
-	c := &containment{log: log}
+	c := &containment{log: log, direct: map[int]struct{}{}}
 	if fd, err := unix.PidfdOpen(os.Getpid(), 0); err == nil {
 		_ = unix.Close(fd)
 		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err == nil {
 			c.reaper = true
+			// Orphans die at any time, also outside any request (those
+			// of a library user's own commands too): reap them as they do.
+			c.sigs, c.done = make(chan os.Signal, 1), make(chan struct{})
+			ossignal.Notify(c.sigs, unix.SIGCHLD)
+			go c.reap()
 		} else {
 			log.Warn("cannot become a child subreaper; orphans of scripts go to init", zap.Error(err))
 		}
@@ -72,6 +84,26 @@ func newContainment(useCgroup bool, log *zap.Logger) *containment {
 		}
 	}
 	return c
+}
+
+// reap sweeps whenever a child died, until close stops it.
+func (c *containment) reap() {
+	defer close(c.done)
+	for range c.sigs {
+		c.sweep()
+	}
+}
+
+// close stops the reaping goroutine.
+func (c *containment) close() {
+	if c.sigs == nil {
+		return
+	}
+	c.closer.Do(func() {
+		ossignal.Stop(c.sigs)
+		close(c.sigs)
+		<-c.done
+	})
 }
 
 // mode names how trees are held, for the log and the docs.
@@ -189,6 +221,9 @@ func (t *tree) started(p *os.Process) {
 		return
 	}
 	t.pid = p.Pid
+	t.c.mu.Lock()
+	t.c.direct[t.pid] = struct{}{}
+	t.c.mu.Unlock()
 }
 
 // signal sends sig to every process of the tree. The caller guarantees the
@@ -249,6 +284,9 @@ func (t *tree) kill() {
 // script's cgroup and reaps the orphans gatewayd adopted. The script itself
 // was reaped by then.
 func (t *tree) release() {
+	t.c.mu.Lock()
+	delete(t.c.direct, t.pid)
+	t.c.mu.Unlock()
 	deadline := time.Now().Add(treeWait)
 	for _, fd := range t.pinned {
 		waitExit(fd, deadline)
@@ -344,6 +382,12 @@ func (c *containment) sweep() {
 	defer c.sweepMu.Unlock()
 	var zombies []int
 	for _, pid := range children() {
+		c.mu.Lock()
+		_, mine := c.direct[pid]
+		c.mu.Unlock()
+		if mine {
+			continue // os/exec reaps a script; no need to look for its pidfd
+		}
 		if st, ok := readStat(pid); ok && st.state == 'Z' {
 			zombies = append(zombies, pid)
 		}

@@ -197,3 +197,29 @@ func BenchmarkTree(b *testing.B) {
 		})
 	}
 }
+
+// TestReaperReapsOrphansAnytime: an orphan gatewayd adopted is reaped when
+// it dies, also between requests — here the orphan of a command the test
+// itself ran, as a library user's would be.
+func TestReaperReapsOrphansAnytime(t *testing.T) {
+	rn := newRunner(t, Config{}, nil)
+	if !rn.cont.reaper {
+		t.Skip("no pidfd here: gatewayd does not become a subreaper")
+	}
+	pidfile := filepath.Join(t.TempDir(), "orphan.pid")
+	r, w, err := os.Pipe()
+	must(t, err)
+	defer w.Close()
+	// An asynchronous list gets /dev/null as stdin unless redirected.
+	cmd := exec.Command("sh", "-c", `exec 3<&0; sh -c 'echo $$ > "$PIDF.tmp"; mv "$PIDF.tmp" "$PIDF"; exec cat >/dev/null' <&3 &`)
+	cmd.Env = append(os.Environ(), "PIDF="+pidfile)
+	cmd.Stdin = r
+	must(t, cmd.Run())
+	r.Close()
+	pid := readPid(t, pidfile)
+	if st, ok := readStat(pid); !ok || st.ppid != os.Getpid() {
+		t.Fatalf("orphan %d not adopted by the test process: %+v", pid, st)
+	}
+	w.Close() // the orphan's cat reads EOF and exits
+	waitFor(t, "the dead orphan to be reaped", func() bool { return !exists(pid) })
+}

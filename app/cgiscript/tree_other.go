@@ -20,6 +20,8 @@ func (c *containment) mode() string { return "process-group" }
 
 func (c *containment) shutdown() {}
 
+func (c *containment) close() {}
+
 type tree struct{ p *os.Process }
 
 func (c *containment) newTree() *tree { return &tree{} }
