@@ -288,6 +288,7 @@ func (t *tree) release() {
 	delete(t.c.direct, t.pid)
 	t.c.mu.Unlock()
 	deadline := time.Now().Add(treeWait)
+	killed := len(t.pinned) > 0
 	for _, fd := range t.pinned {
 		waitExit(fd, deadline)
 		_ = unix.Close(fd)
@@ -301,7 +302,11 @@ func (t *tree) release() {
 			t.c.log.Warn("cannot remove a script's cgroup", zap.String("cgroup", t.cg), zap.Error(err))
 		}
 	}
-	t.c.sweep()
+	if killed {
+		// Reap what was killed now, so that it is gone before the
+		// response is complete; other orphans are reaped on SIGCHLD.
+		t.c.sweep()
+	}
 }
 
 func (t *tree) cgroupKill() {

@@ -17,7 +17,9 @@ import (
 // cgroup per script where cgroup v2 is writable, and the session fallback.
 func containments(t *testing.T) []string {
 	modes := []string{"session"}
-	if newContainment(true, zap.NewNop()).cgroupBase != "" {
+	c := newContainment(true, zap.NewNop())
+	defer c.close()
+	if c.cgroupBase != "" {
 		modes = append(modes, "cgroup")
 	} else {
 		t.Log("no writable cgroup v2 here: only the session fallback is tested")
@@ -181,7 +183,9 @@ func TestReaperLeavesOthersChildren(t *testing.T) {
 // mode, for the smallest script.
 func BenchmarkTree(b *testing.B) {
 	modes := []string{"session"}
-	if newContainment(true, zap.NewNop()).cgroupBase != "" {
+	c := newContainment(true, zap.NewNop())
+	c.close()
+	if c.cgroupBase != "" {
 		modes = append(modes, "cgroup")
 	}
 	for _, mode := range modes {
