@@ -250,7 +250,8 @@ func (t *tree) signal(sig syscall.Signal) {
 // pidfds so that release can wait for them without mistaking a new
 // process with a reused pid for one of them.
 func (t *tree) kill() {
-	_ = syscall.Kill(-t.pid, syscall.SIGKILL)
+	// Listed and pinned first, so that what the group kill below reaches
+	// is waited for too.
 	var pids []int
 	if t.cg != "" {
 		pids = t.cgroupProcs()
@@ -266,11 +267,14 @@ func (t *tree) kill() {
 			continue // gone already
 		}
 		if t.cg == "" && !alive(pid) {
-			_ = unix.Close(fd) // gone, and the pid reused since it was listed
+			_ = unix.Close(fd) // died since it was listed: the sweep reaps it
 			continue
 		}
 		t.pinned = append(t.pinned, fd)
-		if t.cg == "" {
+	}
+	_ = syscall.Kill(-t.pid, syscall.SIGKILL)
+	if t.cg == "" {
+		for _, fd := range t.pinned {
 			_ = unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
 		}
 	}
@@ -288,7 +292,6 @@ func (t *tree) release() {
 	delete(t.c.direct, t.pid)
 	t.c.mu.Unlock()
 	deadline := time.Now().Add(treeWait)
-	killed := len(t.pinned) > 0
 	for _, fd := range t.pinned {
 		waitExit(fd, deadline)
 		_ = unix.Close(fd)
@@ -302,11 +305,9 @@ func (t *tree) release() {
 			t.c.log.Warn("cannot remove a script's cgroup", zap.String("cgroup", t.cg), zap.Error(err))
 		}
 	}
-	if killed {
-		// Reap what was killed now, so that it is gone before the
-		// response is complete; other orphans are reaped on SIGCHLD.
-		t.c.sweep()
-	}
+	// Reap what was killed now, so that it is gone before the response is
+	// complete; other orphans are reaped on SIGCHLD.
+	t.c.sweep()
 }
 
 func (t *tree) cgroupKill() {
