@@ -12,6 +12,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
@@ -90,7 +91,7 @@ func newContainment(useCgroup bool, log *zap.Logger) *containment {
 func (c *containment) reap() {
 	defer close(c.done)
 	for range c.sigs {
-		c.sweep()
+		c.sweepIf(true)
 	}
 }
 
@@ -380,9 +381,26 @@ func waitExit(fd int, deadline time.Time) {
 // sweep reaps the zombies among this process's children that nobody else
 // will: those no pidfd in the process refers to (os/exec holds one for
 // every child it started, until its Wait).
-func (c *containment) sweep() {
+func (c *containment) sweep() { c.sweepIf(false) }
+
+// sweepIf sweeps when a child has exited and not been reaped yet, which
+// one system call tells; with skipScript, not when that child is one of
+// the runner's scripts (os/exec reaps it, and its end sweeps after).
+func (c *containment) sweepIf(skipScript bool) {
 	if !c.reaper {
 		return
+	}
+	pid := exitedChild()
+	if pid <= 0 {
+		return
+	}
+	if skipScript {
+		c.mu.Lock()
+		_, mine := c.direct[pid]
+		c.mu.Unlock()
+		if mine {
+			return
+		}
 	}
 	c.sweepMu.Lock()
 	defer c.sweepMu.Unlock()
@@ -442,6 +460,22 @@ func (c *containment) shutdown() {
 		_ = unix.Close(fd)
 	}
 	c.sweep()
+}
+
+// exitedChild returns the pid of a child that has exited and is not reaped
+// yet, without reaping it; 0 when there is none.
+func exitedChild() int {
+	var info unix.Siginfo
+	if err := unix.Waitid(unix.P_ALL, 0, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil); err != nil {
+		return 0
+	}
+	// si_pid opens the union after the preamble of three ints, padded to
+	// pointer alignment (the kernel's __ARCH_SI_PREAMBLE_SIZE).
+	off := uintptr(12)
+	if unsafe.Sizeof(uintptr(0)) == 8 {
+		off = 16
+	}
+	return int(*(*int32)(unsafe.Add(unsafe.Pointer(&info), off)))
 }
 
 // children lists this process's children, from every thread's list: an
