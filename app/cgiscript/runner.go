@@ -15,6 +15,7 @@ import (
 
 	"github.com/gatewayd/gatewayd/core/environ"
 	"github.com/gatewayd/gatewayd/core/handler"
+	"github.com/gatewayd/gatewayd/internal/lograte"
 )
 
 // Defaults for the zero values of [Config].
@@ -119,6 +120,9 @@ type Runner struct {
 	baseEnv []string // PassEnv resolved at New
 	lim     limiter
 	cont    *containment
+	// A client can make these happen at will: one log line per interval,
+	// the rest counted on the next (metrics count every one).
+	fullLog, waitLog, pathLog lograte.Limiter
 
 	mu      sync.Mutex
 	closed  bool
@@ -367,11 +371,16 @@ func (rn *Runner) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		switch {
 		case errors.Is(err, errQueueFull):
 			rn.obs.Rejected(RejectQueueFull)
-			log.Warn("cgi queue full; answered 503", zap.Int("max_concurrency", rn.cfg.MaxConcurrency),
-				zap.Int("queue_size", rn.cfg.QueueSize))
+			if ok, n := rn.fullLog.Allow(time.Now()); ok {
+				log.Warn("cgi queue full; answered 503", zap.Int("max_concurrency", rn.cfg.MaxConcurrency),
+					zap.Int("queue_size", rn.cfg.QueueSize), zap.Int64("suppressed", n))
+			}
 		case errors.Is(err, errQueueTimeout):
 			rn.obs.Rejected(RejectQueueTimeout)
-			log.Warn("no cgi slot within queue_timeout; answered 503", zap.Duration("queue_timeout", rn.cfg.QueueTimeout))
+			if ok, n := rn.waitLog.Allow(time.Now()); ok {
+				log.Warn("no cgi slot within queue_timeout; answered 503", zap.Duration("queue_timeout", rn.cfg.QueueTimeout),
+					zap.Int64("suppressed", n))
+			}
 		case errors.Is(err, errStopped):
 			rn.obs.Rejected(RejectShutdown)
 		default: // the client went away while queued

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -72,7 +73,9 @@ func (rn *Runner) selectScript(env environ.Env, log *zap.Logger) (s *script, scr
 		// PATH_TRANSLATED would lead out of the root, and a script that
 		// opens it (php-cgi, a template engine) would read or run a file
 		// there.
-		log.Info("refused a path outside the root", zap.String("path_info", pi))
+		if ok, n := rn.pathLog.Allow(time.Now()); ok {
+			log.Info("refused a path outside the root", zap.String("path_info", pi), zap.Int64("suppressed", n))
+		}
 		return nil, "", "", http.StatusBadRequest
 	}
 	if rn.script != nil {
