@@ -488,6 +488,10 @@ func children() []int {
 	var pids []int
 	for _, task := range tasks {
 		b, err := os.ReadFile("/proc/self/task/" + task.Name() + "/children")
+		if errors.Is(err, os.ErrNotExist) {
+			// A kernel without CONFIG_PROC_CHILDREN: look at every process.
+			return childrenByScan()
+		}
 		if err != nil {
 			continue
 		}
@@ -495,6 +499,26 @@ func children() []int {
 			if pid, err := strconv.Atoi(f); err == nil {
 				pids = append(pids, pid)
 			}
+		}
+	}
+	return pids
+}
+
+// childrenByScan lists this process's children from every process's stat.
+func childrenByScan() []int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	self := os.Getpid()
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if st, ok := readStat(pid); ok && st.ppid == self {
+			pids = append(pids, pid)
 		}
 	}
 	return pids
