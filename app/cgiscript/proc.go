@@ -87,33 +87,54 @@ func start(c *containment, s *script, env []string, body *reqBody) (*proc, error
 		closeAll()
 		return nil, err
 	}
-	cmd := &exec.Cmd{
-		Path:   s.path,
-		Args:   []string{s.filename},
-		Env:    env,
-		Dir:    s.dir,
-		Stdout: stdoutW,
-		Stderr: stderrW,
-	}
-	t := c.newTree()
-	cmd.SysProcAttr = t.attr()
 	var stdinR, stdinW *os.File
+	var stdin *os.File
 	switch {
 	case body.file != nil:
-		cmd.Stdin = body.file
+		stdin = body.file
 	case body.stream != nil:
 		if stdinR, stdinW, err = pipe(); err != nil {
 			closeAll()
 			return nil, err
 		}
-		cmd.Stdin = stdinR
+		stdin = stdinR
 	}
-	if err := cmd.Start(); err != nil {
-		t.started(nil)
+	run := func(t *tree) (*exec.Cmd, error) {
+		cmd := &exec.Cmd{
+			Path:        s.path,
+			Args:        []string{s.filename},
+			Env:         env,
+			Dir:         s.dir,
+			Stdout:      stdoutW,
+			Stderr:      stderrW,
+			SysProcAttr: t.attr(),
+		}
+		if stdin != nil {
+			cmd.Stdin = stdin
+		}
+		err := cmd.Start()
+		if err != nil {
+			t.started(nil)
+			return nil, err
+		}
+		t.started(cmd.Process)
+		return cmd, nil
+	}
+	t := c.newTree()
+	cmd, err := run(t)
+	if err != nil && t.inCgroup() {
+		// The kernel may refuse the cgroup (an old kernel, a cgroup it
+		// cannot enter): the script still runs, held by its session.
+		first := err
+		t = c.sessionOnly()
+		if cmd, err = run(t); err == nil {
+			c.cgroupFailed(first)
+		}
+	}
+	if err != nil {
 		closeAll()
 		return nil, err
 	}
-	t.started(cmd.Process)
 	// The child has its ends now; ours would keep its reads from ending.
 	_ = stdoutW.Close()
 	_ = stderrW.Close()

@@ -200,6 +200,17 @@ func (c *containment) newTree() *tree {
 	return t
 }
 
+// sessionOnly is a tree held by its session, for a script that could not
+// start in a cgroup.
+func (c *containment) sessionOnly() *tree { return &tree{c: c, cgfd: -1} }
+
+// cgroupFailed logs that a script ran without its cgroup.
+func (c *containment) cgroupFailed(err error) {
+	c.log.Warn("a script could not start in a cgroup of its own; its tree is its session", zap.Error(err))
+}
+
+func (t *tree) inCgroup() bool { return t.cg != "" }
+
 // attr makes the script a session leader, inside its cgroup when it has one.
 func (t *tree) attr() *syscall.SysProcAttr {
 	a := &syscall.SysProcAttr{Setsid: true}

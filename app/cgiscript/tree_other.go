@@ -26,6 +26,12 @@ type tree struct{ p *os.Process }
 
 func (c *containment) newTree() *tree { return &tree{} }
 
+func (c *containment) sessionOnly() *tree { return &tree{} }
+
+func (c *containment) cgroupFailed(error) {}
+
+func (t *tree) inCgroup() bool { return false }
+
 func (t *tree) attr() *syscall.SysProcAttr { return sysProcAttr() }
 
 func (t *tree) started(p *os.Process) { t.p = p }
