@@ -1,9 +1,19 @@
-// Package fastcgi is gatewayd's FastCGI front end: a server (server.go,
-// conn.go, request.go) that turns a web server's requests into a CGI
-// environment, a body stream and an error stream, runs each through the core
-// handler (core/handler, gateway form) and frames the response as
-// FCGI_STDOUT records. The records themselves are internal/fcgiwire's, the
-// codec it shares with the FastCGI upstream.
+// Package fastcgi is gatewayd's FastCGI front end: a server that turns a web
+// server's requests into a CGI environment, a body stream and an error
+// stream, runs each through the core handler (core/handler, gateway form) and
+// frames the response as FCGI_STDOUT records. The records themselves are
+// internal/fcgiwire's, the codec it shares with the FastCGI upstream.
+//
+// Where each job lives: server.go (the Server, its limits and defaults,
+// accepting and refusing connections, shutdown); conn.go (one connection's
+// lifecycle: the reading loop, teardown, drain); records.go (each record
+// type, from FCGI_BEGIN_REQUEST to the end of FCGI_PARAMS, where the request
+// starts, and the answers given without running the app); stdin.go (routing
+// FCGI_STDIN to a request's body buffer); bodybuffer.go (that buffer, in
+// memory or spooled, as the app reads it); deadline.go (read deadlines);
+// output.go (the output queue and its single writer, the lingering close);
+// request.go (one request: its run through the core and its end records);
+// env.go (the FastCGI part of the environment).
 //
 // Specification: FastCGI Specification 1.0 (Open Market, 1996), sections 3
 // (records, name-value pairs, request ids) and 5–6 (management records,
