@@ -244,7 +244,7 @@ func httpFront(t testing.TB, app http.Handler) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		env := environ.FromRequest(r, environ.Options{})
 		res := h.ServeSink(r.Context(), &handler.Request{Env: env, HTTP: r, Protocol: "http"}, &httpSink{w: w})
-		if res.Incomplete() {
+		if res.Incomplete {
 			panic(http.ErrAbortHandler)
 		}
 	}))

@@ -194,7 +194,7 @@ func TestTimeoutAfterHead(t *testing.T) {
 	pids := t.TempDir()
 	rn := newRunner(t, Config{Timeout: 300 * time.Millisecond, Env: map[string]string{"PIDDIR": pids}}, nil)
 	s := serve(t, context.Background(), rn, cgiEnv("GET", "/sleep.cgi", "head"), nil, nil)
-	if !s.res.Incomplete() {
+	if !s.res.Incomplete {
 		t.Fatalf("result %+v not incomplete; raw %d bytes", s.res, len(s.raw))
 	}
 	script := readPid(t, filepath.Join(pids, "script.pid"))
@@ -554,7 +554,7 @@ func TestDiesMidResponse(t *testing.T) {
 	ev := newEvents()
 	rn := newRunner(t, Config{Observer: ev}, nil)
 	s := serve(t, context.Background(), rn, cgiEnv("GET", "/die.cgi", "20000"), nil, nil)
-	if !s.res.Incomplete() {
+	if !s.res.Incomplete {
 		t.Errorf("result %+v: not incomplete", s.res)
 	}
 	s = serve(t, context.Background(), rn, cgiEnv("GET", "/die.cgi", "100"), nil, nil)

@@ -156,15 +156,12 @@ type Result struct {
 	// Info is what the core and the app recorded about the request: its
 	// id, route and app, and the app's exit status (FastCGI's appStatus).
 	Info *Info
-	// Truncated reports that the response went out only in part: the app
+	// Incomplete reports that the response went out only in part: the app
 	// failed after its head was sent. The front end must then cut the
 	// response short in the way its wire allows (close without the final
 	// record, reset the connection), so that the client can tell.
-	Truncated bool
+	Incomplete bool
 }
-
-// Incomplete reports whether the front end must cut the response short.
-func (r *Result) Incomplete() bool { return r.Truncated }
 
 func (h *Handler) init() {
 	h.once.Do(func() {

@@ -45,7 +45,7 @@ type responseWriter struct {
 	declared    int64     // the app's Content-Length, or -1
 	written     int64     // body bytes the app wrote
 	out         int64     // body bytes handed to the sink
-	truncated   bool      // the head went out and the body cannot be completed
+	incomplete  bool      // the head went out and the body cannot be completed
 	cl, server  [1]string // values of the headers the core adds, without an allocation each
 	reqID       [1]string // X-Request-Id's value, likewise
 	err         error     // the output's or the app's failure
@@ -317,7 +317,7 @@ func (w *responseWriter) finish() error {
 	}
 	if w.declared >= 0 && w.written < w.declared && !w.isHead && bodyAllowed(w.status) {
 		_ = w.sink.Flush()
-		w.truncated = true
+		w.incomplete = true
 		return ErrShortBody
 	}
 	if err := w.sink.Finish(); err != nil {
@@ -335,7 +335,7 @@ func (w *responseWriter) fail(err error) {
 		return
 	}
 	_ = w.sink.Flush()
-	w.truncated = true
+	w.incomplete = true
 	if w.err == nil {
 		w.err = err
 	}
@@ -384,7 +384,7 @@ func (w *responseWriter) result(err error, body *countingReader) Result {
 		status = http.StatusOK
 	}
 	return Result{Status: status, HeadSent: w.headSent, BytesIn: body.n.Load(), BytesOut: w.out, Err: err,
-		Truncated: w.truncated, Info: w.info}
+		Incomplete: w.incomplete, Info: w.info}
 }
 
 var (

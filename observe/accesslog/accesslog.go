@@ -90,7 +90,7 @@ func (l *Logger) End(req *handler.Request, info *handler.Info, res *handler.Resu
 	if res.Err != nil {
 		fields = append(fields, zap.Error(res.Err))
 	}
-	if res.Truncated {
+	if res.Incomplete {
 		fields = append(fields, zap.Bool("incomplete", true))
 	}
 	ce.Write(fields...)

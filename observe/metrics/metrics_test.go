@@ -93,7 +93,7 @@ func TestRequestMetricsThroughTheCoreHandler(t *testing.T) {
 	if res := serve(t, h, "fastcgi", env("GET", "/cgi-bin/boom", ""), ""); res.Status != 500 {
 		t.Fatalf("boom: %+v", res)
 	}
-	if res := serve(t, h, "fastcgi", env("GET", "/cgi-bin/cut", ""), ""); !res.Incomplete() {
+	if res := serve(t, h, "fastcgi", env("GET", "/cgi-bin/cut", ""), ""); !res.Incomplete {
 		t.Fatalf("cut: %+v", res)
 	}
 	if res := serve(t, h, "fastcgi", env("GET", "/early", ""), ""); res.Status != 204 {
