@@ -17,8 +17,8 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/gatewayd/gatewayd/app/demo"
-	"github.com/gatewayd/gatewayd/core/environ"
 	"github.com/gatewayd/gatewayd/core/handler"
+	"github.com/gatewayd/gatewayd/internal/gwtest"
 	"github.com/gatewayd/gatewayd/internal/peertest"
 	"github.com/gatewayd/gatewayd/listener"
 )
@@ -47,14 +47,7 @@ func startPeerServer(t *testing.T, unix bool, obs Observer) (string, *Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- s.Serve(l) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		s.Shutdown(ctx)
-		<-errc
-	})
+	gwtest.Serve(t, s, l, ErrServerClosed)
 	if unix {
 		return addr, s
 	}
@@ -85,20 +78,6 @@ func httpDo(t *testing.T, method, url, body string) (int, http.Header, string) {
 		t.Fatalf("%s %s: reading body: %v", method, url, err)
 	}
 	return resp.StatusCode, resp.Header, string(b)
-}
-
-func checkEnv(t *testing.T, env environ.Env, want map[string]string, absent ...string) {
-	t.Helper()
-	for k, v := range want {
-		if got, ok := env[k]; !ok || got != v {
-			t.Errorf("%s = %q (set %v), want %q", k, got, ok, v)
-		}
-	}
-	for _, k := range absent {
-		if v, ok := env[k]; ok {
-			t.Errorf("%s = %q, want it unset", k, v)
-		}
-	}
 }
 
 func TestNginx(t *testing.T) {
@@ -133,7 +112,7 @@ func TestNginx(t *testing.T) {
 				if ct := hdr.Get("Content-Type"); ct != "text/plain; charset=utf-8" {
 					t.Errorf("Content-Type %q", ct)
 				}
-				checkEnv(t, demo.Parse(body), map[string]string{
+				gwtest.CheckEnv(t, demo.Parse(body), map[string]string{
 					"PATH_INFO":       "/some/path x",
 					"SCRIPT_NAME":     "",
 					"REQUEST_URI":     "/some/path%20x?q=1&r=2",
@@ -142,7 +121,10 @@ func TestNginx(t *testing.T) {
 					"SERVER_PROTOCOL": "HTTP/1.1",
 					"FCGI_ROLE":       "RESPONDER",
 					"REMOTE_ADDR":     "127.0.0.1",
-				}, "CONTENT_LENGTH", "CONTENT_TYPE", "REMOTE_USER")
+					"CONTENT_LENGTH":  gwtest.Unset,
+					"CONTENT_TYPE":    gwtest.Unset,
+					"REMOTE_USER":     gwtest.Unset,
+				})
 			}
 			// A body, through STDIN.
 			payload := strings.Repeat("payload ", 20000)
@@ -151,7 +133,7 @@ func TestNginx(t *testing.T) {
 				t.Errorf("POST /echo: status %d, %d bytes back, want %d", status, len(body), len(payload))
 			}
 			status, _, body = httpDo(t, http.MethodPost, base+"/form", "a=1")
-			checkEnv(t, demo.Parse(body), map[string]string{"CONTENT_LENGTH": "3", "REQUEST_METHOD": "POST"})
+			gwtest.CheckEnv(t, demo.Parse(body), map[string]string{"CONTENT_LENGTH": "3", "REQUEST_METHOD": "POST"})
 			if status != 200 {
 				t.Errorf("POST status %d", status)
 			}
@@ -182,7 +164,7 @@ func TestNginxSplitPathInfo(t *testing.T) {
 		if status != 200 {
 			t.Fatalf("%s: status %d %q", path, status, body)
 		}
-		checkEnv(t, demo.Parse(body), map[string]string{"SCRIPT_NAME": want[0], "PATH_INFO": want[1]})
+		gwtest.CheckEnv(t, demo.Parse(body), map[string]string{"SCRIPT_NAME": want[0], "PATH_INFO": want[1]})
 	}
 }
 
@@ -208,7 +190,7 @@ func TestApache(t *testing.T) {
 				if i == 0 {
 					t.Logf("the app's environment:\n%s", body)
 				}
-				checkEnv(t, demo.Parse(body), map[string]string{
+				gwtest.CheckEnv(t, demo.Parse(body), map[string]string{
 					"PATH_INFO":      "/some/path",
 					"SCRIPT_NAME":    "",
 					"QUERY_STRING":   "q=1",
@@ -254,7 +236,7 @@ func TestCGIFCGI(t *testing.T) {
 		t.Fatalf("cgi-fcgi: %v\n%s", err, out)
 	}
 	_, body, _ := strings.Cut(string(out), "\r\n\r\n")
-	checkEnv(t, demo.Parse(body), map[string]string{"PATH_INFO": "/env", "QUERY_STRING": "a=b", "SCRIPT_NAME": ""})
+	gwtest.CheckEnv(t, demo.Parse(body), map[string]string{"PATH_INFO": "/env", "QUERY_STRING": "a=b", "SCRIPT_NAME": ""})
 }
 
 // gofast reads every record of its connection into the request it waits
@@ -298,7 +280,7 @@ func TestGofast(t *testing.T) {
 		if rec.Code != 200 {
 			t.Fatalf("status %d", rec.Code)
 		}
-		checkEnv(t, demo.Parse(rec.Body.String()), map[string]string{"PATH_INFO": "/seq/" + itoa(i), "FCGI_ROLE": "RESPONDER"})
+		gwtest.CheckEnv(t, demo.Parse(rec.Body.String()), map[string]string{"PATH_INFO": "/seq/" + itoa(i), "FCGI_ROLE": "RESPONDER"})
 	}
 	if rec := do(client, "/echo", "via gofast"); rec.Body.String() != "via gofast" {
 		t.Errorf("echo: %q", rec.Body.String())

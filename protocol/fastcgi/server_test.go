@@ -19,8 +19,9 @@ import (
 	"github.com/gatewayd/gatewayd/core/handler"
 )
 
+// newServer serves app with a countObserver, which waitConns needs.
 func newServer(app *testApp) *Server {
-	return &Server{Handler: &handler.Handler{App: app}}
+	return &Server{Handler: &handler.Handler{App: app}, Observer: &countObserver{}}
 }
 
 func TestHello(t *testing.T) {
@@ -507,10 +508,11 @@ func TestShutdownTimeout(t *testing.T) {
 	c.waitClosed(5 * time.Second)
 }
 
-// countObserver counts Observer calls.
+// countObserver counts Observer calls, and tells waitConns of each.
 type countObserver struct {
-	mu sync.Mutex
-	n  map[string]int
+	mu      sync.Mutex
+	n       map[string]int
+	changed chan struct{}
 }
 
 func (o *countObserver) add(k string) {
@@ -520,6 +522,25 @@ func (o *countObserver) add(k string) {
 		o.n = map[string]int{}
 	}
 	o.n[k]++
+	select {
+	case o.signal() <- struct{}{}:
+	default:
+	}
+}
+
+// signal is the channel that add wakes. o.mu is held.
+func (o *countObserver) signal() chan struct{} {
+	if o.changed == nil {
+		o.changed = make(chan struct{}, 1)
+	}
+	return o.changed
+}
+
+// wake is told when a call came after it was taken.
+func (o *countObserver) wake() <-chan struct{} {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.signal()
 }
 func (o *countObserver) ConnOpened()              { o.add("opened") }
 func (o *countObserver) ConnClosed(n int)         { o.add("closed"); o.add("requests-" + itoa(n)) }

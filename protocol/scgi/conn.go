@@ -30,7 +30,6 @@ func (s *Server) serveConn(c net.Conn) {
 	defer s.remove(c)
 	if s.ConnState != nil {
 		s.ConnState(c, http.StateNew)
-		defer s.ConnState(c, http.StateClosed)
 	}
 	br := s.reader(c)
 	defer func() {

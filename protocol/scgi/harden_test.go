@@ -77,9 +77,15 @@ func TestMaxConns(t *testing.T) {
 		io.WriteString(w, "ok")
 	})
 	var refused atomic.Int32
+	closed := make(chan struct{}, 8)
 	addr, _, logs := startServer(t, app, func(s *Server) {
 		s.MaxConns = 1
 		s.Refused = func(net.Conn) { refused.Add(1) }
+		s.ConnState = func(_ net.Conn, st http.ConnState) {
+			if st == http.StateClosed {
+				closed <- struct{}{}
+			}
+		}
 	})
 	held := make(chan string, 1)
 	go func() {
@@ -106,18 +112,16 @@ func TestMaxConns(t *testing.T) {
 	if got := <-held; !strings.HasSuffix(got, "ok") {
 		t.Errorf("held request: %q", got)
 	}
-	// The slot is free again (the server may take a moment to let go of
-	// the first connection after the client saw its answer).
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		got, err := roundTrip(t, addr, head("0", "REQUEST_METHOD", "GET", "REQUEST_URI", "/x"))
-		if err == nil && strings.HasPrefix(got, "Status: 200 OK\r\n") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after the slot was freed: %q %v", got, err)
-		}
-		time.Sleep(10 * time.Millisecond)
+	// The slot is free again once the server has let go of the first
+	// connection, which ConnState hears as http.StateClosed.
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the held connection was not closed")
+	}
+	got, err := roundTrip(t, addr, head("0", "REQUEST_METHOD", "GET", "REQUEST_URI", "/x"))
+	if err != nil || !strings.HasPrefix(got, "Status: 200 OK\r\n") {
+		t.Fatalf("after the slot was freed: %q %v", got, err)
 	}
 }
 

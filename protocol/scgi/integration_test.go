@@ -2,7 +2,6 @@ package scgi
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -15,8 +14,8 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/gatewayd/gatewayd/app/demo"
-	"github.com/gatewayd/gatewayd/core/environ"
 	"github.com/gatewayd/gatewayd/core/handler"
+	"github.com/gatewayd/gatewayd/internal/gwtest"
 	"github.com/gatewayd/gatewayd/internal/linger"
 	"github.com/gatewayd/gatewayd/internal/peertest"
 )
@@ -26,18 +25,7 @@ func serveOn(t *testing.T, l net.Listener, app http.Handler) *Server {
 	t.Helper()
 	log := zaptest.NewLogger(t)
 	s := &Server{Handler: &handler.Handler{App: app, Log: log}, Log: log}
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(l) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		if err := <-served; !errors.Is(err, ErrServerClosed) {
-			t.Errorf("Serve: %v", err)
-		}
-	})
+	gwtest.Serve(t, s, l, ErrServerClosed)
 	return s
 }
 
@@ -99,26 +87,6 @@ func do(t *testing.T, method, url, body string, header map[string]string) (int, 
 	return resp.StatusCode, string(b), err
 }
 
-// checkEnv compares the variables in want with what the demo app listed;
-// a want value of "<unset>" means the variable must be absent.
-func checkEnv(t *testing.T, body string, want map[string]string) environ.Env {
-	t.Helper()
-	got := demo.Parse(body)
-	for k, w := range want {
-		g, ok := got[k]
-		switch {
-		case w == "<unset>" && ok:
-			t.Errorf("%s = %q, want it unset", k, g)
-		case w != "<unset>" && (!ok || g != w):
-			t.Errorf("%s = %q (set %v), want %q", k, g, ok, w)
-		}
-	}
-	if t.Failed() {
-		t.Logf("environment:\n%s", body)
-	}
-	return got
-}
-
 // listenFor opens a loopback TCP or unix socket listener and returns it with
 // its address as nginx writes it: host:port or unix:/path.
 func listenFor(t *testing.T, network string) (net.Listener, string) {
@@ -152,23 +120,23 @@ func TestNginx(t *testing.T) {
 			if err != nil || status != 200 || !strings.HasPrefix(body, "Hello world!\n\n") {
 				t.Fatalf("GET: %d %q %v", status, body, err)
 			}
-			checkEnv(t, body, map[string]string{
+			gwtest.CheckEnv(t, demo.Parse(body), map[string]string{
 				"REQUEST_METHOD": "GET", "SCRIPT_NAME": "", "PATH_INFO": "/users/7 x",
 				"QUERY_STRING": "q=1&r=2", "REQUEST_URI": "/users/7%20x?q=1&r=2", "DOCUMENT_URI": "/users/7 x",
 				"SERVER_PROTOCOL": "HTTP/1.1", "GATEWAY_INTERFACE": "CGI/1.1", "SCGI": "1",
 				"HTTP_X_CUSTOM": "a", "REMOTE_ADDR": "127.0.0.1", "SERVER_PORT": listen[strings.LastIndexByte(listen, ':')+1:],
-				"CONTENT_LENGTH": "<unset>", "CONTENT_TYPE": "<unset>", "HTTP_PROXY": "<unset>",
-				"HTTP_CONTENT_LENGTH": "<unset>",
+				"CONTENT_LENGTH": gwtest.Unset, "CONTENT_TYPE": gwtest.Unset, "HTTP_PROXY": gwtest.Unset,
+				"HTTP_CONTENT_LENGTH": gwtest.Unset,
 			})
 
 			status, body, err = do(t, "POST", base+"/form", "a=1&b=2", map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
 			if err != nil || status != 200 {
 				t.Fatalf("POST: %d %q %v", status, body, err)
 			}
-			checkEnv(t, body, map[string]string{
+			gwtest.CheckEnv(t, demo.Parse(body), map[string]string{
 				"REQUEST_METHOD": "POST", "PATH_INFO": "/form", "CONTENT_LENGTH": "7",
 				"CONTENT_TYPE":        "application/x-www-form-urlencoded",
-				"HTTP_CONTENT_LENGTH": "<unset>", "HTTP_CONTENT_TYPE": "<unset>",
+				"HTTP_CONTENT_LENGTH": gwtest.Unset, "HTTP_CONTENT_TYPE": gwtest.Unset,
 			})
 
 			// A large body reaches the app whole.
@@ -230,11 +198,11 @@ func TestApache(t *testing.T) {
 			if err != nil || status != 200 || !strings.HasPrefix(body, "Hello world!\n\n") {
 				t.Fatalf("GET: %d %q %v", status, body, err)
 			}
-			checkEnv(t, body, map[string]string{
+			gwtest.CheckEnv(t, demo.Parse(body), map[string]string{
 				"REQUEST_METHOD": "GET", "SCRIPT_NAME": "", "PATH_INFO": "/users/7 x",
 				"QUERY_STRING": "q=1", "REQUEST_URI": "/users/7%20x?q=1", "SERVER_PROTOCOL": "HTTP/1.1",
 				"GATEWAY_INTERFACE": "CGI/1.1", "SCGI": "1", "HTTP_X_CUSTOM": "a", "REMOTE_ADDR": "127.0.0.1",
-				"CONTENT_LENGTH": "<unset>",
+				"CONTENT_LENGTH": gwtest.Unset,
 			})
 
 			// Apache merges the slashes and drops the dot segment in the
@@ -243,13 +211,13 @@ func TestApache(t *testing.T) {
 			if err != nil || status != 200 {
 				t.Fatalf("GET: %d %q %v", status, body, err)
 			}
-			checkEnv(t, body, map[string]string{"SCRIPT_NAME": "", "PATH_INFO": "/a/b c/", "REQUEST_URI": "//a/./b%20c/"})
+			gwtest.CheckEnv(t, demo.Parse(body), map[string]string{"SCRIPT_NAME": "", "PATH_INFO": "/a/b c/", "REQUEST_URI": "//a/./b%20c/"})
 
 			status, body, err = do(t, "POST", base+"/form", "a=1&b=2", map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
 			if err != nil || status != 200 {
 				t.Fatalf("POST: %d %q %v", status, body, err)
 			}
-			checkEnv(t, body, map[string]string{
+			gwtest.CheckEnv(t, demo.Parse(body), map[string]string{
 				"REQUEST_METHOD": "POST", "PATH_INFO": "/form", "SCRIPT_NAME": "", "CONTENT_LENGTH": "7",
 				"CONTENT_TYPE": "application/x-www-form-urlencoded",
 			})

@@ -78,8 +78,9 @@ type Server struct {
 	Log *zap.Logger
 	// ConnState, when set, is told that a connection was accepted
 	// (http.StateNew), that its head was read (http.StateActive) and that it
-	// was closed (http.StateClosed), as net/http's hook is, for metrics. It
-	// is called from the connection's goroutine and must be quick.
+	// was closed (http.StateClosed, once it no longer counts against
+	// MaxConns), as net/http's hook is, for metrics. It is called from the
+	// connection's goroutine and must be quick.
 	ConnState func(net.Conn, http.ConnState)
 
 	mu        sync.Mutex
@@ -238,10 +239,16 @@ func (s *Server) overloaded(c net.Conn) {
 	linger.Close(c, c, s.ReadTimeout)
 }
 
+// remove lets go of a served connection. As with net/http, ConnState hears
+// http.StateClosed once the connection no longer counts against MaxConns,
+// and before Shutdown can return.
 func (s *Server) remove(c net.Conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
+	if s.ConnState != nil {
+		s.ConnState(c, http.StateClosed)
+	}
 	s.active.Done()
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/gatewayd/gatewayd/app/demo"
 	"github.com/gatewayd/gatewayd/core/handler"
+	"github.com/gatewayd/gatewayd/internal/gwtest"
 )
 
 // head is a request head: CONTENT_LENGTH, SCGI 1, then the name-value pairs.
@@ -38,22 +39,8 @@ func startServer(t *testing.T, app http.Handler, configure func(*Server)) (strin
 	if configure != nil {
 		configure(s)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(l) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		if err := <-served; !errors.Is(err, ErrServerClosed) {
-			t.Errorf("Serve returned %v, want ErrServerClosed", err)
-		}
-	})
+	l := gwtest.Listen(t)
+	gwtest.Serve(t, s, l, ErrServerClosed)
 	return l.Addr().String(), s, logs
 }
 
@@ -406,11 +393,15 @@ func TestConnState(t *testing.T) {
 
 func TestShutdownWaitsForInFlight(t *testing.T) {
 	started, release := make(chan struct{}), make(chan struct{})
-	addr, s, _ := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s := &Server{Handler: &handler.Handler{App: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		close(started)
 		<-release
 		io.WriteString(w, "done")
-	}), nil)
+	})}}
+	l := gwtest.NewClosingListener(gwtest.Listen(t))
+	addr := l.Addr().String()
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(l) }()
 	answer := make(chan string, 1)
 	go func() {
 		got, _ := exchange(addr, specRequest)
@@ -420,16 +411,14 @@ func TestShutdownWaitsForInFlight(t *testing.T) {
 	shut := make(chan error, 1)
 	go func() { shut <- s.Shutdown(context.Background()) }()
 	// New connections are refused once the listener is closed.
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			break
-		}
+	select {
+	case <-l.Closed():
+	case <-time.After(5 * time.Second):
+		t.Fatal("Shutdown did not close the listener")
+	}
+	if c, err := net.Dial("tcp", addr); err == nil {
 		c.Close()
-		if time.Now().After(deadline) {
-			t.Fatal("still accepting after Shutdown")
-		}
-		time.Sleep(time.Millisecond)
+		t.Fatal("still accepting after Shutdown closed the listener")
 	}
 	select {
 	case err := <-shut:
@@ -442,6 +431,9 @@ func TestShutdownWaitsForInFlight(t *testing.T) {
 	}
 	if got := <-answer; !strings.HasSuffix(got, "\r\n\r\ndone") {
 		t.Errorf("in-flight answer %q", got)
+	}
+	if err := <-served; !errors.Is(err, ErrServerClosed) {
+		t.Errorf("Serve returned %v, want ErrServerClosed", err)
 	}
 }
 
