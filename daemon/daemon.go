@@ -16,7 +16,6 @@ import (
 	"github.com/gatewayd/gatewayd/config"
 	"github.com/gatewayd/gatewayd/core/handler"
 	"github.com/gatewayd/gatewayd/listener"
-	"github.com/gatewayd/gatewayd/observe"
 	"github.com/gatewayd/gatewayd/observe/metrics"
 	"github.com/gatewayd/gatewayd/observe/status"
 	"github.com/gatewayd/gatewayd/protocol/fastcgi"
@@ -140,7 +139,7 @@ func (d *Daemon) frontEnd(lc config.Listener) frontEnd {
 		App:             &d.app,
 		ServerSoftware:  d.cfg.ServerSoftware,
 		Log:             log,
-		Observer:        observe.Multi(d.observerFor(lc.Name), sl),
+		Observer:        handler.MultiObserver(d.observerFor(lc.Name), sl),
 		TrustRequestID:  lc.RequestID.TrustHeader,
 		RequestIDHeader: lc.RequestID.ResponseHeader,
 	}

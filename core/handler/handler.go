@@ -84,14 +84,6 @@ type Handler struct {
 	bufs   sync.Pool
 }
 
-// Observer watches requests go through a Handler, for metrics and access logs.
-type Observer interface {
-	// Begin is called before the app runs.
-	Begin(req *Request, info *Info)
-	// End is called once the response is finished or abandoned.
-	End(req *Request, info *Info, res *Result)
-}
-
 // Request is what a front end hands the handler for one request.
 type Request struct {
 	// Env is the request's environment. The handler removes HTTP_PROXY from

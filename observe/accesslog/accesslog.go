@@ -1,7 +1,7 @@
 // Package accesslog writes gatewayd's access log: one structured zap line
 // per request, at info level, when the request ends. It is a core
 // handler.Observer; combine it with the metrics Observer through
-// observe.Multi.
+// handler.MultiObserver.
 //
 // Each line has the message "request" and these fields:
 //
