@@ -26,7 +26,7 @@ func TestParseSocketMode(t *testing.T) {
 		{"0660", 0o660, false},
 		{"600", 0o600, false},
 		{"0777", 0o777, false},
-		{"0o660", 0, true},
+		{"0o660", 0o660, false},
 		{"0888", 0, true},
 		{"1777", 0, true},
 		{"rw", 0, true},
