@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/gatewayd/gatewayd/core/environ"
+	"github.com/gatewayd/gatewayd/core/handler"
 	"github.com/gatewayd/gatewayd/internal/fcgiwire"
 )
 
@@ -236,7 +237,7 @@ func (c *conn) params(id uint16, n int) error {
 		}
 		c.log.Warn("fastcgi: FCGI_PARAMS over max_params_bytes; answering 431",
 			zap.Int("max_params_bytes", c.srv.lim.maxParams), zap.Uint16("id", id))
-		return c.reject(r, 431, "Request Header Fields Too Large")
+		return c.reject(r, 431)
 	}
 	if cap(p)-len(p) < n {
 		p = append(p[:cap(p)], make([]byte, len(p)+n-cap(p))...)[:len(p)]
@@ -326,18 +327,19 @@ func (c *conn) badRequest(r *request, msg string, fields ...zap.Field) error {
 	if ok, n := c.srv.badInput.Allow(time.Now()); ok {
 		c.log.Warn(msg, append(fields, zap.Uint16("id", r.id), zap.Int64("suppressed", n))...)
 	}
-	return c.reject(r, 400, "Bad Request")
+	return c.reject(r, 400)
 }
 
-// reject answers r with a status of its own, without running the app.
-func (c *conn) reject(r *request, status int, text string) error {
+// reject answers r with the core's error page for status, without running
+// the app.
+func (c *conn) reject(r *request, status int) error {
 	c.unwait(r)
 	r.releaseParams()
 	c.mu.Lock()
 	delete(c.reqs, r.id)
 	c.mu.Unlock()
-	body := strconv.Itoa(status) + " " + text + "\n"
-	resp := "Status: " + strconv.Itoa(status) + " " + text + "\r\nContent-Type: text/plain\r\nContent-Length: " +
+	body := handler.ErrorText(status) // "400 Bad Request\n"
+	resp := "Status: " + body[:len(body)-1] + "\r\nContent-Type: text/plain\r\nContent-Length: " +
 		strconv.Itoa(len(body)) + "\r\n\r\n" + body
 	return c.reply(func(b []byte) []byte {
 		b = fcgiwire.AppendRecord(b, fcgiwire.TypeStdout, r.id, []byte(resp))
