@@ -10,6 +10,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -130,4 +131,59 @@ func CheckEnv(t testing.TB, got environ.Env, want map[string]string) {
 		}
 		t.Logf("environment:\n%s", b.String())
 	}
+}
+
+// FetchTimeout bounds each of Fetch's and TryFetch's requests.
+const FetchTimeout = 20 * time.Second
+
+// TryFetch sends one HTTP request (body "" for none, with header's fields;
+// a field whose value is "" is left out) and returns the answer, or the error that cut it short: for tests of
+// answers that must not arrive whole.
+func TryFetch(method, url, body string, header map[string]string) (int, http.Header, string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), FetchTimeout)
+	defer cancel()
+	var rb io.Reader
+	if body != "" {
+		rb = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rb)
+	if err != nil {
+		return 0, nil, "", err
+	}
+	for k, v := range header {
+		if v != "" {
+			req.Header.Set(k, v)
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(b), err
+}
+
+// Fetch is TryFetch for answers that must arrive whole: any error fails
+// the test.
+func Fetch(t testing.TB, method, url, body string, header map[string]string) (int, http.Header, string) {
+	t.Helper()
+	status, h, b, err := TryFetch(method, url, body, header)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	return status, h, b
+}
+
+// ClosedConns returns a ConnState hook for a server (the HTTP and SCGI
+// front ends have one) and a channel that receives once for each
+// connection that reached http.StateClosed. It holds n unreceived; past
+// that the hook, and the server's goroutine with it, waits for the test.
+func ClosedConns(n int) (func(net.Conn, http.ConnState), <-chan struct{}) {
+	ch := make(chan struct{}, n)
+	return func(_ net.Conn, st http.ConnState) {
+		if st == http.StateClosed {
+			ch <- struct{}{}
+		}
+	}, ch
 }

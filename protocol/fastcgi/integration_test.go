@@ -54,32 +54,6 @@ func startPeerServer(t *testing.T, unix bool, obs Observer) (string, *Server) {
 	return l.Addr().String(), s
 }
 
-func httpGet(t *testing.T, url string) (int, http.Header, string) {
-	t.Helper()
-	return httpDo(t, http.MethodGet, url, "")
-}
-
-func httpDo(t *testing.T, method, url, body string) (int, http.Header, string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	var rb io.Reader
-	if body != "" {
-		rb = strings.NewReader(body)
-	}
-	req, _ := http.NewRequestWithContext(ctx, method, url, rb)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: reading body: %v", method, url, err)
-	}
-	return resp.StatusCode, resp.Header, string(b)
-}
-
 func TestNginx(t *testing.T) {
 	peertest.Need(t, "nginx", "/usr/sbin/nginx")
 	for _, tc := range []struct {
@@ -102,7 +76,7 @@ func TestNginx(t *testing.T) {
 			base := "http://" + listen
 			const n = 5
 			for i := 0; i < n; i++ {
-				status, hdr, body := httpGet(t, base+"/some/path%20x?q=1&r=2")
+				status, hdr, body := gwtest.Fetch(t, http.MethodGet, base+"/some/path%20x?q=1&r=2", "", nil)
 				if status != 200 || !strings.HasPrefix(body, "Hello world!\n\n") {
 					t.Fatalf("status %d, body %q", status, body)
 				}
@@ -128,11 +102,11 @@ func TestNginx(t *testing.T) {
 			}
 			// A body, through STDIN.
 			payload := strings.Repeat("payload ", 20000)
-			status, _, body := httpDo(t, http.MethodPost, base+"/echo", payload)
+			status, _, body := gwtest.Fetch(t, http.MethodPost, base+"/echo", payload, nil)
 			if status != 200 || body != payload {
 				t.Errorf("POST /echo: status %d, %d bytes back, want %d", status, len(body), len(payload))
 			}
-			status, _, body = httpDo(t, http.MethodPost, base+"/form", "a=1")
+			status, _, body = gwtest.Fetch(t, http.MethodPost, base+"/form", "a=1", nil)
 			gwtest.CheckEnv(t, demo.Parse(body), map[string]string{"CONTENT_LENGTH": "3", "REQUEST_METHOD": "POST"})
 			if status != 200 {
 				t.Errorf("POST status %d", status)
@@ -160,7 +134,7 @@ func TestNginxSplitPathInfo(t *testing.T) {
 		"/app/x/y?z=1": {"/app", "/x/y"},
 		"/app":         {"/app", ""},
 	} {
-		status, _, body := httpGet(t, "http://"+listen+path)
+		status, _, body := gwtest.Fetch(t, http.MethodGet, "http://"+listen+path, "", nil)
 		if status != 200 {
 			t.Fatalf("%s: status %d %q", path, status, body)
 		}
@@ -183,7 +157,7 @@ func TestApache(t *testing.T) {
 			conf := peertest.Recipe(t, "apache-fastcgi.conf", map[string]string{"GATEWAYD_URL": url})
 			peertest.Apache(t, listen, []string{"proxy", "proxy_fcgi"}, conf)
 			for i := 0; i < 3; i++ {
-				status, _, body := httpGet(t, "http://"+listen+"/some/path?q=1")
+				status, _, body := gwtest.Fetch(t, http.MethodGet, "http://"+listen+"/some/path?q=1", "", nil)
 				if status != 200 || !strings.HasPrefix(body, "Hello world!\n\n") {
 					t.Fatalf("status %d, body %q", status, body)
 				}
@@ -199,7 +173,7 @@ func TestApache(t *testing.T) {
 				})
 			}
 			payload := strings.Repeat("apache ", 10000)
-			status, _, body := httpDo(t, http.MethodPost, "http://"+listen+"/echo", payload)
+			status, _, body := gwtest.Fetch(t, http.MethodPost, "http://"+listen+"/echo", payload, nil)
 			if status != 200 || body != payload {
 				t.Errorf("POST /echo: status %d, %d bytes back, want %d", status, len(body), len(payload))
 			}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/gatewayd/gatewayd/internal/gwtest"
 )
 
 // TestWriteTimeoutClientStopsReading: a client that asks for a large
@@ -26,14 +28,10 @@ func TestWriteTimeoutClientStopsReading(t *testing.T) {
 			}
 		}
 	})
-	closed := make(chan struct{}, 1)
+	connState, closed := gwtest.ClosedConns(1)
 	addr, _, logs := startServer(t, app, func(s *Server) {
 		s.WriteTimeout = 200 * time.Millisecond
-		s.ConnState = func(_ net.Conn, st http.ConnState) {
-			if st == http.StateClosed {
-				closed <- struct{}{}
-			}
-		}
+		s.ConnState = connState
 	})
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -77,15 +75,11 @@ func TestMaxConns(t *testing.T) {
 		io.WriteString(w, "ok")
 	})
 	var refused atomic.Int32
-	closed := make(chan struct{}, 8)
+	connState, closed := gwtest.ClosedConns(8)
 	addr, _, logs := startServer(t, app, func(s *Server) {
 		s.MaxConns = 1
 		s.Refused = func(net.Conn) { refused.Add(1) }
-		s.ConnState = func(_ net.Conn, st http.ConnState) {
-			if st == http.StateClosed {
-				closed <- struct{}{}
-			}
-		}
+		s.ConnState = connState
 	})
 	held := make(chan string, 1)
 	go func() {

@@ -264,13 +264,9 @@ func TestReadTimeout(t *testing.T) {
 }
 
 func TestHealthCheckIsQuiet(t *testing.T) {
-	closed := make(chan struct{})
+	connState, closed := gwtest.ClosedConns(1)
 	addr, _, logs := startServer(t, demo.App{}, func(s *Server) {
-		s.ConnState = func(_ net.Conn, st http.ConnState) {
-			if st == http.StateClosed {
-				close(closed)
-			}
-		}
+		s.ConnState = connState
 	})
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
