@@ -39,6 +39,14 @@ func peerApp() http.Handler {
 func startPeerServer(t *testing.T, unix bool, obs Observer) (string, *Server) {
 	t.Helper()
 	s := &Server{Handler: &handler.Handler{App: peerApp()}, Log: zaptest.NewLogger(t), Observer: obs}
+	return servePeer(t, s, unix), s
+}
+
+// servePeer serves s until the test ends on a loopback TCP listener, or on
+// a unix socket a web server's workers may use, and returns the address in
+// nginx's spelling.
+func servePeer(t *testing.T, s *Server, unix bool) string {
+	t.Helper()
 	addr := "127.0.0.1:0"
 	if unix {
 		addr = "unix:" + filepath.Join(peertest.Dir(t), "gatewayd.sock")
@@ -49,9 +57,9 @@ func startPeerServer(t *testing.T, unix bool, obs Observer) (string, *Server) {
 	}
 	gwtest.Serve(t, s, l, ErrServerClosed)
 	if unix {
-		return addr, s
+		return addr
 	}
-	return l.Addr().String(), s
+	return l.Addr().String()
 }
 
 func TestNginx(t *testing.T) {
