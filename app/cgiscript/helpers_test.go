@@ -244,7 +244,7 @@ func httpFront(t testing.TB, app http.Handler) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		env := environ.FromRequest(r, environ.Options{})
 		res := h.ServeSink(r.Context(), &handler.Request{Env: env, HTTP: r, Protocol: "http"}, &httpSink{w: w})
-		if res.Incomplete {
+		if res.Incomplete() {
 			panic(http.ErrAbortHandler)
 		}
 	}))
@@ -266,6 +266,9 @@ func (s *httpSink) WriteHead(status int, h http.Header) error {
 func (s *httpSink) Write(p []byte) (int, error) { return s.w.Write(p) }
 func (s *httpSink) Flush() error                { return http.NewResponseController(s.w).Flush() }
 func (s *httpSink) Finish() error               { return nil }
+func (s *httpSink) SetWriteDeadline(t time.Time) error {
+	return http.NewResponseController(s.w).SetWriteDeadline(t)
+}
 
 // readPid waits until a script has written its pid to path.
 func readPid(t testing.TB, path string) int {

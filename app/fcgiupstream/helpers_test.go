@@ -48,7 +48,7 @@ func serve(t testing.TB, app http.Handler, env environ.Env, body io.Reader) resp
 	}), OriginServer: true}
 	var out bytes.Buffer
 	res := h.Serve(context.Background(), &handler.Request{Env: env, Body: body, Protocol: "test"}, &out)
-	if res.Incomplete {
+	if res.Incomplete() {
 		return response{res: res, id: id}
 	}
 	resp, err := http.ReadResponse(bufio.NewReader(&out), &http.Request{Method: env["REQUEST_METHOD"]})

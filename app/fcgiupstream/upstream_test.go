@@ -548,7 +548,7 @@ func TestCutOffResponse(t *testing.T) {
 	watch := &poolWatch{}
 	u := newUpstream(t, Config{Upstream: "unix:" + sock, Observer: watch})
 	r := serve(t, u, reqEnv("GET", "/app.php"), nil)
-	if !r.res.Incomplete || !r.res.HeadSent {
+	if !r.res.Incomplete() || !r.res.HeadSent {
 		t.Errorf("result %+v, want an incomplete response", r.res)
 	}
 	if watch.count(OutcomeProtocol) != 1 {

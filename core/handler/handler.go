@@ -148,12 +148,15 @@ type Result struct {
 	// Info is what the core and the app recorded about the request: its
 	// id, route and app, and the app's exit status (FastCGI's appStatus).
 	Info *Info
-	// Incomplete reports that the response went out only in part: the app
-	// failed after its head was sent. The front end must then cut the
-	// response short in the way its wire allows (close without the final
-	// record, reset the connection), so that the client can tell.
-	Incomplete bool
+
+	incomplete bool // see Incomplete
 }
+
+// Incomplete reports that the response went out only in part: the app
+// failed after its head was sent. The front end must then cut the response
+// short in the way its wire allows (close without the final record, reset
+// the connection), so that the client can tell.
+func (r *Result) Incomplete() bool { return r.incomplete }
 
 func (h *Handler) init() {
 	h.once.Do(func() {

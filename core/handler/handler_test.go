@@ -209,7 +209,7 @@ func TestPanicBeforeHeadersGives500(t *testing.T) {
 	if strings.Contains(out.String(), "secret") {
 		t.Error("diagnostics leaked to the client")
 	}
-	if res.Status != 500 || res.Err == nil || res.Incomplete {
+	if res.Status != 500 || res.Err == nil || res.Incomplete() {
 		t.Errorf("result %+v", res)
 	}
 	if !strings.Contains(errs.String(), "secret diagnostic") || !strings.Contains(errs.String(), "goroutine") {
@@ -231,7 +231,7 @@ func TestPanicAfterHeadersIsIncomplete(t *testing.T) {
 	if got != "Status: 200 OK\r\nContent-Type: text/plain\r\n\r\npartial" {
 		t.Errorf("output %q", got)
 	}
-	if !res.Incomplete {
+	if !res.Incomplete() {
 		t.Errorf("result %+v: must tell the front end to cut the response", res)
 	}
 }
@@ -244,7 +244,7 @@ func TestAbortHandlerIsIncompleteWithoutStack(t *testing.T) {
 		panic(http.ErrAbortHandler)
 	}
 	_, res := serve(t, &Handler{App: http.HandlerFunc(app), Log: zap.New(core)}, env("GET", "HTTP/1.1"), nil)
-	if !res.Incomplete || !errors.Is(res.Err, http.ErrAbortHandler) {
+	if !res.Incomplete() || !errors.Is(res.Err, http.ErrAbortHandler) {
 		t.Errorf("result %+v", res)
 	}
 	if logs.Len() != 0 {
@@ -296,7 +296,7 @@ func TestContentLengthMismatch(t *testing.T) {
 		io.WriteString(w, "abc")
 	}
 	_, res := serve(t, &Handler{App: http.HandlerFunc(short)}, env("GET", "HTTP/1.1"), nil)
-	if !errors.Is(res.Err, ErrShortBody) || !res.Incomplete {
+	if !errors.Is(res.Err, ErrShortBody) || !res.Incomplete() {
 		t.Errorf("short body: %+v", res)
 	}
 

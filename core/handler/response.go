@@ -384,7 +384,7 @@ func (w *responseWriter) result(err error, body *countingReader) Result {
 		status = http.StatusOK
 	}
 	return Result{Status: status, HeadSent: w.headSent, BytesIn: body.n.Load(), BytesOut: w.out, Err: err,
-		Incomplete: w.incomplete, Info: w.info}
+		incomplete: w.incomplete, Info: w.info}
 }
 
 var (

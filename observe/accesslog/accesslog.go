@@ -97,7 +97,7 @@ func (l *Logger) End(req *handler.Request, info *handler.Info, res *handler.Resu
 	case res.Err != nil:
 		fields = append(fields, zap.Error(res.Err))
 	}
-	if res.Incomplete {
+	if res.Incomplete() {
 		fields = append(fields, zap.Bool("incomplete", true))
 	}
 	ce.Write(fields...)

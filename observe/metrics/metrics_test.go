@@ -84,7 +84,7 @@ func TestRequestMetricsThroughTheCoreHandler(t *testing.T) {
 	if _, res := gwtest.Run(t, h, "fastcgi", env("GET", "/cgi-bin/boom", ""), ""); res.Status != 500 {
 		t.Fatalf("boom: %+v", res)
 	}
-	if _, res := gwtest.Run(t, h, "fastcgi", env("GET", "/cgi-bin/cut", ""), ""); !res.Incomplete {
+	if _, res := gwtest.Run(t, h, "fastcgi", env("GET", "/cgi-bin/cut", ""), ""); !res.Incomplete() {
 		t.Fatalf("cut: %+v", res)
 	}
 	if _, res := gwtest.Run(t, h, "fastcgi", env("GET", "/early", ""), ""); res.Status != 204 {

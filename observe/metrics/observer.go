@@ -109,7 +109,7 @@ func (o *requestObserver) End(req *handler.Request, info *handler.Info, res *han
 	if res.BytesOut > 0 {
 		ps.bytesOut.Add(float64(res.BytesOut))
 	}
-	if res.Incomplete {
+	if res.Incomplete() {
 		ps.truncated.Inc()
 	}
 }

@@ -91,7 +91,7 @@ func ServeEnv(ctx context.Context, env environ.Env, stdin io.Reader, stdout, std
 	}
 	res := h.Serve(ctx, &req, stdout)
 	if res.Err != nil {
-		if res.Incomplete {
+		if res.Incomplete() {
 			return fmt.Errorf("cgi: response cut short after %d body bytes: %w", res.BytesOut, res.Err)
 		}
 		return fmt.Errorf("cgi: %w", res.Err)

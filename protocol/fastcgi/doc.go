@@ -51,7 +51,7 @@
 // fastcgi_params) gets PATH_INFO = SCRIPT_NAME and SCRIPT_NAME = "" unless
 // [Server.LiteralPaths]; FCGI_ROLE is set when the web server did not send it.
 //
-// A response the app cuts short after its head (handler.Result.Incomplete)
+// A response the app cuts short after its head ([handler.Result.Incomplete])
 // ends the connection without FCGI_END_REQUEST, so that the web server can
 // tell. Malformed input gets a defined answer (FCGI_UNKNOWN_TYPE, a 400 or
 // 431 response, or a closed connection) and a log line; see docs/fastcgi.md.

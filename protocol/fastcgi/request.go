@@ -95,7 +95,7 @@ func (c *conn) finish(r *request, res *handler.Result, appStatus uint32) {
 	case c.werr != nil || c.closing:
 	case r.aborted.Load():
 		c.out = c.endLocked(c.out, r, appStatus)
-	case res.Incomplete:
+	case res.Incomplete():
 		incomplete = true
 		c.closing = true
 	default:

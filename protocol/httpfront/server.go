@@ -143,7 +143,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x.sink.extend(true)
 	*x = exchange{}
 	s.exchs.Put(x)
-	if res.Incomplete {
+	if res.Incomplete() {
 		// Make net/http drop the connection without ending the body
 		// properly, so the client sees a truncated response.
 		panic(http.ErrAbortHandler)

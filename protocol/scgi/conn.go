@@ -65,7 +65,7 @@ func (s *Server) serve(ctx context.Context, c net.Conn, br *bufio.Reader) {
 	}
 	st.out = deadlineWriter{c: c, timeout: s.writeTimeout()}
 	res := s.Handler.Serve(ctx, &st.req, &st.out)
-	if res.Incomplete || (res.Err != nil && isTimeout(res.Err)) {
+	if res.Incomplete() || (res.Err != nil && isTimeout(res.Err)) {
 		msg := "scgi: response cut short; resetting the connection"
 		if isTimeout(res.Err) {
 			msg = "scgi: the peer read nothing within write_timeout; resetting the connection"
