@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/gatewayd/gatewayd/core/environ"
 	"github.com/gatewayd/gatewayd/core/handler"
+	"github.com/gatewayd/gatewayd/internal/sockaddr"
 )
 
 // Defaults for the zero values of Config.
@@ -194,18 +194,14 @@ func New(cfg Config, log *zap.Logger) (*Upstream, error) {
 	}, nil
 }
 
+// parseUpstream reads the upstream's address as the config does
+// (internal/sockaddr).
 func parseUpstream(s string) (network, address string, err error) {
-	if path, ok := strings.CutPrefix(s, "unix:"); ok {
-		if path == "" {
-			return "", "", fmt.Errorf("%w: %q", ErrBadUpstream, s)
-		}
-		return "unix", path, nil
-	}
-	host, port, err := net.SplitHostPort(s)
-	if err != nil || host == "" || port == "" {
+	a, err := sockaddr.ParseDial(s)
+	if err != nil {
 		return "", "", fmt.Errorf("%w: %q", ErrBadUpstream, s)
 	}
-	return "tcp", s, nil
+	return a.Network, a.Address, nil
 }
 
 // Close closes the idle connections and the root. Requests in flight finish

@@ -21,17 +21,27 @@ func connCount(s *Server) int {
 }
 
 // waitConns waits until s holds n connections: the server let go of every
-// connection it closed, with the goroutines behind them.
+// connection it closed, with the goroutines behind them. The server tells
+// its Observer (a countObserver, as newServer sets) after each change.
 func waitConns(t *testing.T, s *Server, n int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for connCount(s) != n {
-		if time.Now().After(deadline) {
+	o, ok := s.Observer.(*countObserver)
+	if !ok {
+		t.Fatalf("waitConns needs a *countObserver as the server's Observer, not %T", s.Observer)
+	}
+	deadline := time.After(5 * time.Second)
+	for {
+		wake := o.wake()
+		if connCount(s) == n {
+			return
+		}
+		select {
+		case <-wake:
+		case <-deadline:
 			buf := make([]byte, 1<<20)
 			t.Logf("%s", buf[:runtime.Stack(buf, true)])
 			t.Fatalf("server holds %d connections, want %d", connCount(s), n)
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -148,6 +158,7 @@ func TestReadTimeout(t *testing.T) {
 	addr := startServer(t, s)
 	other := dialTest(t, addr)
 	other.get(1, "/hello")
+	idleSince := time.Now()
 
 	// Parameters never terminated.
 	c := dialTest(t, addr)
@@ -171,8 +182,14 @@ func TestReadTimeout(t *testing.T) {
 	half2.write(unhex("01 09 00 00 00 08 00 00 00 01"))
 	half2.waitClosed(5 * time.Second)
 
-	// Idle keep-alive connections between requests have no timeout.
-	time.Sleep(200 * time.Millisecond) // longer than read_timeout on purpose
+	// Idle keep-alive connections between requests have no timeout. A
+	// silent connection dialed after other went idle has been closed by
+	// read_timeout: other has been idle for longer than it.
+	proof := dialTest(t, addr)
+	proof.waitClosed(5 * time.Second)
+	if idle := time.Since(idleSince); idle <= s.ReadTimeout {
+		t.Fatalf("other was idle %v, not over read_timeout %v", idle, s.ReadTimeout)
+	}
 	if r := other.get(2, "/hello"); r.body() != "Hello" {
 		t.Errorf("idle keep-alive connection: %q", r.stdout.String())
 	}

@@ -1,4 +1,4 @@
-package http
+package httpfront
 
 import (
 	"bufio"
@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gatewayd/gatewayd/internal/gwtest"
 )
 
 // countingApp answers "ok <path>" and counts the requests per path.
@@ -161,14 +163,10 @@ func TestWriteTimeoutClientStopsReading(t *testing.T) {
 		}
 		werr <- nil
 	})
-	closed := make(chan struct{}, 1)
+	connState, closed := gwtest.ClosedConns(1)
 	addr := start(t, app, func(s *Server) {
 		s.WriteTimeout = 200 * time.Millisecond
-		s.ConnState = func(_ net.Conn, st http.ConnState) {
-			if st == http.StateClosed {
-				closed <- struct{}{}
-			}
-		}
+		s.ConnState = connState
 	})
 	c, err := net.Dial("tcp", addr)
 	if err != nil {

@@ -1,11 +1,10 @@
-package observe_test
+package handler_test
 
 import (
 	"slices"
 	"testing"
 
 	"github.com/gatewayd/gatewayd/core/handler"
-	"github.com/gatewayd/gatewayd/observe"
 )
 
 type recorder struct {
@@ -21,10 +20,10 @@ func (r recorder) End(req *handler.Request, info *handler.Info, res *handler.Res
 	*r.calls = append(*r.calls, r.name+" end "+info.ID)
 }
 
-func TestMulti(t *testing.T) {
+func TestMultiObserver(t *testing.T) {
 	var calls []string
 	a, b := recorder{"a", &calls}, recorder{"b", &calls}
-	o := observe.Multi(a, nil, b)
+	o := handler.MultiObserver(a, nil, b)
 	info := &handler.Info{ID: "1"}
 	o.Begin(nil, info)
 	o.End(nil, info, &handler.Result{})
@@ -32,10 +31,10 @@ func TestMulti(t *testing.T) {
 	if !slices.Equal(calls, want) {
 		t.Errorf("calls %q, want %q", calls, want)
 	}
-	if observe.Multi() != nil || observe.Multi(nil, nil) != nil {
-		t.Error("Multi of no observers is not nil")
+	if handler.MultiObserver() != nil || handler.MultiObserver(nil, nil) != nil {
+		t.Error("MultiObserver of no observers is not nil")
 	}
-	if got := observe.Multi(nil, a); got != handler.Observer(a) {
-		t.Errorf("Multi of one observer is %#v, want it unwrapped", got)
+	if got := handler.MultiObserver(nil, a); got != handler.Observer(a) {
+		t.Errorf("MultiObserver of one observer is %#v, want it unwrapped", got)
 	}
 }

@@ -1,9 +1,7 @@
-package http
+package httpfront
 
 import (
 	"bufio"
-	"context"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -13,31 +11,18 @@ import (
 
 	"github.com/gatewayd/gatewayd/app/demo"
 	"github.com/gatewayd/gatewayd/core/handler"
+	"github.com/gatewayd/gatewayd/internal/gwtest"
 )
 
 // start serves app on a loopback port and returns its address.
 func start(t testing.TB, app http.Handler, configure ...func(*Server)) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	s := &Server{Handler: &handler.Handler{App: app, ServerSoftware: "gatewayd/test"}, ServerSoftware: "gatewayd/test"}
 	for _, c := range configure {
 		c(s)
 	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(l) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if err := <-done; !errors.Is(err, ErrServerClosed) {
-			t.Errorf("Serve returned %v", err)
-		}
-	})
+	l := gwtest.Listen(t)
+	gwtest.Serve(t, s, l, ErrServerClosed)
 	return l.Addr().String()
 }
 
