@@ -194,8 +194,13 @@ func (c *conn) begin(id uint16, br fcgiwire.BeginRequest) error {
 		if c.srv.lim.maxReqs == 1 {
 			ps = CantMpxConn
 		}
-		c.log.Warn("fastcgi: over max_reqs on one connection; refusing the request",
-			zap.Int("max_reqs", c.srv.lim.maxReqs), zap.Stringer("answer", ps), zap.Uint16("id", id))
+		// A web server (or anyone on the socket) can send thousands of
+		// these in one write: one line per interval, counting the rest.
+		if ok, n := c.srv.badInput.Allow(time.Now()); ok {
+			c.log.Warn("fastcgi: over max_reqs on one connection; refusing the request",
+				zap.Int("max_reqs", c.srv.lim.maxReqs), zap.Stringer("answer", ps), zap.Uint16("id", id),
+				zap.Int64("suppressed", n))
+		}
 		return c.refused(id, ps)
 	}
 	r := newRequest(c, id, br)
