@@ -99,9 +99,9 @@ func (c *conn) teardown(err error) {
 		// The answers were complete; what ended was the drain after them
 		// (the web server closed, or cut a record it no longer needed).
 	case errors.As(err, &pe):
-		c.log.Warn("fastcgi: protocol error; closing connection", zap.Error(err))
+		c.peerFault("fastcgi: protocol error; closing connection", zap.Error(err))
 	case errors.As(err, &ne) && ne.Timeout():
-		c.log.Warn("fastcgi: request head not complete within read_timeout; closing connection",
+		c.peerFault("fastcgi: request head not complete within read_timeout; closing connection",
 			zap.Duration("read_timeout", c.srv.lim.readTimeout))
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, errConnClosed):
 	default:

@@ -154,7 +154,7 @@ func (c *conn) getValues(b []byte) error {
 		return out
 	})
 	if err != nil {
-		c.log.Warn("fastcgi: malformed FCGI_GET_VALUES; answering the names before the fault", zap.Error(err))
+		c.peerFault("fastcgi: malformed FCGI_GET_VALUES; answering the names before the fault", zap.Error(err))
 	}
 	return rerr
 }
@@ -179,7 +179,7 @@ func (c *conn) begin(id uint16, br fcgiwire.BeginRequest) error {
 		return nil
 	}
 	if br.Role != fcgiwire.RoleResponder && br.Role != fcgiwire.RoleAuthorizer {
-		c.log.Warn("fastcgi: unsupported role; answering FCGI_UNKNOWN_ROLE", zap.Uint16("role", uint16(br.Role)),
+		c.peerFault("fastcgi: unsupported role; answering FCGI_UNKNOWN_ROLE", zap.Uint16("role", uint16(br.Role)),
 			zap.Uint16("id", id))
 		return c.refused(id, UnknownRole)
 	}
@@ -194,13 +194,8 @@ func (c *conn) begin(id uint16, br fcgiwire.BeginRequest) error {
 		if c.srv.lim.maxReqs == 1 {
 			ps = CantMpxConn
 		}
-		// A web server (or anyone on the socket) can send thousands of
-		// these in one write: one line per interval, counting the rest.
-		if ok, n := c.srv.badInput.Allow(time.Now()); ok {
-			c.log.Warn("fastcgi: over max_reqs on one connection; refusing the request",
-				zap.Int("max_reqs", c.srv.lim.maxReqs), zap.Stringer("answer", ps), zap.Uint16("id", id),
-				zap.Int64("suppressed", n))
-		}
+		c.peerFault("fastcgi: over max_reqs on one connection; refusing the request",
+			zap.Int("max_reqs", c.srv.lim.maxReqs), zap.Stringer("answer", ps), zap.Uint16("id", id))
 		return c.refused(id, ps)
 	}
 	r := newRequest(c, id, br)
@@ -240,7 +235,7 @@ func (c *conn) params(id uint16, n int) error {
 		if err := c.discard(n); err != nil {
 			return err
 		}
-		c.log.Warn("fastcgi: FCGI_PARAMS over max_params_bytes; answering 431",
+		c.peerFault("fastcgi: FCGI_PARAMS over max_params_bytes; answering 431",
 			zap.Int("max_params_bytes", c.srv.lim.maxParams), zap.Uint16("id", id))
 		return c.reject(r, 431)
 	}
@@ -329,10 +324,18 @@ func (c *conn) abort(id uint16) error {
 // that a flood of such requests cannot multiply: one line per interval,
 // counting the ones held back.
 func (c *conn) badRequest(r *request, msg string, fields ...zap.Field) error {
-	if ok, n := c.srv.badInput.Allow(time.Now()); ok {
-		c.log.Warn(msg, append(fields, zap.Uint16("id", r.id), zap.Int64("suppressed", n))...)
-	}
+	c.peerFault(msg, append(fields, zap.Uint16("id", r.id))...)
 	return c.reject(r, 400)
+}
+
+// peerFault logs a fault of the web server's (or of anyone who can reach
+// the socket) at warn. A peer can commit one in every record it sends, so
+// all of them share one limiter: one line per interval, with a count of
+// the lines held back since the last.
+func (c *conn) peerFault(msg string, fields ...zap.Field) {
+	if ok, n := c.srv.badInput.Allow(time.Now()); ok {
+		c.log.Warn(msg, append(fields, zap.Int64("suppressed", n))...)
+	}
 }
 
 // reject answers r with the core's error page for status, without running

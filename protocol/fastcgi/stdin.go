@@ -33,7 +33,7 @@ func (c *conn) stdin(id uint16, n int) error {
 	take := n
 	if r.limit >= 0 && r.received+int64(n) > r.limit {
 		take = int(r.limit - r.received)
-		c.log.Warn("fastcgi: FCGI_STDIN longer than CONTENT_LENGTH; the body read fails after it",
+		c.peerFault("fastcgi: FCGI_STDIN longer than CONTENT_LENGTH; the body read fails after it",
 			zap.Int64("content_length", r.limit), zap.Uint16("id", id))
 	}
 	r.received += int64(take)
