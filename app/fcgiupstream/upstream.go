@@ -296,40 +296,6 @@ func setOutcome(p *Outcome, o Outcome) {
 	}
 }
 
-// params is the request's environment as the upstream gets it.
-func (u *Upstream) params(env environ.Env, t target) map[string]string {
-	p := make(map[string]string, len(env)+6)
-	for k, v := range env {
-		p[k] = v
-	}
-	delete(p, "HTTP_PROXY")
-	if _, ok := p["REQUEST_URI"]; !ok {
-		uri := environ.Quote(env["SCRIPT_NAME"]+env["PATH_INFO"], "/;=,")
-		if q := env["QUERY_STRING"]; q != "" {
-			uri += "?" + q
-		}
-		p["REQUEST_URI"] = uri
-	}
-	p["SCRIPT_NAME"] = strings.TrimSuffix(env["SCRIPT_NAME"], "/") + "/" + t.script
-	p["SCRIPT_FILENAME"] = filepath.Join(u.dir, t.script)
-	p["DOCUMENT_ROOT"] = u.dir
-	p["PATH_INFO"] = t.pathInfo
-	if t.pathInfo != "" {
-		p["PATH_TRANSLATED"] = u.dir + t.pathInfo
-	} else {
-		delete(p, "PATH_TRANSLATED")
-	}
-	if p["GATEWAY_INTERFACE"] == "" {
-		p["GATEWAY_INTERFACE"] = "CGI/1.1"
-	}
-	if _, ok := p["REDIRECT_STATUS"]; !ok {
-		// PHP built with --enable-force-cgi-redirect wants it, as
-		// nginx's fastcgi_params sends it.
-		p["REDIRECT_STATUS"] = "200"
-	}
-	return p
-}
-
 // forward sends the request upstream and relays the answer, once more on a
 // new connection when a reused one turns out to have been closed by the
 // upstream before it took the request. It reports the upstream's app status
