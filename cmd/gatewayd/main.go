@@ -85,6 +85,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		},
 	}
 	root.AddCommand(serve, check, cgi, version)
+	root.AddCommand(clientCommands(os.Stdin, stdout, stderr, &code)...)
 	if err := root.Execute(); err != nil {
 		fmt.Fprintf(stderr, "gatewayd: %v\n", err)
 		return 2
