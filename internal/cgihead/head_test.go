@@ -35,7 +35,7 @@ func TestRead(t *testing.T) {
 func FuzzRead(f *testing.F) {
 	f.Add([]byte("Status: 200 OK\r\nContent-Type: text/plain\r\n\r\n42"), 64)
 	f.Add([]byte("Location: /x\n\n"), 16)
-	f.Add([]byte("X: " + strings.Repeat("a", 300) + "\n\n"), 100)
+	f.Add([]byte("X: "+strings.Repeat("a", 300)+"\n\n"), 100)
 	f.Fuzz(func(t *testing.T, in []byte, max int) {
 		if max < 0 || max > 1<<16 {
 			return
