@@ -2,8 +2,10 @@ package client
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"time"
 
 	"go.uber.org/zap"
@@ -20,6 +22,10 @@ func doCGI(ctx context.Context, t Target, req Request, env environ.Env, out io.W
 	timeout := time.Duration(-1)
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = max(time.Until(dl), time.Millisecond)
+	}
+	if _, err := os.Stat(t.Address); err != nil {
+		// No script is the CGI form of nothing listening.
+		return nil, &Error{Kind: Connect, Err: fmt.Errorf("cgi target: %w", err)}
 	}
 	log := zap.New(&stderrCore{w: req.Stderr})
 	rn, err := cgiscript.New(cgiscript.Config{

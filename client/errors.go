@@ -90,12 +90,13 @@ func isTimeout(err error) bool {
 // dialError classifies a failed dial.
 func dialError(t Target, err error) error {
 	switch {
-	case isTimeout(err):
-		return &Error{Kind: Timeout, Err: fmt.Errorf("connecting to %s: timed out: %w", t, err)}
 	case errors.Is(err, syscall.EAGAIN):
 		// A unix socket whose listen backlog is full refuses at once
-		// rather than queueing: every worker is busy.
+		// rather than queueing: every worker is busy. (EAGAIN counts as a
+		// timeout to net.Error, so it is tested first.)
 		return &Error{Kind: Overloaded, Err: fmt.Errorf("connecting to %s: listen backlog full: %w", t, err)}
+	case isTimeout(err):
+		return &Error{Kind: Timeout, Err: fmt.Errorf("connecting to %s: timed out: %w", t, err)}
 	}
 	return &Error{Kind: Connect, Err: fmt.Errorf("connecting to %s: %w", t, err)}
 }

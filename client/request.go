@@ -251,18 +251,27 @@ func dial(ctx context.Context, t Target) (net.Conn, func(), error) {
 }
 
 // limited counts what is read from r and fails with ErrTooLarge past max
-// (negative: no bound).
+// (negative: no bound). The failure sticks, and nothing past max is
+// returned: bufio.Reader reads on after an error while it has data.
 type limited struct {
 	r   io.Reader
 	n   int64
 	max int64
+	err error
 }
 
 func (l *limited) Read(p []byte) (int, error) {
+	if l.err != nil {
+		return 0, l.err
+	}
+	if l.max >= 0 && int64(len(p)) > l.max-l.n+1 {
+		p = p[:l.max-l.n+1]
+	}
 	n, err := l.r.Read(p)
 	l.n += int64(n)
 	if l.max >= 0 && l.n > l.max {
-		return n, &Error{Kind: Protocol, Err: fmt.Errorf("%w (%d bytes)", ErrTooLarge, l.max)}
+		l.err = &Error{Kind: Protocol, Err: fmt.Errorf("%w (%d bytes)", ErrTooLarge, l.max)}
+		return n - int(l.n-l.max), l.err
 	}
 	return n, err
 }

@@ -1,0 +1,385 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/fcgi"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gatewayd/gatewayd/internal/fcgiwire"
+	"github.com/gatewayd/gatewayd/internal/peertest"
+)
+
+// gw runs gatewayd's command line in process and returns the exit code and
+// what it wrote.
+func gw(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errs bytes.Buffer
+	code := run(args, &out, &errs)
+	return code, out.String(), errs.String()
+}
+
+// want runs args and fails unless the exit code is code and stdout holds
+// every one of parts.
+func want(t *testing.T, code int, parts []string, args ...string) string {
+	t.Helper()
+	got, out, errs := gw(t, args...)
+	if got != code {
+		t.Fatalf("gatewayd %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), got, code, out, errs)
+	}
+	for _, p := range parts {
+		if !strings.Contains(out, p) {
+			t.Fatalf("gatewayd %s: stdout lacks %q:\n%s\nstderr: %s", strings.Join(args, " "), p, out, errs)
+		}
+	}
+	return out
+}
+
+const phpInfo = `<?php
+header("X-Script: info");
+if (isset($_GET["code"])) { http_response_code((int)$_GET["code"]); }
+foreach (["SCRIPT_NAME","SCRIPT_FILENAME","PATH_INFO","DOCUMENT_ROOT","QUERY_STRING","REQUEST_METHOD","CONTENT_LENGTH"] as $k) {
+	echo $k, "=", $_SERVER[$k] ?? "(unset)", "\n";
+}
+echo "BODY=", file_get_contents("php://input"), "\n";
+error_log("to stderr");
+`
+
+func TestClientPHPFPM(t *testing.T) {
+	dir := peertest.Dir(t)
+	www := filepath.Join(dir, "www")
+	peertest.WriteFile(t, www, "info.php", phpInfo)
+	_, sock := peertest.PHPFPM(t, dir, 2)
+	target := "fastcgi://" + sock
+
+	// FCGI_GET_VALUES, then php-fpm's ping.path (SCRIPT_NAME is the path).
+	want(t, 0, []string{"ok " + target}, "probe", target)
+	out := want(t, 0, nil, "probe", "--json", target)
+	var res struct {
+		OK     bool              `json:"ok"`
+		Values map[string]string `json:"values"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || !res.OK || res.Values["FCGI_MPXS_CONNS"] != "0" {
+		t.Errorf("probe --json: %v %+v from %s", err, res, out)
+	}
+	want(t, 0, []string{"ok " + target + " /ping 200"}, "probe", target, "/ping")
+	want(t, 4, nil, "probe", "--expect", "204", target, "/ping")
+
+	// A page through --root: the script is looked up as the fastcgi app does.
+	want(t, 0, []string{"HTTP/1.1 200 OK\r\n", "X-Script: info\r\n", "SCRIPT_NAME=/info.php\n",
+		"SCRIPT_FILENAME=" + filepath.Join(www, "info.php") + "\n", "PATH_INFO=/extra\n", "QUERY_STRING=a=1\n"},
+		"request", "-i", "--root", www, target, "/info.php/extra?a=1")
+	// A POST body from a file, with its CONTENT_LENGTH.
+	body := peertest.WriteFile(t, dir, "body.txt", "name=value&x=y")
+	want(t, 0, []string{"REQUEST_METHOD=POST\n", "CONTENT_LENGTH=14\n", "BODY=name=value&x=y\n"},
+		"request", "--root", www, "-d", "@"+body, target, "/info.php")
+	// The root decides before anything is sent; --fail turns a 404 into 4.
+	want(t, 4, nil, "request", "--root", www, target, "/missing.php")
+	out = want(t, 4, nil, "request", "--fail", "--root", www, target, "/info.php?code=404")
+	if out != "" {
+		t.Errorf("--fail wrote the body: %q", out)
+	}
+	want(t, 0, []string{"SCRIPT_FILENAME=" + filepath.Join(www, "info.php") + "\n", "PATH_INFO=/x\n"},
+		"request", "--env", "--root", www, target, "/info.php/x")
+}
+
+func TestClientFcgiwrap(t *testing.T) {
+	dir := peertest.Dir(t)
+	www := filepath.Join(dir, "cgi")
+	script := peertest.WriteFile(t, www, "hello.cgi", "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\necho \"hello $PATH_INFO $QUERY_STRING\"\n")
+	if err := os.Chmod(script, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, sock := peertest.Fcgiwrap(t, dir)
+	want(t, 0, []string{"hello /p q=1\n"}, "request", "--root", www, "--ext", ".cgi", "fastcgi://"+sock, "/hello.cgi/p?q=1")
+	want(t, 0, []string{"hello  \n"}, "request", "--param", "SCRIPT_FILENAME="+script, "fastcgi://"+sock, "/")
+}
+
+func TestClientUWSGISCGI(t *testing.T) {
+	dir := peertest.Dir(t)
+	app := peertest.WriteFile(t, dir, "app.py", `def application(env, start_response):
+    body = env['wsgi.input'].read(int(env.get('CONTENT_LENGTH') or 0))
+    status = '404 Not Found' if env['PATH_INFO'] == '/missing' else '200 OK'
+    start_response(status, [('Content-Type', 'text/plain')])
+    return [('%s %s %s %s' % (env['REQUEST_METHOD'], env['PATH_INFO'], env['QUERY_STRING'], body.decode())).encode()]
+`)
+	_, sock := peertest.UWSGISCGI(t, dir, app)
+	target := "scgi://" + sock
+	want(t, 0, []string{"HTTP/1.1 200 OK", "GET /a/b c=d "}, "request", "-i", target, "/a/b?c=d")
+	want(t, 0, []string{"POST /p  42"}, "request", "-d", "42", target, "/p")
+	want(t, 0, []string{"ok " + target + " / 200"}, "probe", target)
+	want(t, 4, nil, "probe", target, "/missing")
+}
+
+func TestClientNetHTTPFcgi(t *testing.T) {
+	l, err := net.Listen("unix", filepath.Join(t.TempDir(), "go.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		_ = fcgi.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			env := fcgi.ProcessEnv(r)
+			fmt.Fprintf(w, "%s %s script=%s", r.Method, r.URL.RequestURI(), env["SCRIPT_FILENAME"])
+		}))
+	}()
+	target := "fastcgi://" + l.Addr().String()
+	want(t, 0, []string{"ok " + target}, "probe", target)
+	want(t, 0, []string{"GET /x?y=1 script=/x"}, "request", target, "/x?y=1")
+}
+
+// TestClientGatewayd talks to gatewayd's own FastCGI, SCGI and HTTP
+// listeners: the demo app echoes the environment it got.
+func TestClientGatewayd(t *testing.T) {
+	bin := peertest.Gatewayd(t)
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "fcgi.sock")
+	scgiAddr, httpAddr := peertest.FreeAddr(t), peertest.FreeAddr(t)
+	cfg := peertest.WriteFile(t, dir, "gatewayd.yaml", fmt.Sprintf(`
+listeners:
+  - {protocol: fastcgi, address: "unix:%s"}
+  - {protocol: scgi, address: "%s"}
+  - {protocol: http, address: "%s"}
+routes:
+  - {prefix: /, app: demo}
+  - {prefix: /app, app: demo}
+metrics: {address: ""}
+log: {access: false}
+`, sock, scgiAddr, httpAddr))
+	p := peertest.Start(t, exec.Command(bin, "serve", "--config", cfg))
+	for _, a := range []string{"unix:" + sock, scgiAddr, httpAddr} {
+		peertest.WaitReady(t, p, "gatewayd on "+a, peertest.Dial(a))
+	}
+	for _, target := range []string{"fastcgi://" + sock, "scgi://" + scgiAddr, "http://" + httpAddr} {
+		// The same request reaches the app as the same environment.
+		want(t, 0, []string{"Hello world!", "SCRIPT_NAME=/app\n", "PATH_INFO=/x/y\n", "QUERY_STRING=q=1\n", "HTTP_X_TEST=yes\n"},
+			"request", "-H", "X-Test: yes", target, "/app/x/y?q=1")
+		want(t, 0, []string{"REQUEST_METHOD=PUT\n", "CONTENT_LENGTH=3\n"}, "request", "-X", "PUT", "-d", "abc", target, "/")
+		want(t, 0, []string{"ok " + target}, "probe", target, "/")
+	}
+	want(t, 0, []string{"ok fastcgi://" + sock}, "probe", "fastcgi://"+sock)
+}
+
+func TestClientCGIScript(t *testing.T) {
+	dir := t.TempDir()
+	script := peertest.WriteFile(t, dir, "s.sh", "#!/bin/sh\nprintf 'Status: 201 Created\\nContent-Type: text/plain\\n\\n'\necho \"$REQUEST_METHOD $PATH_INFO $QUERY_STRING\"\ncat\necho oops >&2\n")
+	if err := os.Chmod(script, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := gw(t, "request", "-i", "-d", "in", "cgi://"+script, "/a/b?c=d")
+	if code != 0 || !strings.HasPrefix(out, "HTTP/1.1 201 Created\r\n") || !strings.HasSuffix(out, "POST /a/b c=d\nin") ||
+		!strings.Contains(errs, "oops\n") {
+		t.Fatalf("exit %d\nstdout %q\nstderr %q", code, out, errs)
+	}
+	slow := peertest.WriteFile(t, dir, "slow.sh", "#!/bin/sh\nexec sleep 30\n")
+	_ = os.Chmod(slow, 0o755)
+	start := time.Now()
+	want(t, 3, nil, "request", "--timeout", "300ms", "cgi://"+slow, "/")
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("a slow script held request for %v with --timeout 300ms", d)
+	}
+}
+
+// serveFake accepts connections on a new loopback listener and hands each
+// to fn until the test ends.
+func serveFake(t *testing.T, fn func(net.Conn)) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				fn(c)
+			}()
+		}
+	}()
+	return l.Addr().String()
+}
+
+func TestClientBadTargets(t *testing.T) {
+	free := peertest.FreeAddr(t)
+	dir := t.TempDir()
+	t.Run("nothing listening", func(t *testing.T) {
+		for _, target := range []string{"fastcgi://" + free, "scgi://" + free, "http://" + free, "fastcgi://" + filepath.Join(dir, "none.sock")} {
+			want(t, 2, nil, "request", target, "/")
+			want(t, 2, []string{"connect "}, "probe", target)
+		}
+		want(t, 2, nil, "request", "cgi://"+filepath.Join(dir, "none.sh"), "/")
+	})
+	t.Run("usage", func(t *testing.T) {
+		want(t, 1, nil, "request", "fastcgi://"+free)
+		want(t, 1, nil, "request", "ftp://x:1", "/")
+		want(t, 1, nil, "request", "--bogus", "fastcgi://"+free, "/")
+		want(t, 1, nil, "request", "fastcgi://"+free, "no-slash")
+		want(t, 1, nil, "probe", "--expect", "abc", "fastcgi://"+free)
+		want(t, 1, nil, "request", "-H", "novalue", "fastcgi://"+free, "/")
+	})
+	t.Run("accepts and never answers", func(t *testing.T) {
+		hold := make(chan struct{})
+		t.Cleanup(func() { close(hold) })
+		addr := serveFake(t, func(net.Conn) { <-hold })
+		for _, args := range [][]string{
+			{"request", "--timeout", "300ms", "fastcgi://" + addr, "/"},
+			{"request", "--timeout", "300ms", "scgi://" + addr, "/"},
+			{"request", "--timeout", "300ms", "http://" + addr, "/"},
+			{"probe", "--timeout", "300ms", "fastcgi://" + addr},
+			{"request", "--timeout", "300ms", "-d", "x", "fastcgi://" + addr, "/"},
+		} {
+			start := time.Now()
+			want(t, 3, nil, args...)
+			// The contract is --timeout + 100ms; the bound asserted is
+			// generous because the test machine is shared.
+			if d := time.Since(start); d > 300*time.Millisecond+2*time.Second {
+				t.Errorf("%v: returned after %v", args, d)
+			} else {
+				t.Logf("%v: returned after %v", args[len(args)-2:], d)
+			}
+		}
+	})
+	t.Run("garbage", func(t *testing.T) {
+		addr := serveFake(t, func(c net.Conn) {
+			_, _ = c.Write([]byte("this is not a protocol at all\r\n\r\n"))
+		})
+		for _, target := range []string{"fastcgi://" + addr, "scgi://" + addr, "http://" + addr} {
+			want(t, 5, nil, "request", target, "/")
+			want(t, 5, []string{"protocol "}, "probe", target, "/")
+		}
+		want(t, 5, nil, "probe", "fastcgi://"+addr)
+	})
+	t.Run("endless body", func(t *testing.T) {
+		sent := make(chan int64, 8)
+		chunk := bytes.Repeat([]byte("x"), 32<<10)
+		fake := func(c net.Conn, head []byte, frame func([]byte) []byte) {
+			buf := make([]byte, 4096)
+			_, _ = c.Read(buf)
+			_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			if _, err := c.Write(head); err != nil {
+				return
+			}
+			var n int64
+			defer func() { sent <- n }()
+			for n < 1<<30 {
+				m, err := c.Write(frame(chunk))
+				n += int64(m)
+				if err != nil {
+					return
+				}
+			}
+		}
+		fcgiAddr := serveFake(t, func(c net.Conn) {
+			fake(c, fcgiwire.AppendStream(nil, fcgiwire.TypeStdout, 1, []byte("Content-Type: text/plain\r\n\r\n")),
+				func(p []byte) []byte { return fcgiwire.AppendStream(nil, fcgiwire.TypeStdout, 1, p) })
+		})
+		scgiAddr := serveFake(t, func(c net.Conn) {
+			fake(c, []byte("Status: 200 OK\r\nContent-Type: text/plain\r\n\r\n"), func(p []byte) []byte { return p })
+		})
+		for _, target := range []string{"fastcgi://" + fcgiAddr, "scgi://" + scgiAddr} {
+			code, out, errs := gw(t, "request", "--max-bytes", "1048576", target, "/")
+			if code != 5 || len(out) > 1<<20 || !strings.Contains(errs, "max-bytes") {
+				t.Errorf("%s: exit %d, %d bytes out, stderr %q", target, code, len(out), errs)
+			}
+			if n := <-sent; n >= 1<<30 {
+				t.Errorf("%s: the server wrote all %d bytes; the client did not stop reading", target, n)
+			}
+		}
+	})
+	t.Run("permission denied", func(t *testing.T) {
+		l, err := net.Listen("unix", filepath.Join(dir, "private.sock"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		if err := os.Chmod(l.Addr().String(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		target := "fastcgi://" + l.Addr().String()
+		if os.Geteuid() != 0 {
+			if err := os.Chmod(l.Addr().String(), 0); err != nil {
+				t.Fatal(err)
+			}
+			want(t, 2, []string{"permission denied"}, "probe", target)
+			return
+		}
+		// Root passes every permission check: run the binary as nobody,
+		// which may enter the directory but not write to the socket.
+		if err := os.Chmod(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(peertest.Gatewayd(t), "probe", target)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, err := cmd.Output()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "permission denied") {
+			t.Fatalf("probe as nobody: %v, %q", err, out)
+		}
+	})
+}
+
+// TestClientPHPFPMOverloaded fills php-fpm: its one worker busy, its listen
+// backlog full. On a unix socket the kernel then refuses at once (EAGAIN):
+// probe says overloaded, exit 6.
+func TestClientPHPFPMOverloaded(t *testing.T) {
+	dir := peertest.Dir(t)
+	www := filepath.Join(dir, "www")
+	peertest.WriteFile(t, www, "sleep.php", "<?php sleep(10); echo 'done';\n")
+	_, sock := peertest.PHPFPMWith(t, dir, peertest.PHPFPMOptions{Workers: 1, Pool: "listen.backlog = 0"})
+	target := "fastcgi://" + sock
+	// The readiness check's own connection may still wait in the one-slot
+	// backlog until the worker has started.
+	peertest.WaitReady(t, nil, "php-fpm's ping", func() error {
+		if code, out, _ := gw(t, "probe", target, "/ping"); code != 0 {
+			return errors.New(out)
+		}
+		return nil
+	})
+
+	// The worker takes this one and sleeps...
+	busy := make(chan int, 1)
+	go func() {
+		code, _, _ := gw(t, "request", "--timeout", "2s", "--root", www, target, "/sleep.php")
+		busy <- code
+	}()
+	// ...and these wait in the backlog (0 means one, on Linux) until it
+	// is full.
+	deadline := time.Now().Add(10 * time.Second)
+	var held []net.Conn
+	defer func() {
+		for _, c := range held {
+			_ = c.Close()
+		}
+	}()
+	for time.Now().Before(deadline) {
+		c, err := net.DialTimeout("unix", sock, 200*time.Millisecond)
+		if err != nil {
+			break
+		}
+		held = append(held, c)
+	}
+	code, out, _ := gw(t, "probe", "--timeout", "1s", target, "/ping")
+	if code != 6 {
+		t.Fatalf("probe of a full php-fpm: exit %d, want 6: %s", code, out)
+	}
+	t.Logf("%s (after %d connections held)", strings.TrimSpace(out), len(held))
+	// The sleeping request timed out, or found the backlog full itself.
+	if code := <-busy; code != 3 && code != 6 {
+		t.Errorf("the request held by the busy worker: exit %d, want 3 or 6", code)
+	}
+}
