@@ -383,3 +383,44 @@ func TestClientPHPFPMOverloaded(t *testing.T) {
 		t.Errorf("the request held by the busy worker: exit %d, want 3 or 6", code)
 	}
 }
+
+func TestExplain(t *testing.T) {
+	dir := t.TempDir()
+	www := filepath.Join(dir, "www")
+	peertest.WriteFile(t, www, "index.php", "<?php\n")
+	peertest.WriteFile(t, www, "style.css", "x")
+	cgi := filepath.Join(dir, "cgi")
+	peertest.WriteFile(t, cgi, "s.sh", "#!/bin/sh\n")
+	cfg := peertest.WriteFile(t, dir, "gatewayd.yaml", `
+routes:
+  - {prefix: /, app: demo}
+  - {prefix: /php, app: fastcgi, upstream: "unix:/run/php.sock", root: "`+www+`"}
+  - {prefix: /cgi-bin, app: cgi, root: "`+cgi+`", allow_root: true}
+`)
+	ex := func(args ...string) []string { return append([]string{"explain", "--config", cfg}, args...) }
+	// The same URL routes the same way whatever the protocol: the path rule
+	// completes what nginx's stock params send.
+	for _, proto := range []string{"http", "fastcgi", "scgi"} {
+		want(t, 0, []string{"route        /php → fastcgi\n", "SCRIPT_NAME  \"/php/index.php\"\n", "PATH_INFO    \"/a/b\"\n",
+			"upstream     unix:/run/php.sock\n", "script       " + filepath.Join(www, "index.php") + "\n",
+			"  SCRIPT_FILENAME=" + filepath.Join(www, "index.php") + "\n", "  QUERY_STRING=x=1\n"},
+			ex("--protocol", proto, "http://example.com/php/index.php/a/b?x=1")...)
+	}
+	out := want(t, 0, []string{"nginx sends (stock fastcgi_params", "  SCRIPT_NAME=/php/index.php/a/b\n", "  FCGI_ROLE=RESPONDER\n"},
+		ex("--protocol", "fastcgi", "/php/index.php/a/b")...)
+	if strings.Contains(out, "PATH_INFO=/php") {
+		t.Errorf("the path rule left the mount in PATH_INFO:\n%s", out)
+	}
+	want(t, 0, []string{"answer       404 Not Found"}, ex("/php/missing.php")...)
+	want(t, 0, []string{"answer       400 Bad Request"}, ex("/php/%2e%2e/x.php")...)
+	want(t, 0, []string{"answer       301 Moved Permanently: a directory: redirect to /php/"}, ex("/php")...)
+	want(t, 0, []string{"file         " + filepath.Join(www, "style.css"), "static files answer"}, ex("/php/style.css")...)
+	want(t, 0, []string{"route        /cgi-bin → cgi\n", "script       " + filepath.Join(cgi, "s.sh") + "\n",
+		"SCRIPT_NAME  \"/cgi-bin/s.sh\"\n", "PATH_INFO    \"/x\"\n", "  HTTP_X_A=b\n", "  REQUEST_METHOD=POST\n"},
+		ex("-X", "POST", "-H", "X-A: b", "/cgi-bin/s.sh/x")...)
+	want(t, 0, []string{"route        / → demo\n", "  HTTP_X_A=b\n", "  SCRIPT_NAME=/x\n"},
+		ex("--param", "SCRIPT_NAME=/x", "--protocol", "fastcgi", "-H", "X-A: b", "/x")...)
+	want(t, 1, nil, ex("--protocol", "gopher", "/")...)
+	want(t, 1, nil, "explain", "--config", filepath.Join(dir, "missing.yaml"), "/")
+	want(t, 0, []string{"route        / → demo\n"}, "explain", "/anything")
+}
