@@ -18,6 +18,9 @@ import (
 // TestMain lets the tests run this test binary as a program that calls
 // gatewayd.Serve, started the way a web server or systemd would start it.
 func TestMain(m *testing.M) {
+	if os.Getenv("GATEWAYD_LIBRARY_CHILD") == "authorizer" {
+		serveAuthorizer()
+	}
 	if os.Getenv("GATEWAYD_LIBRARY_CHILD") == "1" {
 		if err := gatewayd.Serve(http.HandlerFunc(hello)); err != nil {
 			os.Stderr.WriteString("serve: " + err.Error() + "\n")

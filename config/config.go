@@ -60,6 +60,20 @@ type Listener struct {
 	// FastCGI: how long the web server may leave gatewayd's output unread
 	// before the connection is closed.
 	WriteTimeout time.Duration `mapstructure:"write_timeout"` // default 60s
+
+	// RequestID says where a request's id comes from and whether it is
+	// sent back.
+	RequestID RequestID `mapstructure:"request_id"`
+}
+
+// RequestID configures request ids on one listener.
+type RequestID struct {
+	// TrustHeader takes the id from the request's X-Request-Id header
+	// (1 to 128 visible ASCII characters) instead of making one. Default
+	// false; set it only behind a front that sets or clears the header.
+	TrustHeader bool `mapstructure:"trust_header"`
+	// ResponseHeader sends the id back as X-Request-Id. Default false.
+	ResponseHeader bool `mapstructure:"response_header"`
 }
 
 // Route mounts one app at a prefix.
@@ -74,6 +88,10 @@ type Route struct {
 	Root string `mapstructure:"root"`
 	// static: list directories without an index.html. Default false.
 	List bool `mapstructure:"list"`
+	// static (the same meaning for every app that serves files): "deny"
+	// answers paths with a segment starting with "." (.env, .git/,
+	// .htaccess) 403, all but /.well-known/; "allow" serves them. Default deny.
+	Dotfiles string `mapstructure:"dotfiles"`
 
 	// cgi: one script for the whole mount instead of scripts from Root.
 	Script string `mapstructure:"script"`
@@ -123,6 +141,9 @@ type Log struct {
 	Format string `mapstructure:"format"`
 	// Access logs one line per request. Default true.
 	Access bool `mapstructure:"access"`
+	// SlowRequest: a request that takes longer gets a warn line while it
+	// runs and one when it ends, with its phases. Default 0: off.
+	SlowRequest time.Duration `mapstructure:"slow_request"`
 }
 
 // Metrics configures the metrics and health listener.

@@ -246,6 +246,7 @@ func applyDefaults(c *Config) {
 		def(&r.MaxConns, 8)
 		def(&r.ConnectTimeout, 5*time.Second)
 		def(&r.UpstreamTimeout, 60*time.Second)
+		def(&r.Dotfiles, "deny")
 	}
 	def(&c.Log.Level, "info")
 	def(&c.Log.Format, "json")

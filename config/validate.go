@@ -21,7 +21,7 @@ var apps = []string{"demo", "static", "cgi", "fastcgi"}
 // appKeys are the route keys each app reads, besides prefix and app.
 var appKeys = map[string][]string{
 	"demo":   nil,
-	"static": {"root", "list"},
+	"static": {"root", "list", "dotfiles"},
 	"cgi": {"root", "script", "timeout", "kill_grace", "max_concurrency", "queue_size",
 		"queue_timeout", "pass_env", "env", "max_header_bytes", "max_spool_bytes", "allow_root", "max_redirects"},
 	"fastcgi": {"root", "upstream", "index", "max_conns", "connect_timeout", "upstream_timeout", "max_spool_bytes"},
@@ -87,6 +87,9 @@ func (c *Config) Check() error {
 		prefixes[r.Prefix] = i
 		if !slices.Contains(apps, r.App) {
 			return bad(k+".app", "%q is not one of %s", r.App, strings.Join(apps, ", "))
+		}
+		if r.Dotfiles != "deny" && r.Dotfiles != "allow" {
+			return bad(k+".dotfiles", "%q is not one of deny, allow", r.Dotfiles)
 		}
 		switch r.App {
 		case "static":

@@ -19,6 +19,7 @@ func (d *Daemon) Reload(ctx context.Context) (err error) {
 	if d.metrics != nil {
 		defer func() { d.metrics.ConfigReloaded(time.Now(), err) }()
 	}
+	defer func() { d.status.ConfigReloaded(time.Now(), err) }()
 	cfg, err := config.Load(d.opts.ConfigPath)
 	if err != nil {
 		return err
@@ -27,7 +28,7 @@ func (d *Daemon) Reload(ctx context.Context) (err error) {
 	old := d.cfg
 	d.mu.Unlock()
 	if !slices.EqualFunc(cfg.Listeners, old.Listeners, func(a, b config.Listener) bool {
-		return a.Name == b.Name && a.Protocol == b.Protocol && a.Address == b.Address
+		return a.Name == b.Name && a.Protocol == b.Protocol && a.Address == b.Address && a.RequestID == b.RequestID
 	}) {
 		return fmt.Errorf("reload: listeners changed; they need a restart")
 	}
@@ -47,6 +48,8 @@ func (d *Daemon) Reload(ctx context.Context) (err error) {
 	d.apps, d.cfg = apps, cfg
 	d.mu.Unlock()
 	d.app.set(apps)
+	d.status.SetRoutes(statusRoutes(apps))
+	d.status.SetSlowRequest(cfg.Log.SlowRequest)
 	if d.opts.Level != nil {
 		d.opts.Level.SetLevel(level)
 	}

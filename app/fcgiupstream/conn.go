@@ -26,6 +26,9 @@ type conn struct {
 	timeout time.Duration
 	reused  bool      // served a request before
 	idleAt  time.Time // when it went back to the pool
+	// For the request that took the connection last: how long it waited
+	// for a token, and how long dialing took (0 when reused).
+	waited, dialed time.Duration
 
 	reading  atomic.Bool   // a Read is waiting on the upstream
 	activity atomic.Uint64 // reads and writes done

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -22,6 +23,12 @@ type pool struct {
 	obs              Observer
 
 	tokens chan struct{}
+
+	// What the status page reads without the lock: requests waiting for a
+	// token, the outcome of the last dial, and the last failure.
+	waiting atomic.Int64
+	health  atomic.Int32 // a Health
+	lastErr atomic.Pointer[poolError]
 
 	mu     sync.Mutex
 	idle   []*conn // newest last
@@ -53,12 +60,18 @@ func newPool(network, address string, maxConns int, connectTimeout, ioTimeout, i
 // ctx allows. The error wraps ErrTimeout or ErrConnect, or is ctx's error
 // when ctx was canceled.
 func (p *pool) get(ctx context.Context, fresh bool) (*conn, error) {
+	var waited time.Duration
 	select {
 	case p.tokens <- struct{}{}:
 	default:
+		start := time.Now()
+		p.waiting.Add(1)
 		select {
 		case p.tokens <- struct{}{}:
+			p.waiting.Add(-1)
+			waited = time.Since(start)
 		case <-ctx.Done():
+			p.waiting.Add(-1)
 			if ctx.Err() == context.DeadlineExceeded {
 				return nil, fmt.Errorf("%w: no free connection (max_conns %d)", ErrTimeout, cap(p.tokens))
 			}
@@ -75,6 +88,7 @@ func (p *pool) get(ctx context.Context, fresh bool) (*conn, error) {
 		}
 		if !fresh && c.alive() {
 			c.reused = true
+			c.waited, c.dialed = waited, 0
 			p.report()
 			return c, nil
 		}
@@ -85,6 +99,7 @@ func (p *pool) get(ctx context.Context, fresh bool) (*conn, error) {
 			break
 		}
 	}
+	start := time.Now()
 	c, err := p.dial(ctx)
 	if err != nil {
 		p.mu.Lock()
@@ -94,6 +109,7 @@ func (p *pool) get(ctx context.Context, fresh bool) (*conn, error) {
 		p.report()
 		return nil, err
 	}
+	c.waited, c.dialed = waited, time.Since(start)
 	return c, nil
 }
 
@@ -117,8 +133,10 @@ func (p *pool) dial(ctx context.Context) (*conn, error) {
 		if ctx.Err() == context.Canceled {
 			return nil, ctx.Err()
 		}
+		p.health.Store(int32(HealthDown))
 		return nil, fmt.Errorf("%w %s: %w", ErrConnect, p.address, err)
 	}
+	p.health.Store(int32(HealthUp))
 	p.mu.Lock()
 	p.open++
 	p.mu.Unlock()
@@ -218,4 +236,66 @@ func (p *pool) stats() (inUse, open, idle int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.inUse, p.open, len(p.idle)
+}
+
+// Health is what the last attempt to connect to an upstream said.
+type Health int32
+
+// The health states.
+const (
+	HealthUnknown Health = iota // no connection attempted yet
+	HealthUp                    // the last connection attempt succeeded
+	HealthDown                  // the last connection attempt failed
+)
+
+func (h Health) String() string {
+	switch h {
+	case HealthUp:
+		return "up"
+	case HealthDown:
+		return "down"
+	}
+	return "unknown"
+}
+
+// poolError is a failure the status page shows.
+type poolError struct {
+	at  time.Time
+	msg string
+}
+
+// failed records why a request to the upstream failed.
+func (p *pool) failed(err error) {
+	p.lastErr.Store(&poolError{at: time.Now(), msg: err.Error()})
+}
+
+// Stats are an Upstream's pool numbers at one moment, for the status page.
+// They are read without taking the pool's lock, so that an upstream whose
+// every connection is stuck still reports them.
+type Stats struct {
+	// Upstream is the address as configured.
+	Upstream string
+	// MaxConns is the bound; InUse the connections requests hold (or are
+	// dialing); Waiting the requests waiting for one.
+	MaxConns, InUse, Waiting int
+	// Health is what the last connection attempt said.
+	Health Health
+	// LastError is the last failure (connect, timeout, protocol) and when
+	// it happened; empty when none.
+	LastError   string
+	LastErrorAt time.Time
+}
+
+// Stats returns the pool's numbers as they are now.
+func (u *Upstream) Stats() Stats {
+	p := u.pool
+	s := Stats{
+		Upstream: u.name,
+		MaxConns: cap(p.tokens), InUse: len(p.tokens), Waiting: int(p.waiting.Load()),
+		Health: Health(p.health.Load()),
+	}
+	if e := p.lastErr.Load(); e != nil {
+		s.LastError, s.LastErrorAt = e.msg, e.at
+	}
+	return s
 }

@@ -123,6 +123,7 @@ type Upstream struct {
 	obs      Observer
 	log      *zap.Logger
 	pool     *pool
+	name     string // the upstream as configured
 }
 
 var _ http.Handler = (*Upstream)(nil)
@@ -187,6 +188,7 @@ func New(cfg Config, log *zap.Logger) (*Upstream, error) {
 		spoolDir: cfg.SpoolDir,
 		obs:      cfg.Observer,
 		log:      log,
+		name:     cfg.Upstream,
 		pool: newPool(network, address, cfg.MaxConns, cfg.ConnectTimeout,
 			cfg.UpstreamTimeout, cfg.IdleTimeout, cfg.Observer),
 	}, nil
@@ -243,6 +245,9 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	params := u.params(env, t)
+	if info != nil {
+		params[handler.RequestIDVar] = info.ID
+	}
 	var body io.Reader
 	var sp *spooled
 	switch {
@@ -285,6 +290,7 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Deferred: a cut-off response ends in a panic.
 		defer func() { u.obs.Request(*outcome, time.Since(start)) }()
 	}
+	info.SetPhase(handler.PhaseQueued)
 	if appStatus, ok := u.forward(ctx, w, r, params, body, sp, log, outcome); ok && info != nil {
 		info.AppStatus = int(appStatus)
 	}
@@ -307,6 +313,9 @@ func (u *Upstream) forward(ctx context.Context, w http.ResponseWriter, r *http.R
 		c, err := u.pool.get(gctx, attempt > 0)
 		cancel()
 		if err != nil {
+			if ctx.Err() == nil {
+				u.pool.failed(err)
+			}
 			status := http.StatusBadGateway
 			switch {
 			case errors.Is(err, ErrTimeout):
@@ -321,6 +330,10 @@ func (u *Upstream) forward(ctx context.Context, w http.ResponseWriter, r *http.R
 			return 0, false
 		}
 
+		if info := handler.InfoFrom(ctx); info != nil {
+			info.QueueWaited(c.waited)
+			info.UpstreamConnected(u.name, c.dialed)
+		}
 		ex := u.exchange(ctx, c, w, r, params, body, log)
 		replayable := body == nil || sp != nil || ex.bodyRead == 0
 		if ex.stale && attempt == 0 && replayable && (idempotent(r.Method) || ex.st.writeErr != nil) {
@@ -341,6 +354,9 @@ func (u *Upstream) forward(ctx context.Context, w http.ResponseWriter, r *http.R
 		setOutcome(outcome, ex.outcome)
 		if ex.outcome == OutcomeOK {
 			return ex.st.appStatus, true
+		}
+		if ex.outcome != OutcomeCanceled {
+			u.pool.failed(ex.cause)
 		}
 		u.fail(w, r, ex, log)
 		return 0, false

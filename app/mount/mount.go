@@ -72,9 +72,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	if info := handler.InfoFrom(r.Context()); info != nil {
-		info.Route, info.App = route.Prefix, route.Kind
-	}
+	handler.InfoFrom(r.Context()).SetRoute(route.Prefix, route.Kind)
 	if route.Prefix != "/" {
 		env = env.Clone()
 		env["SCRIPT_NAME"] = env["SCRIPT_NAME"] + route.Prefix

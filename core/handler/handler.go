@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -59,6 +60,15 @@ type Handler struct {
 	Observer Observer
 	// Now is the clock for the Date header. Nil means time.Now.
 	Now func() time.Time
+	// TrustRequestID takes a request's id from its X-Request-Id header
+	// (HTTP_X_REQUEST_ID) when that is 1 to 128 visible ASCII characters;
+	// otherwise the core makes one. Default false: a client could choose
+	// ids that collide with other requests' in the logs, so set it only
+	// behind a front (a proxy, a web server) that sets or clears the header.
+	TrustRequestID bool
+	// RequestIDHeader sends the request's id back in an X-Request-Id
+	// response header, unless the app set one. Default false.
+	RequestIDHeader bool
 
 	once  sync.Once
 	ids   *idSource
@@ -170,8 +180,13 @@ func (h *Handler) ServeSink(ctx context.Context, req *Request, sink Sink) (res R
 	h.init()
 	start := time.Now()
 	// One allocation holds what the request needs for its whole life.
-	st := &requestState{info: Info{ID: h.ids.next(), Protocol: req.Protocol, Errors: req.Errors}}
+	st := &requestState{info: Info{Protocol: req.Protocol, Errors: req.Errors, Start: start}}
 	info := &st.info
+	if id := req.Env["HTTP_X_REQUEST_ID"]; h.TrustRequestID && validRequestID(id) {
+		info.ID = id
+	} else {
+		info.ID = h.ids.next()
+	}
 	if h.Observer != nil {
 		h.Observer.Begin(req, info)
 		defer func() { h.Observer.End(req, info, &res) }()
@@ -184,7 +199,7 @@ func (h *Handler) ServeSink(ctx context.Context, req *Request, sink Sink) (res R
 	ctx = environ.NewContext(WithInfo(ctx, info), req.Env)
 
 	body := &st.body
-	body.r = req.Body
+	body.r, body.n = req.Body, &info.live.bytesIn
 	var hr *http.Request
 	if req.HTTP != nil {
 		hr = req.HTTP.WithContext(ctx)
@@ -254,14 +269,18 @@ func (h *Handler) run(w *responseWriter, r *http.Request, info *Info, req *Reque
 	return w.finish()
 }
 
+// countingReader counts into the request's Info, where the status page
+// reads the count while the request runs.
 type countingReader struct {
 	r io.Reader
-	n int64
+	n *atomic.Int64
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	c.n += int64(n)
+	if n > 0 {
+		c.n.Add(int64(n))
+	}
 	return n, err
 }
 

@@ -400,13 +400,13 @@ func TestWriteAfterReturnFails(t *testing.T) {
 type recordingObserver struct {
 	begun, ended int
 	res          Result
-	info         Info
+	info         *Info
 }
 
 func (o *recordingObserver) Begin(*Request, *Info) { o.begun++ }
 func (o *recordingObserver) End(_ *Request, i *Info, r *Result) {
 	o.ended++
-	o.res, o.info = *r, *i
+	o.res, o.info = *r, i
 }
 
 func TestObserverSeesEveryRequest(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"go.uber.org/zap"
@@ -45,6 +46,7 @@ type responseWriter struct {
 	out         int64     // body bytes handed to the sink
 	truncated   bool      // the head went out and the body cannot be completed
 	cl, server  [1]string // values of the headers the core adds, without an allocation each
+	reqID       [1]string // X-Request-Id's value, likewise
 	err         error     // the output's or the app's failure
 	done        atomic.Bool
 }
@@ -95,6 +97,7 @@ func (w *responseWriter) WriteHeader(code int) {
 	w.wroteHeader = true
 	w.status = code
 	w.sent = w.header
+	w.info.headDecided()
 	if cl := w.sent.Get("Content-Length"); cl != "" {
 		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n >= 0 {
 			w.declared = n
@@ -199,6 +202,7 @@ func (w *responseWriter) sendHead(final bool) error {
 			h["Server"] = w.server[:]
 		}
 	}
+	w.addRequestID(h)
 	w.headSent = true
 	if err := w.sink.WriteHead(w.status, h); err != nil {
 		return w.broken(err)
@@ -224,7 +228,9 @@ func (w *responseWriter) checkHeader(h http.Header) error {
 				return &headerError{name: k, value: true}
 			}
 		}
-		if k == "Status" || environ.IsHopByHop(k) {
+		// Names are written as the app spelled them (see
+		// CaseSensitiveHeader), so a Status in any spelling is dropped.
+		if strings.EqualFold(k, "Status") || environ.IsHopByHop(k) {
 			w.h.Log.Warn("dropped a header the app must not send", zap.String("header", k),
 				zap.String("request_id", w.id()))
 			delete(h, k)
@@ -259,9 +265,22 @@ func (w *responseWriter) abortHead(err error) error {
 	return err
 }
 
+// addRequestID adds the X-Request-Id response header when the Handler
+// sends one and the app set none.
+func (w *responseWriter) addRequestID(h http.Header) {
+	if !w.h.RequestIDHeader || w.info == nil {
+		return
+	}
+	if _, ok := h["X-Request-Id"]; !ok {
+		w.reqID[0] = w.info.ID
+		h["X-Request-Id"] = w.reqID[:]
+	}
+}
+
 func (w *responseWriter) writeBody(p []byte) (int, error) {
 	n, err := w.sink.Write(p)
 	w.out += int64(n)
+	w.info.live.bytesOut.Store(w.out)
 	if err != nil {
 		return n, w.broken(err)
 	}
@@ -331,6 +350,7 @@ func (w *responseWriter) sendError() {
 	if w.h.OriginServer && w.h.ServerSoftware != "" {
 		h["Server"] = []string{w.h.ServerSoftware}
 	}
+	w.addRequestID(h)
 	w.headSent = true
 	if err := w.sink.WriteHead(w.status, h); err != nil {
 		w.broken(err)
@@ -356,7 +376,7 @@ func (w *responseWriter) result(err error, body *countingReader) Result {
 	if status == 0 {
 		status = http.StatusOK
 	}
-	return Result{Status: status, HeadSent: w.headSent, BytesIn: body.n, BytesOut: w.out, Err: err,
+	return Result{Status: status, HeadSent: w.headSent, BytesIn: body.n.Load(), BytesOut: w.out, Err: err,
 		Truncated: w.truncated, Info: w.info}
 }
 
@@ -374,6 +394,19 @@ func ValidHeaderName[T ~string | ~[]byte](name T) bool {
 		}
 	}
 	return true
+}
+
+// CaseSensitiveHeader reports whether the spelling of a response header's
+// name carries meaning, so that it must reach the web server byte-exact:
+// a FastCGI Authorizer's Variable-NAME, whose NAME the web server takes as
+// written for a variable (FastCGI 1.0 section 6.3; Apache's mod_authnz_fcgi
+// and its environment are case-sensitive). The core writes every name as
+// the app spelled it; apps that parse a child's response head keep these
+// names as they came instead of canonicalising them. name may be spelled
+// any way.
+func CaseSensitiveHeader(name string) bool {
+	const p = "Variable-"
+	return len(name) > len(p) && strings.EqualFold(name[:len(p)], p)
 }
 
 var tokenChar = func() (t [128]bool) {

@@ -29,7 +29,7 @@ var (
 // Head is a CGI response head (RFC 3875 section 6.2, 6.3).
 type Head struct {
 	Status   int         // from the Status field; 0 when there is none
-	Header   http.Header // every field but Status, names canonical
+	Header   http.Header // every field but Status, names canonical but Variable-*
 	Location string      // the Location field
 	HasType  bool        // a non-empty Content-Type field
 	Fields   int         // how many fields, Status included
@@ -113,6 +113,11 @@ func (h *Head) addField(line []byte) error {
 	name := textproto.CanonicalMIMEHeaderKey(string(line[:colon]))
 	value := string(v)
 	h.Fields++
+	if handler.CaseSensitiveHeader(name) {
+		// The web server passes the rest of the name on as a variable,
+		// spelled as it came (FastCGI's Authorizer): keep it byte-exact.
+		name = string(line[:colon])
+	}
 	switch name {
 	case "Status":
 		if h.Status != 0 {
