@@ -424,3 +424,36 @@ routes:
 	want(t, 1, nil, "explain", "--config", filepath.Join(dir, "missing.yaml"), "/")
 	want(t, 0, []string{"route        / → demo\n"}, "explain", "/anything")
 }
+
+// TestProbeDocRecipes runs the Kubernetes and Docker probe commands shown
+// in docs/probe.md against a real php-fpm (its address put in for
+// 127.0.0.1:9000): what the docs tell people to run works.
+func TestProbeDocRecipes(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join(peertest.ModuleRoot(), "docs", "probe.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cmds [][]string
+	for _, line := range strings.Split(string(doc), "\n") {
+		_, list, ok := strings.Cut(line, `["gatewayd", `)
+		if !ok {
+			continue
+		}
+		var args []string
+		if err := json.Unmarshal([]byte("["+list), &args); err != nil {
+			t.Fatalf("docs/probe.md: %q: %v", line, err)
+		}
+		cmds = append(cmds, args)
+	}
+	if len(cmds) != 3 {
+		t.Fatalf("docs/probe.md shows %d probe commands, want 3 (liveness, readiness, HEALTHCHECK)", len(cmds))
+	}
+	dir := peertest.Dir(t)
+	_, sock := peertest.PHPFPM(t, dir, 1)
+	for _, args := range cmds {
+		for i, a := range args {
+			args[i] = strings.ReplaceAll(a, "fastcgi://127.0.0.1:9000", "fastcgi://"+sock)
+		}
+		want(t, 0, []string{"ok fastcgi://" + sock}, args...)
+	}
+}
