@@ -427,3 +427,63 @@ func TestProbeDocRecipes(t *testing.T) {
 		want(t, 0, []string{"ok fastcgi://" + sock}, args...)
 	}
 }
+
+// TestRequestEnvIsGatewaydsEnv: what `request --root` sends a FastCGI
+// application is what gatewayd's fastcgi app sends it for the same path.
+// A net/http/fcgi application echoes its environment; it is asked once
+// through gatewayd (HTTP front end, app: fastcgi) and once directly.
+func TestRequestEnvIsGatewaydsEnv(t *testing.T) {
+	dir := t.TempDir()
+	www := filepath.Join(dir, "www")
+	peertest.WriteFile(t, www, "index.php", "not run: the upstream is Go")
+	l, err := net.Listen("unix", filepath.Join(dir, "app.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		_ = fcgi.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			env := fcgi.ProcessEnv(r)
+			// net/http/fcgi keeps the request's own variables out of
+			// ProcessEnv; put back those a script is found by.
+			env["REQUEST_METHOD"], env["REQUEST_URI"] = r.Method, r.RequestURI
+			for k, v := range env {
+				fmt.Fprintf(w, "%s=%s\n", k, v)
+			}
+		}))
+	}()
+	bin := peertest.Gatewayd(t)
+	httpAddr := peertest.FreeAddr(t)
+	cfg := peertest.WriteFile(t, dir, "gatewayd.yaml", fmt.Sprintf(`
+listeners:
+  - {protocol: http, address: "%s"}
+routes:
+  - {prefix: /, app: fastcgi, upstream: "unix:%s", root: "%s"}
+metrics: {address: ""}
+log: {access: false}
+`, httpAddr, l.Addr(), www))
+	p := peertest.Start(t, exec.Command(bin, "serve", "--config", cfg))
+	peertest.WaitReady(t, p, "gatewayd", peertest.Dial(httpAddr))
+
+	parse := func(out string) map[string]string {
+		m := map[string]string{}
+		for _, line := range strings.Split(out, "\n") {
+			if k, v, ok := strings.Cut(line, "="); ok {
+				m[k] = v
+			}
+		}
+		return m
+	}
+	const path = "/index.php/extra/p?x=1&y=%20"
+	via := parse(want(t, 0, nil, "request", "http://"+httpAddr, path))
+	direct := parse(want(t, 0, nil, "request", "--root", www, "fastcgi://"+l.Addr().String(), path))
+	for _, k := range []string{"SCRIPT_NAME", "SCRIPT_FILENAME", "PATH_INFO", "PATH_TRANSLATED", "DOCUMENT_ROOT",
+		"QUERY_STRING", "REQUEST_URI", "REQUEST_METHOD", "GATEWAY_INTERFACE", "REDIRECT_STATUS", "SERVER_PROTOCOL"} {
+		if via[k] != direct[k] {
+			t.Errorf("%s: %q through gatewayd, %q from request --root", k, via[k], direct[k])
+		}
+	}
+	if via["SCRIPT_FILENAME"] != filepath.Join(www, "index.php") {
+		t.Errorf("SCRIPT_FILENAME %q", via["SCRIPT_FILENAME"])
+	}
+}
