@@ -33,6 +33,8 @@ const (
 
 func (k Kind) String() string {
 	switch k {
+	case 0:
+		return "ok"
 	case Usage:
 		return "usage"
 	case Connect:
