@@ -300,6 +300,28 @@ func TestClientBadTargets(t *testing.T) {
 			}
 		}
 	})
+	t.Run("overloaded", func(t *testing.T) {
+		// FCGI_OVERLOADED and FCGI_CANT_MPX_CONN from a FastCGI app, and a
+		// 503 from an HTTP server, are exit 6.
+		for _, ps := range []fcgiwire.ProtocolStatus{fcgiwire.Overloaded, fcgiwire.CantMpxConn} {
+			addr := serveFake(t, func(c net.Conn) {
+				buf := make([]byte, 4096)
+				_, _ = c.Read(buf)
+				_, _ = c.Write(fcgiwire.AppendEndRequest(nil, 1, 0, ps))
+			})
+			want(t, 6, []string{"overloaded "}, "probe", "fastcgi://"+addr, "/ping")
+			want(t, 6, nil, "request", "fastcgi://"+addr, "/")
+		}
+		busy := serveFake(t, func(c net.Conn) {
+			buf := make([]byte, 4096)
+			_, _ = c.Read(buf)
+			_, _ = c.Write([]byte("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbusy"))
+		})
+		want(t, 6, nil, "probe", "http://"+busy)
+		want(t, 6, nil, "request", "--fail", "http://"+busy, "/")
+		want(t, 0, []string{"busy"}, "request", "http://"+busy, "/")
+		want(t, 0, nil, "probe", "--expect", "503", "http://"+busy)
+	})
 	t.Run("permission denied", func(t *testing.T) { permissionDenied(t, dir) })
 }
 
