@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 )
 
 // doHTTP sends one HTTP/1.1 request on a new connection.
@@ -54,21 +55,11 @@ func doHTTP(ctx context.Context, t Target, req Request, out io.Writer) (*Respons
 	}
 	defer hresp.Body.Close()
 	resp := &Response{Status: hresp.StatusCode, Header: hresp.Header}
-	if _, reason, ok := cutStatus(hresp.Status); ok {
+	if _, reason, ok := strings.Cut(hresp.Status, " "); ok {
 		resp.Reason = reason
 	}
 	if req.OnHead != nil {
 		req.OnHead(resp)
 	}
 	return resp, copyBody(resp, out, &limited{r: hresp.Body, max: req.maxBytes()})
-}
-
-// cutStatus splits net/http's "200 OK".
-func cutStatus(s string) (string, string, bool) {
-	for i := 0; i < len(s); i++ {
-		if s[i] == ' ' {
-			return s[:i], s[i+1:], true
-		}
-	}
-	return s, "", false
 }

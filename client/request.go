@@ -26,8 +26,8 @@ const (
 	DefaultMaxHeadBytes = 64 << 10
 )
 
-// DefaultExtensions are the endings that make a file a script under Root,
-// as the fastcgi app's extensions default.
+// defaultExtensions are the endings that make a file a script under Root,
+// as the fastcgi app's default.
 var defaultExtensions = []string{".php"}
 
 // Request is one request to send. Only Path is required.

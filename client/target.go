@@ -72,12 +72,7 @@ func ParseTarget(s string) (Target, error) {
 }
 
 // String is the target as a URL.
-func (t Target) String() string {
-	if t.Network == "tcp" {
-		return t.Scheme + "://" + t.Address
-	}
-	return t.Scheme + "://" + t.Address
-}
+func (t Target) String() string { return t.Scheme + "://" + t.Address }
 
 // host is the name HTTP_HOST and SERVER_NAME get: the target's host, or
 // "localhost" for a unix socket or a script.
