@@ -103,9 +103,15 @@ func (f *fconn) read(id uint16) (*answer, error) {
 		if err != nil {
 			return a, describe(err)
 		}
-		a.records = append(a.records, fmt.Sprintf("%s#%d(%d)", shortType(r.h.Type), r.h.ID, r.h.ContentLength))
+		// An application that streams without end is bounded by the
+		// check's deadline; what is kept of it is bounded here.
+		if len(a.records) < maxKept {
+			a.records = append(a.records, fmt.Sprintf("%s#%d(%d)", shortType(r.h.Type), r.h.ID, r.h.ContentLength))
+		}
 		if r.h.ID != id {
-			a.others = append(a.others, r)
+			if len(a.others) < maxKept {
+				a.others = append(a.others, r)
+			}
 			continue
 		}
 		switch r.h.Type {
@@ -113,9 +119,13 @@ func (f *fconn) read(id uint16) (*answer, error) {
 			if len(r.c) == 0 {
 				a.stdoutClosed = true
 			}
-			a.stdout = append(a.stdout, r.c...)
+			if len(a.stdout) < maxKeptBytes {
+				a.stdout = append(a.stdout, r.c...)
+			}
 		case fcgiwire.TypeStderr:
-			a.stderr = append(a.stderr, r.c...)
+			if len(a.stderr) < maxKeptBytes {
+				a.stderr = append(a.stderr, r.c...)
+			}
 		case fcgiwire.TypeEndRequest:
 			a.endLen = len(r.c)
 			e, err := fcgiwire.ParseEndRequest(r.c)
@@ -125,10 +135,18 @@ func (f *fconn) read(id uint16) (*answer, error) {
 			a.end = &e
 			return a, nil
 		default:
-			a.others = append(a.others, r)
+			if len(a.others) < maxKept {
+				a.others = append(a.others, r)
+			}
 		}
 	}
 }
+
+// Bounds on what a check keeps of an answer.
+const (
+	maxKept      = 256
+	maxKeptBytes = 1 << 20
+)
 
 // closed waits for the peer to close the connection: true when it did
 // before ctx's deadline, with nothing more sent.
