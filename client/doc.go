@@ -12,7 +12,7 @@
 // that path (core/environ.FromRequest, and with Request.Root the fastcgi
 // app's script lookup, internal/docroot), so that what works here works
 // through gatewayd. FastCGI records come from internal/fcgiwire, SCGI heads
-// from internal/scgiwire, and response heads are read by internal/cgihead,
+// from internal/scgiwire, and response heads are read by core/cgiresp,
 // the parser gatewayd's CGI runner uses.
 //
 // Every failure is an *Error whose Kind says which exit code the commands

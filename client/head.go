@@ -2,39 +2,42 @@ package client
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 
-	"github.com/gatewayd/gatewayd/internal/cgihead"
+	"github.com/gatewayd/gatewayd/core/cgiresp"
 )
 
 // ErrHead is a response head that breaks the protocol.
 var ErrHead = errors.New("client: malformed response head")
 
-// ReadHead reads a response head from br, at most max bytes: a CGI response
-// head (RFC 3875 section 6: "Status: 404 Not Found", fields, a blank line),
-// as FastCGI and SCGI applications send, or, as some SCGI servers (uWSGI)
-// and NPH scripts send and nginx's scgi module accepts, an HTTP/1.x status
-// line followed by the fields. Errors are of kind Protocol, or the
+// ReadHead reads a response head from br: a CGI response head (RFC 3875
+// section 6: "Status: 404 Not Found", fields, a blank line; at most max
+// bytes), as FastCGI and SCGI applications send, or an HTTP/1.x response
+// head, as NPH scripts and some SCGI servers send and nginx's scgi module
+// accepts (read by net/http, bounded by what br may read). Errors are of kind Protocol, or the
 // underlying read's kind.
 func ReadHead(br *bufio.Reader, max int) (*Response, error) {
 	resp := &Response{}
 	if b, _ := br.Peek(5); string(b) == "HTTP/" {
-		line, err := br.ReadSlice('\n')
+		// An HTTP head: net/http reads it, and only it (the body stays
+		// in br, read to the end of the connection as SCGI's is). Its
+		// size is bounded by what the caller lets br read.
+		hr, err := http.ReadResponse(br, nil)
 		if err != nil {
-			return nil, headError(fmt.Errorf("reading the status line: %w", err))
+			return nil, headError(fmt.Errorf("reading an HTTP response head: %w", err))
 		}
-		max -= len(line)
-		code, reason, err := parseStatusLine(string(bytes.TrimRight(line, "\r\n")))
-		if err != nil {
-			return nil, err
+		if hr.ProtoMajor != 1 || hr.StatusCode < 200 || hr.StatusCode > 999 {
+			// net/http takes any three digits and version; a response
+			// to relay has a final status, over HTTP/1.x.
+			return nil, headError(fmt.Errorf("status line %s %q", hr.Proto, hr.Status))
 		}
-		resp.Status, resp.Reason = code, reason
+		_, reason, _ := strings.Cut(hr.Status, " ")
+		return &Response{Status: hr.StatusCode, Reason: reason, Header: hr.Header}, nil
 	}
-	h, err := cgihead.Read(br, max)
+	h, err := cgiresp.Read(br, max)
 	if err != nil {
 		return nil, headError(err)
 	}
@@ -60,28 +63,4 @@ func headError(err error) error {
 		return &Error{Kind: Timeout, Err: fmt.Errorf("reading the response head: %w", err)}
 	}
 	return &Error{Kind: Protocol, Err: fmt.Errorf("%w: %w", ErrHead, err)}
-}
-
-// parseStatusLine reads "HTTP/1.x NNN reason".
-func parseStatusLine(line string) (int, string, error) {
-	proto, rest, ok := strings.Cut(line, " ")
-	if !ok {
-		return 0, "", headError(fmt.Errorf("status line %q", trim(line)))
-	}
-	if _, _, ok := http.ParseHTTPVersion(proto); !ok {
-		return 0, "", headError(fmt.Errorf("status line %q: version", trim(line)))
-	}
-	code, ok := cgihead.ParseStatus(rest)
-	if !ok {
-		return 0, "", headError(fmt.Errorf("status line %q: status", trim(line)))
-	}
-	_, reason, _ := strings.Cut(rest, " ")
-	return code, reason, nil
-}
-
-func trim(s string) string {
-	if len(s) > 80 {
-		return s[:80]
-	}
-	return s
 }

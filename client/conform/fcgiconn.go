@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/gatewayd/gatewayd/internal/cgihead"
+	"github.com/gatewayd/gatewayd/core/cgiresp"
 	"github.com/gatewayd/gatewayd/internal/fcgiwire"
 )
 
@@ -85,7 +85,7 @@ func (a *answer) String() string {
 // status is the response's status: 200 unless a Status field says
 // otherwise; 0 when the head does not parse.
 func (a *answer) status() (int, error) {
-	h, err := cgihead.Read(bufio.NewReader(strings.NewReader(string(a.stdout))), 64<<10)
+	h, err := cgiresp.Parse(a.stdout)
 	if err != nil {
 		return 0, err
 	}
