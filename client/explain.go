@@ -234,7 +234,7 @@ func explainFastCGI(x *Explanation, rc config.Route) {
 			if index == "" {
 				index = DefaultIndex
 			}
-			t := docroot.Resolve(root, x.Env["PATH_INFO"], index, defaultExtensions)
+			t := docroot.Lookup{Index: index, Extensions: defaultExtensions, Dotfiles: true}.Resolve(root, x.Env["PATH_INFO"])
 			switch {
 			case t.Status == 0:
 				x.Env = docroot.Params(x.Env, dir, t)

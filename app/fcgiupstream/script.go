@@ -1,7 +1,6 @@
 package fcgiupstream
 
 import (
-	"github.com/gatewayd/gatewayd/core/environ"
 	"github.com/gatewayd/gatewayd/internal/docroot"
 )
 
@@ -22,14 +21,11 @@ type target struct {
 	file bool
 }
 
-// resolve finds the script for pathInfo with docroot.Resolve, the lookup
-// that `gatewayd request --root` shares.
+// resolve finds the script for pathInfo with docroot's lookup, which
+// `gatewayd request --root` and `gatewayd explain` share. Dotfiles pass, as
+// this app has always let them (the client commands deny them, as the
+// static app does by default).
 func (u *Upstream) resolve(pathInfo string) target {
-	t := docroot.Resolve(u.root, pathInfo, u.index, u.exts)
+	t := docroot.Lookup{Index: u.index, Extensions: u.exts, Dotfiles: true}.Resolve(u.root, pathInfo)
 	return target{script: t.Script, pathInfo: t.PathInfo, status: t.Status, dir: t.Dir, file: t.File}
-}
-
-// params is the request's environment as the upstream gets it.
-func (u *Upstream) params(env environ.Env, t target) map[string]string {
-	return docroot.Params(env, u.dir, docroot.Target{Script: t.script, PathInfo: t.pathInfo})
 }

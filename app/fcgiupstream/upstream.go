@@ -18,6 +18,7 @@ import (
 
 	"github.com/gatewayd/gatewayd/core/environ"
 	"github.com/gatewayd/gatewayd/core/handler"
+	"github.com/gatewayd/gatewayd/internal/docroot"
 )
 
 // Defaults for the zero values of Config.
@@ -300,6 +301,12 @@ func setOutcome(p *Outcome, o Outcome) {
 	if p != nil {
 		*p = o
 	}
+}
+
+// params is the request's environment as the upstream gets it
+// (docroot.Params, which `gatewayd request --root` sends too).
+func (u *Upstream) params(env environ.Env, t target) map[string]string {
+	return docroot.Params(env, u.dir, docroot.Target{Script: t.script, PathInfo: t.pathInfo})
 }
 
 // forward sends the request upstream and relays the answer, once more on a

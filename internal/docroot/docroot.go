@@ -36,13 +36,28 @@ type Target struct {
 	File bool
 }
 
+// Lookup says how a path is looked up under a root: the fastcgi app's keys
+// of the same names. Its zero value denies dotfiles.
+type Lookup struct {
+	// Index is the script run for a directory path ("index.php").
+	Index string
+	// Extensions are the file name endings that make a file a script.
+	Extensions []string
+	// Dotfiles allows paths through dotfiles and dot directories (.env,
+	// .git/); false refuses them with 403 (environ.IsDotfilePath, the rule
+	// every app that serves files shares).
+	Dotfiles bool
+}
+
 // Resolve finds the script for pathInfo under root: the first prefix that
 // names a regular file (a file has no children, so it is also the longest),
-// or index in the directory the whole path names. A file is a script when
-// its name ends in one of exts. ".." segments and NUL bytes are refused
-// before anything is looked up; every lookup goes through the os.Root, so
-// symbolic links cannot lead outside the root.
-func Resolve(root *os.Root, pathInfo, index string, exts []string) Target {
+// or Index in the directory the whole path names. A file is a script when
+// its name ends in one of Extensions. ".." segments and NUL bytes are
+// refused before anything is looked up, and so are dotfiles unless allowed;
+// every lookup goes through the os.Root, so symbolic links cannot lead
+// outside the root.
+func (l Lookup) Resolve(root *os.Root, pathInfo string) Target {
+	index, exts := l.Index, l.Extensions
 	if strings.IndexByte(pathInfo, 0) >= 0 {
 		return Target{Status: http.StatusBadRequest}
 	}
@@ -53,6 +68,11 @@ func Resolve(root *os.Root, pathInfo, index string, exts []string) Target {
 	}
 	if pathInfo != "" && pathInfo[0] != '/' {
 		return Target{Status: http.StatusBadRequest}
+	}
+	if !l.Dotfiles && environ.IsDotfilePath(pathInfo) {
+		// Not even the route's static files get them: .env and .git/
+		// hold secrets.
+		return Target{Status: http.StatusForbidden}
 	}
 	cur := ""
 	for i := 0; i < len(pathInfo); {
