@@ -19,9 +19,12 @@ import (
 // server would: its stdin is the body, its stdout the response; its stderr
 // lines go to req.Stderr.
 func doCGI(ctx context.Context, t Target, req Request, env environ.Env, out io.Writer) (*Response, error) {
+	// The deadline ends the script through the context (the runner stops
+	// a script whose client went away); the runner's own timeout is only
+	// a backstop behind it, so that which of the two fired is never a race.
 	timeout := time.Duration(-1)
 	if dl, ok := ctx.Deadline(); ok {
-		timeout = max(time.Until(dl), time.Millisecond)
+		timeout = time.Until(dl) + time.Second
 	}
 	if _, err := os.Stat(t.Address); err != nil {
 		// No script is the CGI form of nothing listening.
@@ -57,13 +60,11 @@ func doCGI(ctx context.Context, t Target, req Request, env environ.Env, out io.W
 	if w.resp == nil {
 		w.WriteHeader(http.StatusOK)
 	}
+	if ctx.Err() != nil {
+		return w.resp, fail(Timeout, "the script ran past the deadline: %w", ctx.Err())
+	}
 	if w.err != nil {
 		return w.resp, w.err
-	}
-	if ctx.Err() != nil || (w.resp.Status == http.StatusGatewayTimeout && w.resp.Bytes == 0) {
-		if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
-			return w.resp, fail(Timeout, "the script ran past the deadline")
-		}
 	}
 	return w.resp, nil
 }
