@@ -78,6 +78,10 @@ func TestClientPHPFPM(t *testing.T) {
 	want(t, 0, []string{"HTTP/1.1 200 OK\r\n", "X-Script: info\r\n", "SCRIPT_NAME=/info.php\n",
 		"SCRIPT_FILENAME=" + filepath.Join(www, "info.php") + "\n", "PATH_INFO=/extra\n", "QUERY_STRING=a=1\n"},
 		"request", "-i", "--root", www, target, "/info.php/extra?a=1")
+	// PHP's error_log() travels as FCGI_STDERR, and comes out on stderr.
+	if code, _, errs := gw(t, "request", "--root", www, target, "/info.php"); code != 0 || !strings.Contains(errs, "to stderr") {
+		t.Errorf("exit %d, stderr %q: want php's error_log line", code, errs)
+	}
 	// A POST body from a file, with its CONTENT_LENGTH.
 	body := peertest.WriteFile(t, dir, "body.txt", "name=value&x=y")
 	want(t, 0, []string{"REQUEST_METHOD=POST\n", "CONTENT_LENGTH=14\n", "BODY=name=value&x=y\n"},
@@ -167,6 +171,14 @@ log: {access: false}
 		want(t, 0, []string{"ok " + target}, "probe", target, "/")
 	}
 	want(t, 0, []string{"ok fastcgi://" + sock}, "probe", "fastcgi://"+sock)
+
+	// -d @- reads the body from stdin.
+	cmd := exec.Command(bin, "request", "-d", "@-", "fastcgi://"+sock, "/")
+	cmd.Stdin = strings.NewReader("from stdin")
+	out, err := cmd.Output()
+	if err != nil || !strings.Contains(string(out), "CONTENT_LENGTH=10\n") || !strings.Contains(string(out), "REQUEST_METHOD=POST\n") {
+		t.Errorf("request -d @-: %v\n%s", err, out)
+	}
 }
 
 func TestClientCGIScript(t *testing.T) {
