@@ -1,30 +1,19 @@
 package client
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 )
 
-// doHTTP sends one HTTP/1.1 request on a new connection.
+// doHTTP sends one HTTP/1.1 request on a connection of its own (closed
+// after the response) and reads the answer with net/http's parser, under
+// the same deadline and byte bound as the other protocols.
 func doHTTP(ctx context.Context, t Target, req Request, out io.Writer) (*Response, error) {
-	tr := &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			c, err := (&net.Dialer{}).DialContext(ctx, t.Network, t.Address)
-			if err != nil {
-				return nil, dialError(t, err)
-			}
-			return c, nil
-		},
-		DisableKeepAlives:      true,
-		DisableCompression:     true,
-		MaxResponseHeaderBytes: DefaultMaxHeadBytes,
-	}
-	defer tr.CloseIdleConnections()
 	var body io.Reader
 	if req.Body != nil {
 		body = io.LimitReader(req.Body, req.BodyLen)
@@ -42,24 +31,39 @@ func doHTTP(ctx context.Context, t Target, req Request, out io.Writer) (*Respons
 	if h := hr.Header.Get("Host"); h != "" {
 		hr.Host = h
 	}
-	hresp, err := tr.RoundTrip(hr)
+	hr.Close = true
+
+	c, done, err := dial(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	// The request goes while the answer is read: a server may answer
+	// before it has read the body.
+	sent := make(chan error, 1)
+	go func() { sent <- hr.Write(c) }()
+	defer func() { _ = c.Close(); <-sent }()
+
+	br := bufio.NewReaderSize(&limited{r: c, max: req.maxBytes()}, 16<<10)
+	hresp, err := http.ReadResponse(br, hr)
 	if err != nil {
 		var e *Error
-		if errors.As(err, &e) {
+		switch {
+		case errors.As(err, &e):
 			return nil, err
-		}
-		if isTimeout(err) || ctx.Err() != nil {
+		case isTimeout(err):
 			return nil, &Error{Kind: Timeout, Err: fmt.Errorf("waiting for the response: %w", err)}
 		}
 		return nil, &Error{Kind: Protocol, Err: fmt.Errorf("%w: %w", ErrHead, err)}
 	}
 	defer hresp.Body.Close()
-	resp := &Response{Status: hresp.StatusCode, Header: hresp.Header}
-	if _, reason, ok := strings.Cut(hresp.Status, " "); ok {
-		resp.Reason = reason
+	if hresp.StatusCode < 200 || hresp.StatusCode > 999 {
+		return nil, &Error{Kind: Protocol, Err: fmt.Errorf("%w: status %q", ErrHead, hresp.Status)}
 	}
+	resp := &Response{Status: hresp.StatusCode, Header: hresp.Header}
+	_, resp.Reason, _ = strings.Cut(hresp.Status, " ")
 	if req.OnHead != nil {
 		req.OnHead(resp)
 	}
-	return resp, copyBody(resp, out, &limited{r: hresp.Body, max: req.maxBytes()})
+	return resp, copyBody(resp, out, hresp.Body)
 }
