@@ -6,10 +6,10 @@ import (
 	"testing"
 )
 
-// FuzzRead holds the parser to its contract on what a peer sends (a
+// FuzzReadAnyInput holds the parser to its contract on what a peer sends (a
 // script, a FastCGI or SCGI application): it ends with a head or one of
 // its errors, and the head it returns has a valid status.
-func FuzzRead(f *testing.F) {
+func FuzzReadAnyInput(f *testing.F) {
 	f.Add([]byte("Status: 200 OK\r\nContent-Type: text/plain\r\n\r\n42"), 64)
 	f.Add([]byte("Location: /x\n\n"), 16)
 	f.Add([]byte("Variable-AUTH_user: x\r\n\r\n"), 64)
