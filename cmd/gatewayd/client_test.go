@@ -521,3 +521,50 @@ log: {access: false}
 		t.Errorf("SCRIPT_FILENAME %q", via["SCRIPT_FILENAME"])
 	}
 }
+
+// TestExplainMatchesNginx: what explain --protocol fastcgi says the app
+// gets is what the app gets when a real nginx with the stock
+// fastcgi_params (docs/recipes/nginx-fastcgi.conf) sends the request to
+// gatewayd. The demo app echoes its environment.
+func TestExplainMatchesNginx(t *testing.T) {
+	bin := peertest.Gatewayd(t)
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "gw.sock")
+	cfg := peertest.WriteFile(t, dir, "gatewayd.yaml", fmt.Sprintf(`
+listeners:
+  - {protocol: fastcgi, address: "unix:%s", socket_mode: "0666"}
+routes:
+  - {prefix: /, app: demo}
+  - {prefix: /app, app: demo}
+metrics: {address: ""}
+log: {access: false}
+`, sock))
+	gw := peertest.Start(t, exec.Command(bin, "serve", "--config", cfg))
+	peertest.WaitReady(t, gw, "gatewayd", peertest.Dial("unix:"+sock))
+	addr := peertest.FreeAddr(t)
+	peertest.Nginx(t, peertest.Recipe(t, "nginx-fastcgi.conf", map[string]string{"GATEWAYD": "unix:" + sock, "LISTEN": addr}), addr)
+
+	parse := func(out string) map[string]string {
+		m := map[string]string{}
+		for _, line := range strings.Split(out, "\n") {
+			if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok {
+				m[k] = v
+			}
+		}
+		return m
+	}
+	for _, path := range []string{"/app/x/y?q=1", "/app", "/other/p%20q", "/"} {
+		got := parse(want(t, 0, nil, "request", "http://"+addr, path))
+		out := want(t, 0, nil, "explain", "--config", cfg, "--protocol", "fastcgi", "http://"+addr+path)
+		_, appGets, _ := strings.Cut(out, "the app gets:\n")
+		said := parse(appGets)
+		if path == "/app/x/y?q=1" && (got["SCRIPT_NAME"] != "/app" || got["PATH_INFO"] != "/x/y" || got["FCGI_ROLE"] != "RESPONDER") {
+			t.Fatalf("the demo app through nginx got %v", got)
+		}
+		for _, k := range []string{"SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "REQUEST_URI", "DOCUMENT_URI", "FCGI_ROLE", "REQUEST_METHOD"} {
+			if got[k] != said[k] {
+				t.Errorf("%s: %s is %q through nginx, explain says %q", path, k, got[k], said[k])
+			}
+		}
+	}
+}
