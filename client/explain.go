@@ -186,7 +186,7 @@ func nginxParams(u *url.URL, req ExplainRequest) environ.Env {
 		e["SCGI"] = "1"
 		e["CONTENT_LENGTH"] = "0"
 	}
-	e["HTTP_HOST"] = u.Host
+	host := u.Host
 	for k, v := range req.Header {
 		name := "HTTP_" + strings.ToUpper(strings.ReplaceAll(k, "-", "_"))
 		switch name {
@@ -195,8 +195,17 @@ func nginxParams(u *url.URL, req ExplainRequest) environ.Env {
 		case "HTTP_CONTENT_LENGTH":
 			e["CONTENT_LENGTH"] = strings.Join(v, ", ")
 		}
+		if name == "HTTP_HOST" && len(v) > 0 {
+			host = v[0]
+		}
 		e[name] = strings.Join(v, ", ")
 	}
+	// The stock params send nginx's $host: the Host without its port,
+	// in lower case.
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	e["HTTP_HOST"] = strings.ToLower(host)
 	return e
 }
 

@@ -522,27 +522,28 @@ log: {access: false}
 	}
 }
 
-// TestExplainMatchesNginx: what explain --protocol fastcgi says the app
-// gets is what the app gets when a real nginx with the stock
-// fastcgi_params (docs/recipes/nginx-fastcgi.conf) sends the request to
-// gatewayd. The demo app echoes its environment.
+// TestExplainMatchesNginx: what explain --protocol fastcgi (scgi) says the
+// app gets is what the app gets when a real nginx with the stock
+// fastcgi_params (scgi_params), as in docs/recipes/nginx-fastcgi.conf
+// (nginx-scgi.conf), sends the request to gatewayd. The demo app echoes
+// its environment.
 func TestExplainMatchesNginx(t *testing.T) {
 	bin := peertest.Gatewayd(t)
 	dir := t.TempDir()
-	sock := filepath.Join(dir, "gw.sock")
+	fsock, ssock := filepath.Join(dir, "fcgi.sock"), filepath.Join(dir, "scgi.sock")
 	cfg := peertest.WriteFile(t, dir, "gatewayd.yaml", fmt.Sprintf(`
 listeners:
   - {protocol: fastcgi, address: "unix:%s", socket_mode: "0666"}
+  - {protocol: scgi, address: "unix:%s", socket_mode: "0666"}
 routes:
   - {prefix: /, app: demo}
   - {prefix: /app, app: demo}
 metrics: {address: ""}
 log: {access: false}
-`, sock))
+`, fsock, ssock))
 	gw := peertest.Start(t, exec.Command(bin, "serve", "--config", cfg))
-	peertest.WaitReady(t, gw, "gatewayd", peertest.Dial("unix:"+sock))
-	addr := peertest.FreeAddr(t)
-	peertest.Nginx(t, peertest.Recipe(t, "nginx-fastcgi.conf", map[string]string{"GATEWAYD": "unix:" + sock, "LISTEN": addr}), addr)
+	peertest.WaitReady(t, gw, "gatewayd", peertest.Dial("unix:"+fsock))
+	peertest.WaitReady(t, gw, "gatewayd", peertest.Dial("unix:"+ssock))
 
 	parse := func(out string) map[string]string {
 		m := map[string]string{}
@@ -553,17 +554,23 @@ log: {access: false}
 		}
 		return m
 	}
-	for _, path := range []string{"/app/x/y?q=1", "/app", "/other/p%20q", "/"} {
-		got := parse(want(t, 0, nil, "request", "http://"+addr, path))
-		out := want(t, 0, nil, "explain", "--config", cfg, "--protocol", "fastcgi", "http://"+addr+path)
-		_, appGets, _ := strings.Cut(out, "the app gets:\n")
-		said := parse(appGets)
-		if path == "/app/x/y?q=1" && (got["SCRIPT_NAME"] != "/app" || got["PATH_INFO"] != "/x/y" || got["FCGI_ROLE"] != "RESPONDER") {
-			t.Fatalf("the demo app through nginx got %v", got)
-		}
-		for _, k := range []string{"SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "REQUEST_URI", "DOCUMENT_URI", "FCGI_ROLE", "REQUEST_METHOD"} {
-			if got[k] != said[k] {
-				t.Errorf("%s: %s is %q through nginx, explain says %q", path, k, got[k], said[k])
+	for _, proto := range []string{"fastcgi", "scgi"} {
+		addr := peertest.FreeAddr(t)
+		sock := map[string]string{"fastcgi": fsock, "scgi": ssock}[proto]
+		peertest.Nginx(t, peertest.Recipe(t, "nginx-"+proto+".conf", map[string]string{"GATEWAYD": "unix:" + sock, "LISTEN": addr}), addr)
+		for _, path := range []string{"/app/x/y?q=1", "/app", "/other/p%20q", "/"} {
+			got := parse(want(t, 0, nil, "request", "http://"+addr, path))
+			if path == "/app/x/y?q=1" && (got["SCRIPT_NAME"] != "/app" || got["PATH_INFO"] != "/x/y") {
+				t.Fatalf("%s: the demo app through nginx got %v", proto, got)
+			}
+			out := want(t, 0, nil, "explain", "--config", cfg, "--protocol", proto, "http://"+addr+path)
+			_, appGets, _ := strings.Cut(out, "the app gets:\n")
+			said := parse(appGets)
+			for _, k := range []string{"SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "REQUEST_URI", "DOCUMENT_URI", "FCGI_ROLE",
+				"REQUEST_METHOD", "CONTENT_LENGTH", "SERVER_NAME", "SERVER_PORT", "HTTP_HOST", "SERVER_PROTOCOL", "GATEWAY_INTERFACE"} {
+				if got[k] != said[k] {
+					t.Errorf("%s %s: %s is %q through nginx, explain says %q", proto, path, k, got[k], said[k])
+				}
 			}
 		}
 	}
