@@ -206,7 +206,9 @@ func exchangeSplit(ctx context.Context, s *suite, head, body []byte, piece int, 
 
 func checkSCGIByteByByte(ctx context.Context, s *suite) (Verdict, string) {
 	head := scgiHead(s.env, 0)
-	return served(exchange(ctx, s, head, nil, 1, 0), fmt.Sprintf("a %d-byte head one byte a write", len(head)))
+	// A pause after each byte, so that the server reads them one by one
+	// rather than as the kernel happens to gather them.
+	return served(exchange(ctx, s, head, nil, 1, time.Millisecond), fmt.Sprintf("a %d-byte head one byte a write, 1ms apart", len(head)))
 }
 
 func checkSCGIEmptyValue(ctx context.Context, s *suite) (Verdict, string) {
