@@ -208,6 +208,7 @@ func TestConfigDefaultsMatchThePackages(t *testing.T) {
 		{"routes.timeout", r.Timeout, cgiscript.DefaultTimeout},
 		{"routes.kill_grace", r.KillGrace, cgiscript.DefaultKillGrace},
 		{"routes.queue_timeout", r.QueueTimeout, cgiscript.DefaultQueueTimeout},
+		{"routes.queue_size", r.QueueSize, cgiscript.DefaultQueueSize},
 		{"routes.max_header_bytes", r.MaxHeaderBytes, cgiscript.DefaultMaxHeaderBytes},
 		{"routes.max_spool_bytes (cgi)", r.MaxSpoolBytes, int64(cgiscript.DefaultMaxSpoolBytes)},
 		{"routes.max_spool_bytes (fastcgi)", r.MaxSpoolBytes, int64(fcgiupstream.DefaultMaxSpoolBytes)},

@@ -52,19 +52,15 @@ type Lookup struct {
 // Resolve finds the script for pathInfo under root: the first prefix that
 // names a regular file (a file has no children, so it is also the longest),
 // or Index in the directory the whole path names. A file is a script when
-// its name ends in one of Extensions. ".." segments and NUL bytes are
+// its name ends in one of Extensions. Paths that climb out of the root
+// (environ.IsEscapingPath: ".." segments, with / or \, and NUL bytes) are
 // refused before anything is looked up, and so are dotfiles unless allowed;
 // every lookup goes through the os.Root, so symbolic links cannot lead
 // outside the root.
 func (l Lookup) Resolve(root *os.Root, pathInfo string) Target {
 	index, exts := l.Index, l.Extensions
-	if strings.IndexByte(pathInfo, 0) >= 0 {
+	if environ.IsEscapingPath(pathInfo) {
 		return Target{Status: http.StatusBadRequest}
-	}
-	for seg := range strings.SplitSeq(pathInfo, "/") {
-		if seg == ".." {
-			return Target{Status: http.StatusBadRequest}
-		}
 	}
 	if pathInfo != "" && pathInfo[0] != '/' {
 		return Target{Status: http.StatusBadRequest}
