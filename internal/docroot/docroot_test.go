@@ -38,6 +38,8 @@ func TestResolve(t *testing.T) {
 		{deny, "/sub", Target{Status: http.StatusMovedPermanently, Dir: "sub"}},
 		{deny, "/style.css", Target{Status: http.StatusForbidden, File: true}},
 		{deny, "/../app.php", Target{Status: http.StatusBadRequest}},
+		{deny, "/sub\\..\\..\\app.php", Target{Status: http.StatusBadRequest}},
+		{deny, "/app.php\x00.css", Target{Status: http.StatusBadRequest}},
 		{deny, "/.git/config.php", Target{Status: http.StatusForbidden}},
 		{deny, "/.env", Target{Status: http.StatusForbidden}},
 		{deny, "/.well-known/x.php", Target{Script: ".well-known/x.php"}},
