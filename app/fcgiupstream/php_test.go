@@ -47,9 +47,10 @@ echo json_encode([
 	"stderr.php":     `<?php error_log('marker-' . $_GET['m']); echo 'logged';`,
 	"headers.php":    `<?php http_response_code(418); header('X-A: 1'); setcookie('a', '1'); setcookie('b', '2'); echo 'teapot';`,
 	"redirect.php":   `<?php header('Location: /elsewhere?x=1'); echo 'moved';`,
-	"long.php":       `<?php header('X-Long: ' . str_repeat('a', 2000)); echo 'long';`,
+	"long.php":       `<?php header('X-Long: ' . str_repeat('a', 5000)); echo 'long';`,
 	"big.php":        `<?php echo str_repeat('0123456789abcdef', (int)$_GET['kb'] * 64);`,
 	"blog/index.php": `<?php echo 'blog index ', $_SERVER['SCRIPT_NAME'];`,
+	"hugehead.php":   `<?php for ($i = 0; $i < 140; $i++) header("X-H$i: " . str_repeat('h', 500)); echo 'huge';`,
 	"style.css":      `p {}`,
 }
 
@@ -126,8 +127,10 @@ func decodeEnv(t *testing.T, r response) phpEnv {
 	return e
 }
 
-func TestPHPGet(t *testing.T) {
-	h := startPHP(t, peertest.PHPFPMOptions{Workers: 2}, Config{MaxConns: 2})
+func TestPHPGet(t *testing.T) { forEachTransport(t, testPHPGet) }
+
+func testPHPGet(t *testing.T, tr string) {
+	h := startPHP(t, peertest.PHPFPMOptions{Workers: 2}, Config{MaxConns: 2, Transport: tr})
 	r := h.get(t, "/hello.php")
 	if r.status != 200 || r.body != "hello" || r.header.Get("Content-Type") != "text/html; charset=UTF-8" {
 		t.Errorf("hello: %d %q %v", r.status, r.body, r.header)
@@ -166,8 +169,17 @@ func TestPHPGet(t *testing.T) {
 	if r.status != 200 || len(r.body) != 300<<10 || r.header.Get("Content-Length") != "" {
 		t.Errorf("big: %d, %d bytes, %v", r.status, len(r.body), r.header)
 	}
-	if r := h.get(t, "/long.php"); r.status != 502 {
-		t.Errorf("header line over 1 KiB: %d", r.status)
+	// A 5,000-byte header line: gofast gives up on lines over 1 KiB.
+	r = h.get(t, "/long.php")
+	if tr == TransportGofast && r.status != 502 {
+		t.Errorf("header line over 1 KiB through gofast: %d", r.status)
+	}
+	if tr == TransportNative && (r.status != 200 || len(r.header.Get("X-Long")) != 5000 || r.body != "long") {
+		t.Errorf("header line of 5,000 bytes: %d %q", r.status, r.body)
+	}
+	// A 70 KiB head is 502 through either transport.
+	if r := h.get(t, "/hugehead.php"); r.status != 502 {
+		t.Errorf("70 KiB head: %d", r.status)
 	}
 }
 
@@ -218,8 +230,10 @@ func TestPHPEnvironment(t *testing.T) {
 	}
 }
 
-func TestPHPPost(t *testing.T) {
-	h := startPHP(t, peertest.PHPFPMOptions{Workers: 2}, Config{MaxConns: 2})
+func TestPHPPost(t *testing.T) { forEachTransport(t, testPHPPost) }
+
+func testPHPPost(t *testing.T, tr string) {
+	h := startPHP(t, peertest.PHPFPMOptions{Workers: 2}, Config{MaxConns: 2, Transport: tr})
 	form := url.Values{"a": {"1"}, "b": {"x y&z"}}.Encode()
 	for _, chunked := range []bool{false, true} {
 		e := decodeEnv(t, h.post(t, "/env.php", "application/x-www-form-urlencoded", []byte(form), chunked))
@@ -248,8 +262,10 @@ func TestPHPPost(t *testing.T) {
 	}
 }
 
-func TestPHPUpload(t *testing.T) {
-	h := startPHP(t, peertest.PHPFPMOptions{Workers: 2}, Config{MaxConns: 2, MaxSpoolBytes: 8 << 20})
+func TestPHPUpload(t *testing.T) { forEachTransport(t, testPHPUpload) }
+
+func testPHPUpload(t *testing.T, tr string) {
+	h := startPHP(t, peertest.PHPFPMOptions{Workers: 2}, Config{MaxConns: 2, MaxSpoolBytes: 8 << 20, Transport: tr})
 	data := make([]byte, 6<<20)
 	rand.Read(data)
 	sum := md5.Sum(data)
@@ -456,6 +472,13 @@ func TestPHPWorkerKilled(t *testing.T) {
 	}
 	if r := h.get(t, "/hello.php"); r.status != 200 {
 		t.Errorf("after: %d", r.status)
+	}
+}
+
+// forEachTransport runs test once through each transport.
+func forEachTransport(t *testing.T, test func(t *testing.T, tr string)) {
+	for _, tr := range transports {
+		t.Run(tr, func(t *testing.T) { test(t, tr) })
 	}
 }
 

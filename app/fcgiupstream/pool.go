@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,9 +20,13 @@ type pool struct {
 	connectTimeout   time.Duration
 	ioTimeout        time.Duration
 	idleTimeout      time.Duration // < 0: no keep-alive
+	queueSize        int64
+	queueTimeout     time.Duration
+	native           bool
 	obs              Observer
 
-	tokens chan struct{}
+	tokens  chan struct{}
+	waiting atomic.Int64 // requests waiting for a token
 
 	mu     sync.Mutex
 	idle   []*conn // newest last
@@ -32,16 +37,25 @@ type pool struct {
 	done   chan struct{}
 }
 
-func newPool(network, address string, maxConns int, connectTimeout, ioTimeout, idleTimeout time.Duration, obs Observer) *pool {
+// poolConfig is what a pool is made of; Config's fields with defaults
+// applied.
+type poolConfig struct {
+	maxConns, queueSize                                  int
+	queueTimeout, connectTimeout, ioTimeout, idleTimeout time.Duration
+	native                                               bool
+}
+
+func newPool(network, address string, cfg poolConfig, obs Observer) *pool {
 	p := &pool{
 		network: network, address: address,
-		connectTimeout: connectTimeout, ioTimeout: ioTimeout, idleTimeout: idleTimeout,
+		connectTimeout: cfg.connectTimeout, ioTimeout: cfg.ioTimeout, idleTimeout: cfg.idleTimeout,
+		queueSize: int64(cfg.queueSize), queueTimeout: cfg.queueTimeout, native: cfg.native,
 		obs:    obs,
-		tokens: make(chan struct{}, maxConns),
+		tokens: make(chan struct{}, cfg.maxConns),
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
 	}
-	if idleTimeout > 0 {
+	if cfg.idleTimeout > 0 {
 		go p.reap()
 	} else {
 		close(p.done)
@@ -49,20 +63,18 @@ func newPool(network, address string, maxConns int, connectTimeout, ioTimeout, i
 	return p
 }
 
-// get returns a connection, reused or new, waiting for a token as long as
-// ctx allows. The error wraps ErrTimeout or ErrConnect, or is ctx's error
-// when ctx was canceled.
+// get returns a connection, reused or new. When every connection is busy
+// it waits in the queue, at most queueTimeout and only while fewer than
+// queueSize others wait. The error wraps ErrBusy or ErrConnect, or is ctx's
+// error when the client went away. The wait's bound is not ctx's: a token
+// that frees up at the wait's last moment is used, and the dial that may
+// follow has its own connect timeout.
 func (p *pool) get(ctx context.Context, fresh bool) (*conn, error) {
 	select {
 	case p.tokens <- struct{}{}:
 	default:
-		select {
-		case p.tokens <- struct{}{}:
-		case <-ctx.Done():
-			if ctx.Err() == context.DeadlineExceeded {
-				return nil, fmt.Errorf("%w: no free connection (max_conns %d)", ErrTimeout, cap(p.tokens))
-			}
-			return nil, ctx.Err()
+		if err := p.wait(ctx); err != nil {
+			return nil, err
 		}
 	}
 	p.mu.Lock()
@@ -97,6 +109,25 @@ func (p *pool) get(ctx context.Context, fresh bool) (*conn, error) {
 	return c, nil
 }
 
+// wait takes a token, queued.
+func (p *pool) wait(ctx context.Context) error {
+	if p.waiting.Add(1) > p.queueSize {
+		p.waiting.Add(-1)
+		return fmt.Errorf("%w: queue full (max_conns %d, queue_size %d)", ErrBusy, cap(p.tokens), p.queueSize)
+	}
+	defer p.waiting.Add(-1)
+	t := time.NewTimer(p.queueTimeout)
+	defer t.Stop()
+	select {
+	case p.tokens <- struct{}{}:
+		return nil
+	case <-t.C:
+		return fmt.Errorf("%w: no connection within queue_timeout %v (max_conns %d)", ErrBusy, p.queueTimeout, cap(p.tokens))
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 func (p *pool) popIdle() *conn {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -123,7 +154,7 @@ func (p *pool) dial(ctx context.Context) (*conn, error) {
 	p.open++
 	p.mu.Unlock()
 	p.report()
-	return newConn(nc, p.ioTimeout), nil
+	return newConn(nc, p.ioTimeout, p.native), nil
 }
 
 // put gives back a connection taken with get: kept for reuse when keep is
@@ -146,7 +177,7 @@ func (p *pool) put(c *conn, keep bool) {
 
 // discard closes a connection that is not coming back.
 func (p *pool) discard(c *conn) {
-	_ = c.client.Close()
+	_ = c.close()
 	p.mu.Lock()
 	p.open--
 	p.mu.Unlock()

@@ -16,8 +16,10 @@ import (
 	"github.com/yookoala/gofast"
 	"go.uber.org/zap"
 
+	"github.com/gatewayd/gatewayd/core/cgiresp"
 	"github.com/gatewayd/gatewayd/core/environ"
 	"github.com/gatewayd/gatewayd/core/handler"
+	"github.com/gatewayd/gatewayd/internal/fcgiwire"
 )
 
 // Defaults for the zero values of Config.
@@ -28,6 +30,19 @@ const (
 	DefaultUpstreamTimeout = 60 * time.Second
 	DefaultMaxSpoolBytes   = 64 << 20
 	DefaultIdleTimeout     = 60 * time.Second
+	DefaultQueueTimeout    = 5 * time.Second
+	DefaultMaxRedirects    = 10
+	// DefaultQueueFactor times MaxConns is the default QueueSize.
+	DefaultQueueFactor = 16
+)
+
+// The transports: how requests are framed and sent.
+const (
+	// TransportNative is gatewayd's own FastCGI client, the default.
+	TransportNative = "native"
+	// TransportGofast is github.com/yookoala/gofast, the compatibility
+	// transport.
+	TransportGofast = "gofast"
 )
 
 // Errors New returns, and the causes a failed request is logged with.
@@ -40,6 +55,8 @@ var (
 	ErrTimeout     = errors.New("fcgiupstream: upstream timed out")
 	ErrProtocol    = errors.New("fcgiupstream: upstream broke the protocol")
 	ErrTooLarge    = errors.New("fcgiupstream: request body larger than max_spool_bytes")
+	ErrBusy        = errors.New("fcgiupstream: every connection to the upstream is busy")
+	ErrTransport   = errors.New("fcgiupstream: transport must be native or gofast")
 )
 
 // Config configures an [Upstream]. Only Upstream and Root are required.
@@ -86,6 +103,27 @@ type Config struct {
 	// Observer, when set, is told about every request forwarded and every
 	// change in the pool, for metrics. Default nil.
 	Observer Observer
+	// Transport is "native" (gatewayd's own FastCGI client) or "gofast"
+	// (the compatibility transport, with gofast's limits: header lines of
+	// at most 1 KiB, no local redirects, no streaming before 16 KiB of
+	// body or the end). Default "native".
+	Transport string
+	// QueueSize is how many requests may wait for a connection when all
+	// MaxConns are busy; beyond them the answer is 503 with Retry-After at
+	// once. Default 16 × MaxConns; negative means no queue.
+	QueueSize int
+	// QueueTimeout is how long a request waits for a connection before it
+	// gets 503 with Retry-After. Default 5s.
+	QueueTimeout time.Duration
+	// MaxRedirects is how many local redirects (a "Location: /path" with
+	// no other field, RFC 3875 section 6.2.2) one request may follow
+	// through Redirect; past it, 500. Default 10; negative sends local
+	// redirects to the client as 302.
+	MaxRedirects int
+	// Redirect serves local redirects: the router sets it to itself, as
+	// for the CGI runner. Nil sends them to the client as 302. Set it
+	// before the first request.
+	Redirect http.Handler
 }
 
 // Outcome is how a forwarded request ended.
@@ -98,6 +136,7 @@ const (
 	OutcomeTimeout  Outcome = "timeout"  // no free connection, or the upstream went silent: 504
 	OutcomeProtocol Outcome = "protocol" // the upstream hung up or sent nonsense: 502
 	OutcomeCanceled Outcome = "canceled" // the client went away first
+	OutcomeBusy     Outcome = "busy"     // every connection busy past queue_size or queue_timeout: 503
 )
 
 // Observer watches an Upstream, for metrics. Its methods are called from
@@ -123,6 +162,12 @@ type Upstream struct {
 	obs      Observer
 	log      *zap.Logger
 	pool     *pool
+
+	native       bool
+	beginFlags   uint8
+	maxRedirects int
+	// Redirect is Config.Redirect.
+	Redirect http.Handler
 }
 
 var _ http.Handler = (*Upstream)(nil)
@@ -164,6 +209,24 @@ func New(cfg Config, log *zap.Logger) (*Upstream, error) {
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = DefaultIdleTimeout
 	}
+	switch cfg.Transport {
+	case "":
+		cfg.Transport = TransportNative
+	case TransportNative, TransportGofast:
+	default:
+		return nil, fmt.Errorf("%w: %q", ErrTransport, cfg.Transport)
+	}
+	if cfg.QueueSize == 0 {
+		cfg.QueueSize = DefaultQueueFactor * cfg.MaxConns
+	} else if cfg.QueueSize < 0 {
+		cfg.QueueSize = 0
+	}
+	if cfg.QueueTimeout <= 0 {
+		cfg.QueueTimeout = DefaultQueueTimeout
+	}
+	if cfg.MaxRedirects == 0 {
+		cfg.MaxRedirects = DefaultMaxRedirects
+	}
 	if log == nil {
 		log = zap.NewNop()
 	}
@@ -176,19 +239,31 @@ func New(cfg Config, log *zap.Logger) (*Upstream, error) {
 		return nil, fmt.Errorf("fcgiupstream: opening root: %w", err)
 	}
 	log = log.With(zap.String("upstream", cfg.Upstream))
+	native := cfg.Transport == TransportNative
+	var flags uint8
+	if cfg.IdleTimeout >= 0 {
+		flags = fcgiwire.FlagKeepConn
+	}
 	return &Upstream{
-		root:     root,
-		dir:      dir,
-		index:    cfg.Index,
-		exts:     cfg.Extensions,
-		files:    cfg.Files,
-		timeout:  cfg.UpstreamTimeout,
-		maxSpool: cfg.MaxSpoolBytes,
-		spoolDir: cfg.SpoolDir,
-		obs:      cfg.Observer,
-		log:      log,
-		pool: newPool(network, address, cfg.MaxConns, cfg.ConnectTimeout,
-			cfg.UpstreamTimeout, cfg.IdleTimeout, cfg.Observer),
+		native:       native,
+		beginFlags:   flags,
+		maxRedirects: cfg.MaxRedirects,
+		Redirect:     cfg.Redirect,
+		root:         root,
+		dir:          dir,
+		index:        cfg.Index,
+		exts:         cfg.Extensions,
+		files:        cfg.Files,
+		timeout:      cfg.UpstreamTimeout,
+		maxSpool:     cfg.MaxSpoolBytes,
+		spoolDir:     cfg.SpoolDir,
+		obs:          cfg.Observer,
+		log:          log,
+		pool: newPool(network, address, poolConfig{
+			maxConns: cfg.MaxConns, queueSize: cfg.QueueSize, queueTimeout: cfg.QueueTimeout,
+			connectTimeout: cfg.ConnectTimeout, ioTimeout: cfg.UpstreamTimeout, idleTimeout: cfg.IdleTimeout,
+			native: native,
+		}, cfg.Observer),
 	}, nil
 }
 
@@ -242,16 +317,18 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	params := u.params(env, t)
+	ps := u.paramSet(env, t)
 	var body io.Reader
 	var sp *spooled
+	n := int64(-1)
 	switch {
 	case r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0:
 	case r.ContentLength > 0:
 		// Never more than announced, whatever the front end's reader does.
 		body = io.LimitReader(r.Body, r.ContentLength)
-		if params["CONTENT_LENGTH"] == "" {
-			params["CONTENT_LENGTH"] = strconv.FormatInt(r.ContentLength, 10)
+		n = r.ContentLength
+		if env["CONTENT_LENGTH"] == "" {
+			ps.contentLength = strconv.FormatInt(r.ContentLength, 10)
 		}
 	default:
 		var err error
@@ -273,7 +350,8 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer sp.close()
 		if sp.size > 0 {
 			body = sp
-			params["CONTENT_LENGTH"] = strconv.FormatInt(sp.size, 10)
+			n = sp.size
+			ps.contentLength = strconv.FormatInt(sp.size, 10)
 		}
 	}
 
@@ -285,7 +363,8 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Deferred: a cut-off response ends in a panic.
 		defer func() { u.obs.Request(*outcome, time.Since(start)) }()
 	}
-	if appStatus, ok := u.forward(ctx, w, r, params, body, sp, log, outcome); ok && info != nil {
+	call := forwardCall{w: w, r: r, env: env, ps: &ps, body: body, n: n, sp: sp, log: log, outcome: outcome}
+	if appStatus, ok := u.forward(ctx, &call); ok && info != nil {
 		info.AppStatus = int(appStatus)
 	}
 }
@@ -296,73 +375,174 @@ func setOutcome(p *Outcome, o Outcome) {
 	}
 }
 
-// params is the request's environment as the upstream gets it.
-func (u *Upstream) params(env environ.Env, t target) map[string]string {
-	p := make(map[string]string, len(env)+6)
-	for k, v := range env {
-		p[k] = v
+// paramSet is the request's environment as the upstream gets it: env with
+// the variables of the script put in and HTTP_PROXY taken out. The native
+// transport encodes it straight from env, with no map in between.
+type paramSet struct {
+	env                                  environ.Env
+	scriptName, scriptFilename, docRoot  string
+	pathInfo, pathTranslated, requestURI string
+	contentLength                        string // "" keeps env's
+	gateway, redirectStatus              bool   // add GATEWAY_INTERFACE, REDIRECT_STATUS
+}
+
+func (u *Upstream) paramSet(env environ.Env, t target) paramSet {
+	ps := paramSet{
+		env:            env,
+		scriptName:     strings.TrimSuffix(env["SCRIPT_NAME"], "/") + "/" + t.script,
+		scriptFilename: filepath.Join(u.dir, t.script),
+		docRoot:        u.dir,
+		pathInfo:       t.pathInfo,
+		gateway:        env["GATEWAY_INTERFACE"] == "",
 	}
-	delete(p, "HTTP_PROXY")
-	if _, ok := p["REQUEST_URI"]; !ok {
+	if t.pathInfo != "" {
+		ps.pathTranslated = u.dir + t.pathInfo
+	}
+	if _, ok := env["REQUEST_URI"]; !ok {
 		uri := environ.Quote(env["SCRIPT_NAME"]+env["PATH_INFO"], "/;=,")
 		if q := env["QUERY_STRING"]; q != "" {
 			uri += "?" + q
 		}
-		p["REQUEST_URI"] = uri
+		ps.requestURI = uri
 	}
-	p["SCRIPT_NAME"] = strings.TrimSuffix(env["SCRIPT_NAME"], "/") + "/" + t.script
-	p["SCRIPT_FILENAME"] = filepath.Join(u.dir, t.script)
-	p["DOCUMENT_ROOT"] = u.dir
-	p["PATH_INFO"] = t.pathInfo
-	if t.pathInfo != "" {
-		p["PATH_TRANSLATED"] = u.dir + t.pathInfo
-	} else {
-		delete(p, "PATH_TRANSLATED")
+	// PHP built with --enable-force-cgi-redirect wants it, as nginx's
+	// fastcgi_params sends it.
+	_, ok := env["REDIRECT_STATUS"]
+	ps.redirectStatus = !ok
+	return ps
+}
+
+// replaced reports the variables of env that ps leaves out or sets itself.
+func (ps *paramSet) replaced(name string) bool {
+	switch name {
+	case "HTTP_PROXY", "SCRIPT_NAME", "SCRIPT_FILENAME", "DOCUMENT_ROOT", "PATH_INFO", "PATH_TRANSLATED":
+		return true
+	case "CONTENT_LENGTH":
+		return ps.contentLength != ""
+	case "GATEWAY_INTERFACE":
+		return ps.gateway
 	}
-	if p["GATEWAY_INTERFACE"] == "" {
+	return false
+}
+
+// append appends the parameters as name-value pairs.
+func (ps *paramSet) append(dst []byte) []byte {
+	for k, v := range ps.env {
+		if !ps.replaced(k) {
+			dst = fcgiwire.AppendPair(dst, k, v)
+		}
+	}
+	dst = fcgiwire.AppendPair(dst, "SCRIPT_NAME", ps.scriptName)
+	dst = fcgiwire.AppendPair(dst, "SCRIPT_FILENAME", ps.scriptFilename)
+	dst = fcgiwire.AppendPair(dst, "DOCUMENT_ROOT", ps.docRoot)
+	dst = fcgiwire.AppendPair(dst, "PATH_INFO", ps.pathInfo)
+	if ps.pathTranslated != "" {
+		dst = fcgiwire.AppendPair(dst, "PATH_TRANSLATED", ps.pathTranslated)
+	}
+	if ps.requestURI != "" {
+		dst = fcgiwire.AppendPair(dst, "REQUEST_URI", ps.requestURI)
+	}
+	if ps.gateway {
+		dst = fcgiwire.AppendPair(dst, "GATEWAY_INTERFACE", "CGI/1.1")
+	}
+	if ps.redirectStatus {
+		dst = fcgiwire.AppendPair(dst, "REDIRECT_STATUS", "200")
+	}
+	if ps.contentLength != "" {
+		dst = fcgiwire.AppendPair(dst, "CONTENT_LENGTH", ps.contentLength)
+	}
+	return dst
+}
+
+// toMap returns the parameters as a map, for gofast.
+func (ps *paramSet) toMap() map[string]string {
+	p := make(map[string]string, len(ps.env)+8)
+	for k, v := range ps.env {
+		if !ps.replaced(k) {
+			p[k] = v
+		}
+	}
+	p["SCRIPT_NAME"] = ps.scriptName
+	p["SCRIPT_FILENAME"] = ps.scriptFilename
+	p["DOCUMENT_ROOT"] = ps.docRoot
+	p["PATH_INFO"] = ps.pathInfo
+	if ps.pathTranslated != "" {
+		p["PATH_TRANSLATED"] = ps.pathTranslated
+	}
+	if ps.requestURI != "" {
+		p["REQUEST_URI"] = ps.requestURI
+	}
+	if ps.gateway {
 		p["GATEWAY_INTERFACE"] = "CGI/1.1"
 	}
-	if _, ok := p["REDIRECT_STATUS"]; !ok {
-		// PHP built with --enable-force-cgi-redirect wants it, as
-		// nginx's fastcgi_params sends it.
+	if ps.redirectStatus {
 		p["REDIRECT_STATUS"] = "200"
 	}
+	if ps.contentLength != "" {
+		p["CONTENT_LENGTH"] = ps.contentLength
+	}
 	return p
+}
+
+// params is the request's environment as the upstream gets it, as a map.
+func (u *Upstream) params(env environ.Env, t target) map[string]string {
+	ps := u.paramSet(env, t)
+	return ps.toMap()
+}
+
+// forwardCall is one request on its way upstream.
+type forwardCall struct {
+	w       http.ResponseWriter
+	r       *http.Request
+	env     environ.Env
+	ps      *paramSet
+	body    io.Reader
+	n       int64 // body bytes, -1 for none
+	sp      *spooled
+	log     *zap.Logger
+	outcome *Outcome
 }
 
 // forward sends the request upstream and relays the answer, once more on a
 // new connection when a reused one turns out to have been closed by the
 // upstream before it took the request. It reports the upstream's app status
 // when the upstream answered.
-func (u *Upstream) forward(ctx context.Context, w http.ResponseWriter, r *http.Request,
-	params map[string]string, body io.Reader, sp *spooled, log *zap.Logger, outcome *Outcome) (uint32, bool) {
-	for attempt := 0; ; attempt++ {
-		gctx, cancel := context.WithTimeout(ctx, u.timeout)
-		c, err := u.pool.get(gctx, attempt > 0)
-		cancel()
+func (u *Upstream) forward(ctx context.Context, fc *forwardCall) (uint32, bool) {
+	w, r, log := fc.w, fc.r, fc.log
+	var wr wireRequest
+	var params map[string]string
+	if u.native {
+		var err error
+		wr, err = u.encode(fc.ps, fc.body, fc.n)
 		if err != nil {
-			status := http.StatusBadGateway
-			switch {
-			case errors.Is(err, ErrTimeout):
-				log.Warn("upstream unavailable", zap.Error(err))
-				setOutcome(outcome, OutcomeTimeout)
-				status = http.StatusGatewayTimeout
-			case errors.Is(err, ErrConnect):
-				log.Error("upstream unavailable", zap.Error(err))
-				setOutcome(outcome, OutcomeConnect)
-			}
-			http.Error(w, statusText(status), status)
+			log.Info("reading the request body", zap.Error(err))
+			http.Error(w, statusText(http.StatusBadRequest), http.StatusBadRequest)
+			return 0, false
+		}
+		defer wr.release()
+	} else {
+		params = fc.ps.toMap()
+	}
+	for attempt := 0; ; attempt++ {
+		c, err := u.pool.get(ctx, attempt > 0)
+		if err != nil {
+			u.unavailable(w, err, fc.outcome, log)
 			return 0, false
 		}
 
-		ex := u.exchange(ctx, c, w, r, params, body, log)
-		replayable := body == nil || sp != nil || ex.bodyRead == 0
+		var ex exchanged
+		if u.native {
+			ex = u.exchangeNative(ctx, c, w, r, fc.env, &wr, log)
+		} else {
+			ex = u.exchange(ctx, c, w, r, params, fc.body, log)
+		}
+		replayable := fc.body == nil || fc.sp != nil || ex.bodyRead == 0 || wr.whole
 		if ex.stale && attempt == 0 && replayable && (idempotent(r.Method) || ex.st.writeErr != nil) {
 			u.pool.put(c, false)
-			if sp != nil {
-				if err := sp.rewind(); err != nil {
+			if fc.sp != nil && !wr.whole {
+				if err := fc.sp.rewind(); err != nil {
 					log.Error("retrying", zap.Error(err))
-					setOutcome(outcome, OutcomeProtocol)
+					setOutcome(fc.outcome, OutcomeProtocol)
 					http.Error(w, statusText(http.StatusBadGateway), http.StatusBadGateway)
 					return 0, false
 				}
@@ -372,13 +552,61 @@ func (u *Upstream) forward(ctx context.Context, w http.ResponseWriter, r *http.R
 			continue
 		}
 		u.pool.put(c, ex.reusable)
-		setOutcome(outcome, ex.outcome)
-		if ex.outcome == OutcomeOK {
-			return ex.st.appStatus, true
+		setOutcome(fc.outcome, ex.outcome)
+		if ex.outcome != OutcomeOK {
+			u.fail(w, r, ex, log)
+			return 0, false
 		}
-		u.fail(w, r, ex, log)
-		return 0, false
+		if ex.redirect != "" {
+			// Served after the connection went back: the redirect may
+			// need one.
+			u.localRedirect(w, r, fc.env, ex.redirect, log)
+		}
+		return ex.st.appStatus, true
 	}
+}
+
+// unavailable answers a request that got no connection.
+func (u *Upstream) unavailable(w http.ResponseWriter, err error, outcome *Outcome, log *zap.Logger) {
+	switch {
+	case errors.Is(err, ErrBusy):
+		log.Warn("upstream saturated; answered 503", zap.Error(err))
+		setOutcome(outcome, OutcomeBusy)
+		// Saturation is an answer, not a failure: the client may come
+		// back, and a load balancer may try another instance.
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, statusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
+	case errors.Is(err, ErrConnect):
+		log.Error("upstream unavailable", zap.Error(err))
+		setOutcome(outcome, OutcomeConnect)
+		http.Error(w, statusText(http.StatusBadGateway), http.StatusBadGateway)
+	default: // the client went away while waiting
+		http.Error(w, statusText(http.StatusBadGateway), http.StatusBadGateway)
+	}
+}
+
+// localRedirect serves loc, the upstream's local redirect (RFC 3875 section
+// 6.2.2), through the routes, as the CGI runner does (core/cgiresp).
+func (u *Upstream) localRedirect(w http.ResponseWriter, r *http.Request, env environ.Env, loc string, log *zap.Logger) {
+	if n := cgiresp.Redirects(r.Context()); n >= u.maxRedirects {
+		log.Error("too many local redirects; answered 500", zap.Int("max_redirects", u.maxRedirects),
+			zap.String("location", loc))
+		http.Error(w, statusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return
+	}
+	req, err := cgiresp.RedirectRequest(r, env, loc)
+	if errors.Is(err, cgiresp.ErrBadRedirect) {
+		log.Error("upstream sent a bad local redirect; answered 502", zap.String("location", loc))
+		http.Error(w, statusText(http.StatusBadGateway), http.StatusBadGateway)
+		return
+	}
+	if err != nil {
+		log.Error("building the local redirect", zap.String("location", loc), zap.Error(err))
+		http.Error(w, statusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return
+	}
+	log.Debug("local redirect", zap.String("location", loc))
+	u.Redirect.ServeHTTP(w, req)
 }
 
 // exchanged is how one request on one connection went.
@@ -390,6 +618,7 @@ type exchanged struct {
 	stale    bool  // a reused connection the upstream had closed
 	reusable bool
 	bodyRead int64
+	redirect string // a local redirect to serve (native)
 }
 
 func (u *Upstream) exchange(ctx context.Context, c *conn, w http.ResponseWriter, r *http.Request,
