@@ -74,6 +74,10 @@ type Route struct {
 	Root string `mapstructure:"root"`
 	// static: list directories without an index.html. Default false.
 	List bool `mapstructure:"list"`
+	// static (the same meaning for every app that serves files): "deny"
+	// answers paths with a segment starting with "." (.env, .git/,
+	// .htaccess) 403, all but /.well-known/; "allow" serves them. Default deny.
+	Dotfiles string `mapstructure:"dotfiles"`
 
 	// cgi: one script for the whole mount instead of scripts from Root.
 	Script string `mapstructure:"script"`
@@ -113,6 +117,12 @@ type Route struct {
 	ConnectTimeout time.Duration `mapstructure:"connect_timeout"`
 	// fastcgi (and cgi via Timeout): how long to wait for the upstream's answer. Default 60s.
 	UpstreamTimeout time.Duration `mapstructure:"upstream_timeout"`
+	// fastcgi: native (gatewayd's FastCGI client) or gofast (the
+	// compatibility transport). Default native.
+	Transport string `mapstructure:"transport"`
+	// fastcgi: serve files under root that are not scripts (as the static
+	// app does) instead of answering 403. Default false.
+	StaticFiles bool `mapstructure:"static_files"`
 }
 
 // Log configures logging.

@@ -24,7 +24,8 @@ var appKeys = map[string][]string{
 	"static": {"root", "list"},
 	"cgi": {"root", "script", "timeout", "kill_grace", "max_concurrency", "queue_size",
 		"queue_timeout", "pass_env", "env", "max_header_bytes", "max_spool_bytes", "allow_root", "max_redirects"},
-	"fastcgi": {"root", "upstream", "index", "max_conns", "connect_timeout", "upstream_timeout", "max_spool_bytes"},
+	"fastcgi": {"root", "upstream", "index", "max_conns", "connect_timeout", "upstream_timeout", "max_spool_bytes",
+		"transport", "queue_size", "queue_timeout", "max_redirects", "dotfiles", "static_files"},
 }
 
 // Check checks the configuration and returns an error naming the first
@@ -88,6 +89,9 @@ func (c *Config) Check() error {
 		if !slices.Contains(apps, r.App) {
 			return bad(k+".app", "%q is not one of %s", r.App, strings.Join(apps, ", "))
 		}
+		if r.Dotfiles != "deny" && r.Dotfiles != "allow" {
+			return bad(k+".dotfiles", "%q is not one of deny, allow", r.Dotfiles)
+		}
 		switch r.App {
 		case "static":
 			if r.Root == "" {
@@ -115,6 +119,12 @@ func (c *Config) Check() error {
 			}
 			if r.MaxConns <= 0 {
 				return bad(k+".max_conns", "must be positive, not %d", r.MaxConns)
+			}
+			if r.Transport != "native" && r.Transport != "gofast" {
+				return bad(k+".transport", "%q is not one of native, gofast", r.Transport)
+			}
+			if r.QueueSize < 0 {
+				return bad(k+".queue_size", "must not be negative")
 			}
 		}
 	}

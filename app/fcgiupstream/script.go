@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"path"
 	"strings"
+
+	"github.com/gatewayd/gatewayd/core/environ"
 )
 
 // target is what a PATH_INFO resolves to.
@@ -40,6 +42,10 @@ func (u *Upstream) resolve(pathInfo string) target {
 	}
 	if pathInfo != "" && pathInfo[0] != '/' {
 		return target{status: http.StatusBadRequest}
+	}
+	if !u.dotfiles && environ.IsDotfilePath(pathInfo) {
+		// Not even Files gets them: .env and .git/ hold secrets.
+		return target{status: http.StatusForbidden}
 	}
 	cur := ""
 	for i := 0; i < len(pathInfo); {

@@ -103,6 +103,12 @@ type Config struct {
 	// Observer, when set, is told about every request forwarded and every
 	// change in the pool, for metrics. Default nil.
 	Observer Observer
+	// AllowDotfiles serves paths with a segment starting with "." (.env,
+	// .git/, .htaccess; /.well-known/ always passes), as scripts or
+	// through Files. Default false: 403, the static app's rule
+	// (environ.IsDotfilePath). Security: a deployed PHP app's root
+	// usually holds its secrets in dotfiles.
+	AllowDotfiles bool
 	// Transport is "native" (gatewayd's own FastCGI client) or "gofast"
 	// (the compatibility transport, with gofast's limits: header lines of
 	// at most 1 KiB, no local redirects, no streaming before 16 KiB of
@@ -163,6 +169,7 @@ type Upstream struct {
 	log      *zap.Logger
 	pool     *pool
 
+	dotfiles     bool
 	native       bool
 	beginFlags   uint8
 	maxRedirects int
@@ -245,6 +252,7 @@ func New(cfg Config, log *zap.Logger) (*Upstream, error) {
 		flags = fcgiwire.FlagKeepConn
 	}
 	return &Upstream{
+		dotfiles:     cfg.AllowDotfiles,
 		native:       native,
 		beginFlags:   flags,
 		maxRedirects: cfg.MaxRedirects,
