@@ -356,7 +356,7 @@ func (ex *nativeExchange) output(b []byte) error {
 		return nil
 	}
 	if !ex.started {
-		if len(ex.held)+len(b) <= holdBody {
+		if len(ex.held)+len(b) <= holdBody && !ex.flushEach {
 			if ex.held == nil {
 				ex.held = ex.c.held()
 			}
@@ -404,17 +404,18 @@ func (ex *nativeExchange) startHead(b []byte) error {
 		hdr[k] = vs
 	}
 	ex.flushEach = streams(hdr)
+	// The upstream's word to the gateway, of no use to the client.
+	delete(hdr, "X-Accel-Buffering")
 	return nil
 }
 
 // streams reports whether every chunk of the response is pushed to the
-// client at once, and takes X-Accel-Buffering out of hdr: the client has no
-// use for it.
+// client at once: text/event-stream, or X-Accel-Buffering: no (nginx's
+// word for it).
 func streams(hdr http.Header) bool {
 	each := false
-	if v, ok := hdr["X-Accel-Buffering"]; ok {
-		each = len(v) > 0 && strings.EqualFold(v[0], "no")
-		delete(hdr, "X-Accel-Buffering")
+	if v := hdr["X-Accel-Buffering"]; len(v) > 0 {
+		each = strings.EqualFold(v[0], "no")
 	}
 	if ct := hdr["Content-Type"]; len(ct) > 0 {
 		mt, _, _ := strings.Cut(ct[0], ";")

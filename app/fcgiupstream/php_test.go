@@ -50,6 +50,22 @@ echo json_encode([
 	"long.php":       `<?php header('X-Long: ' . str_repeat('a', 5000)); echo 'long';`,
 	"big.php":        `<?php echo str_repeat('0123456789abcdef', (int)$_GET['kb'] * 64);`,
 	"blog/index.php": `<?php echo 'blog index ', $_SERVER['SCRIPT_NAME'];`,
+	"sse.php": `<?php
+while (ob_get_level()) ob_end_flush(); // php.ini's output_buffering holds 4 KiB
+header('Content-Type: text/event-stream');
+$dir = $_GET['dir'];
+for ($i = 0; $i < 5; $i++) {
+  echo "data: $i\n\n";
+  flush();
+  usleep(100000);
+  // Go on only once the client has seen this event (or after 5 s).
+  for ($w = 0; $w < 500 && !file_exists("$dir/ack-$i"); $w++) usleep(10000);
+  if (!file_exists("$dir/ack-$i")) { echo "data: stalled\n\n"; break; }
+}
+echo "data: end\n\n";`,
+	"locredir.php": `<?php ini_set('default_mimetype', ''); header_remove('X-Powered-By');
+$to = $_GET['to'] ?? '/hello.php'; if ($to === 'self') $to = '/locredir.php?to=self';
+header('Location: ' . $to); http_response_code(200);`,
 	"hugehead.php":   `<?php for ($i = 0; $i < 140; $i++) header("X-H$i: " . str_repeat('h', 500)); echo 'huge';`,
 	"style.css":      `p {}`,
 }

@@ -142,10 +142,14 @@ func (p *pool) popIdle() *conn {
 }
 
 func (p *pool) dial(ctx context.Context) (*conn, error) {
+	if err := ctx.Err(); err != nil {
+		// Not a connect error: the request ended before the dial began.
+		return nil, err
+	}
 	d := net.Dialer{Timeout: p.connectTimeout}
 	nc, err := d.DialContext(ctx, p.network, p.address)
 	if err != nil {
-		if ctx.Err() == context.Canceled {
+		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		return nil, fmt.Errorf("%w %s: %w", ErrConnect, p.address, err)
