@@ -9,7 +9,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"mime/multipart"
+	"net"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -66,8 +68,8 @@ echo "data: end\n\n";`,
 	"locredir.php": `<?php ini_set('default_mimetype', ''); header_remove('X-Powered-By');
 $to = $_GET['to'] ?? '/hello.php'; if ($to === 'self') $to = '/locredir.php?to=self';
 header('Location: ' . $to); http_response_code(200);`,
-	"hugehead.php":   `<?php for ($i = 0; $i < 140; $i++) header("X-H$i: " . str_repeat('h', 500)); echo 'huge';`,
-	"style.css":      `p {}`,
+	"hugehead.php": `<?php for ($i = 0; $i < 140; $i++) header("X-H$i: " . str_repeat('h', 500)); echo 'huge';`,
+	"style.css":    `p {}`,
 }
 
 // phpHarness is php-fpm started by the test with an Upstream in front.
@@ -523,3 +525,38 @@ func BenchmarkPHPHello(b *testing.B) { benchPHP(b, 0) }
 
 // BenchmarkPHPHelloNoKeepAlive is the same with a new connection a request.
 func BenchmarkPHPHelloNoKeepAlive(b *testing.B) { benchPHP(b, -1) }
+
+// TestCapturePHPResponses writes php-fpm's raw answers (records as they
+// came off the socket) to testdata, the seeds of FuzzNativeResponse. It runs
+// only when GATEWAYD_CAPTURE=1: go test -run CapturePHP ./app/fcgiupstream.
+func TestCapturePHPResponses(t *testing.T) {
+	if os.Getenv("GATEWAYD_CAPTURE") != "1" {
+		t.Skip("set GATEWAYD_CAPTURE=1 to capture php-fpm's answers into testdata")
+	}
+	// No FCGI_KEEP_CONN: php-fpm closes after its answer.
+	h := startPHP(t, peertest.PHPFPMOptions{Workers: 1}, Config{MaxConns: 1, IdleTimeout: -1})
+	for name, query := range map[string]string{"hello.php": "", "headers.php": "", "stderr.php": "m=x",
+		"long.php": "", "redirect.php": ""} {
+		nc, err := net.Dial("unix", h.socket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env := reqEnv("GET", "/"+name, "QUERY_STRING", query)
+		environ.SetupTestingDefaults(env)
+		t2 := target{script: name}
+		ps := h.up.paramSet(env, t2)
+		wr, err := h.up.encode(&ps, nil, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := nc.Write(*wr.buf); err != nil {
+			t.Fatal(err)
+		}
+		raw, err := io.ReadAll(nc)
+		nc.Close()
+		if err != nil && len(raw) == 0 {
+			t.Fatal(err)
+		}
+		peertest.WriteFile(t, "testdata", "php-"+strings.TrimSuffix(name, ".php")+".fcgi", string(raw))
+	}
+}
