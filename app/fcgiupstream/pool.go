@@ -24,6 +24,8 @@ type pool struct {
 	queueTimeout     time.Duration
 	native           bool
 	obs              Observer
+	pobs             PoolObserver // obs, when it is one
+	health           atomic.Int32 // 0 unknown, 1 up, 2 down
 
 	tokens  chan struct{}
 	waiting atomic.Int64 // requests waiting for a token
@@ -55,6 +57,7 @@ func newPool(network, address string, cfg poolConfig, obs Observer) *pool {
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
 	}
+	p.pobs, _ = obs.(PoolObserver)
 	if cfg.idleTimeout > 0 {
 		go p.reap()
 	} else {
@@ -72,6 +75,9 @@ func newPool(network, address string, cfg poolConfig, obs Observer) *pool {
 func (p *pool) get(ctx context.Context, fresh bool) (*conn, error) {
 	select {
 	case p.tokens <- struct{}{}:
+		if p.pobs != nil {
+			p.pobs.QueueWait(0)
+		}
 	default:
 		if err := p.wait(ctx); err != nil {
 			return nil, err
@@ -113,15 +119,25 @@ func (p *pool) get(ctx context.Context, fresh bool) (*conn, error) {
 func (p *pool) wait(ctx context.Context) error {
 	if p.waiting.Add(1) > p.queueSize {
 		p.waiting.Add(-1)
+		if p.pobs != nil {
+			p.pobs.Rejected("queue_full")
+		}
 		return fmt.Errorf("%w: queue full (max_conns %d, queue_size %d)", ErrBusy, cap(p.tokens), p.queueSize)
 	}
 	defer p.waiting.Add(-1)
+	start := time.Now()
 	t := time.NewTimer(p.queueTimeout)
 	defer t.Stop()
 	select {
 	case p.tokens <- struct{}{}:
+		if p.pobs != nil {
+			p.pobs.QueueWait(time.Since(start))
+		}
 		return nil
 	case <-t.C:
+		if p.pobs != nil {
+			p.pobs.Rejected("queue_timeout")
+		}
 		return fmt.Errorf("%w: no connection within queue_timeout %v (max_conns %d)", ErrBusy, p.queueTimeout, cap(p.tokens))
 	case <-ctx.Done():
 		return ctx.Err()
@@ -152,8 +168,10 @@ func (p *pool) dial(ctx context.Context) (*conn, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		p.setHealth(false)
 		return nil, fmt.Errorf("%w %s: %w", ErrConnect, p.address, err)
 	}
+	p.setHealth(true)
 	p.mu.Lock()
 	p.open++
 	p.mu.Unlock()
@@ -186,6 +204,21 @@ func (p *pool) discard(c *conn) {
 	p.open--
 	p.mu.Unlock()
 	p.report()
+}
+
+// setHealth tells the observer when the upstream's reachability changes.
+func (p *pool) setHealth(up bool) {
+	v := int32(2)
+	if up {
+		v = 1
+	}
+	if p.pobs != nil && p.health.Swap(v) != v {
+		addr := p.address
+		if p.network == "unix" {
+			addr = "unix:" + addr
+		}
+		p.pobs.Health(addr, cap(p.tokens), up)
+	}
 }
 
 func (p *pool) report() {

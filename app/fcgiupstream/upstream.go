@@ -154,6 +154,24 @@ type Observer interface {
 	Pool(inUse, open int)
 }
 
+// PoolObserver is what an Observer may also implement to be told about
+// admission and the upstream's health, for metrics. Its methods are called
+// from request goroutines and must be safe for concurrent use and quick.
+type PoolObserver interface {
+	// QueueWait is how long a request waited for a connection (zero when
+	// one was free).
+	QueueWait(d time.Duration)
+	// Rejected is a request answered 503 because every connection was
+	// busy: reason is "queue_full" or "queue_timeout".
+	Rejected(reason string)
+	// Retried is a request sent again on a new connection.
+	Retried()
+	// Health is called when address becomes reachable (up) or not (a
+	// connect failure), and once with the first connection; maxConns is
+	// its bound.
+	Health(address string, maxConns int, up bool)
+}
+
 // Upstream forwards requests to a FastCGI application. It is safe for
 // concurrent use; Close it when done.
 type Upstream struct {
@@ -554,6 +572,9 @@ func (u *Upstream) forward(ctx context.Context, fc *forwardCall) (uint32, bool) 
 					http.Error(w, statusText(http.StatusBadGateway), http.StatusBadGateway)
 					return 0, false
 				}
+			}
+			if po := u.pool.pobs; po != nil {
+				po.Retried()
 			}
 			log.Debug("connection closed by the upstream; retrying on a new one",
 				zap.NamedError("read", ex.st.readErr), zap.NamedError("write", ex.st.writeErr))
