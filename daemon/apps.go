@@ -24,6 +24,7 @@ import (
 // scripts, upstream connections) that Close releases.
 type Apps struct {
 	Handler  http.Handler
+	routes   []mount.Route // what the status page lists
 	closers  []func(context.Context) error
 	inflight atomic.Int64
 }
@@ -106,6 +107,7 @@ func buildApps(cfg *config.Config, log *zap.Logger, m *metrics.Metrics) (*Apps, 
 		}
 		routes = append(routes, mount.Route{Prefix: rc.Prefix, Kind: rc.App, App: h})
 	}
+	a.routes = routes
 	router := mount.New(routes)
 	// A script's local redirect (Location: /path) is served afresh by the
 	// whole route table, as a CGI server does.
@@ -143,7 +145,7 @@ func buildApp(rc config.Route, log *zap.Logger, m *metrics.Metrics) (http.Handle
 		}
 		return rn, rn.Shutdown, nil
 	case "static":
-		st, err := static.New(static.Config{Root: rc.Root, List: rc.List}, log)
+		st, err := static.New(static.Config{Root: rc.Root, List: rc.List, AllowDotfiles: rc.Dotfiles == "allow"}, log)
 		if err != nil {
 			return nil, nil, err
 		}

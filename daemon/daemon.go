@@ -16,7 +16,9 @@ import (
 	"github.com/gatewayd/gatewayd/config"
 	"github.com/gatewayd/gatewayd/core/handler"
 	"github.com/gatewayd/gatewayd/listener"
+	"github.com/gatewayd/gatewayd/observe"
 	"github.com/gatewayd/gatewayd/observe/metrics"
+	"github.com/gatewayd/gatewayd/observe/status"
 	"github.com/gatewayd/gatewayd/protocol/fastcgi"
 	httpfe "github.com/gatewayd/gatewayd/protocol/http"
 	"github.com/gatewayd/gatewayd/protocol/scgi"
@@ -49,9 +51,11 @@ type Daemon struct {
 	opts       Options
 	app        swapApp
 	metrics    *metrics.Metrics // nil when metrics.address is empty
+	status     *status.Registry
 	metricsSrv *metricsServer
-	access     atomic.Bool // log.access
-	serving    atomic.Bool // listeners up and not draining: /readyz
+	access     atomic.Bool  // log.access
+	serving    atomic.Bool  // listeners up and not draining: /readyz
+	cutShort   atomic.Int64 // requests still running when Shutdown's ctx ended
 
 	mu        sync.Mutex
 	cfg       *config.Config
@@ -64,9 +68,15 @@ type Daemon struct {
 
 // New builds the apps and opens every listener of cfg, so that a bad address
 // or a port in use fails before anything is served.
-func New(cfg *config.Config, o Options) (*Daemon, error) {
+func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 	d := &Daemon{opts: o, cfg: cfg, errs: make(chan error, len(cfg.Listeners))}
 	d.access.Store(cfg.Log.Access)
+	d.status = status.New(status.Options{Version: config.Version, Log: o.Log.Named("slow"), SlowRequest: cfg.Log.SlowRequest})
+	defer func() {
+		if err != nil {
+			d.status.Close()
+		}
+	}()
 	if cfg.Metrics.Address != "" {
 		reg := prometheus.NewRegistry()
 		d.metrics = metrics.New(reg, metrics.BuildInfo{Version: config.Version})
@@ -84,6 +94,8 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 	}
 	d.apps = apps
 	d.app.set(apps)
+	d.status.SetRoutes(statusRoutes(apps))
+	d.status.ConfigLoaded(o.ConfigPath, time.Now())
 	for _, lc := range cfg.Listeners {
 		l, err := listen(lc, activated, o.Log)
 		if err != nil {
@@ -92,6 +104,7 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 			return nil, fmt.Errorf("listener %s (%s %s): %w", lc.Name, lc.Protocol, lc.Address, err)
 		}
 		d.listeners = append(d.listeners, l)
+		d.status.Listener(lc.Name, lc.Protocol).SetAddress(addrString(l.Addr()))
 		d.fronts = append(d.fronts, d.frontEnd(lc))
 	}
 	if d.metrics != nil {
@@ -122,34 +135,38 @@ func (d *Daemon) Addrs() []net.Addr {
 }
 
 func (d *Daemon) frontEnd(lc config.Listener) frontEnd {
-	log := d.opts.Log.With(zap.String("listener", lc.Name), zap.String("protocol", lc.Protocol))
+	// No "protocol" field here: the core adds it to every line of a
+	// request, and a JSON line must not carry a key twice.
+	log := d.opts.Log.With(zap.String("listener", lc.Name))
+	sl := d.status.Listener(lc.Name, lc.Protocol)
 	h := &handler.Handler{
-		App:            &d.app,
-		ServerSoftware: d.cfg.ServerSoftware,
-		Log:            log,
-		Observer:       d.observerFor(lc.Name),
+		App:             &d.app,
+		ServerSoftware:  d.cfg.ServerSoftware,
+		Log:             log,
+		Observer:        observe.Multi(d.observerFor(lc.Name), sl),
+		TrustRequestID:  lc.RequestID.TrustHeader,
+		RequestIDHeader: lc.RequestID.ResponseHeader,
 	}
 	var lm *metrics.Listener
 	if d.metrics != nil {
 		lm = d.metrics.Listener(lc.Name, lc.Protocol)
 	}
+	cc := connCounters{m: lm, s: sl}
 	switch lc.Protocol {
 	case "http":
 		return &httpfe.Server{
-			ConnState:         connStateFor(lm),
+			ConnState:         connStateFor(cc),
 			Handler:           h,
 			ReadHeaderTimeout: lc.ReadHeaderTimeout,
 			IdleTimeout:       lc.IdleTimeout,
 			MaxHeaderBytes:    lc.MaxHeaderBytes,
+			WriteTimeout:      lc.WriteTimeout,
 			PassAuthorization: lc.PassAuthorization,
 			ServerSoftware:    d.cfg.ServerSoftware,
 			Log:               log,
 		}
 	case "fastcgi":
-		var obs fastcgi.Observer
-		if lm != nil {
-			obs = fastcgiObserver{lm}
-		}
+		obs := fastcgiObserver{l: lm, cc: cc}
 		return &fastcgi.Server{
 			Handler:        h,
 			MaxConns:       lc.MaxConns,
@@ -165,8 +182,11 @@ func (d *Daemon) frontEnd(lc config.Listener) frontEnd {
 			Handler:        h,
 			MaxHeaderBytes: lc.MaxHeaderBytes,
 			ReadTimeout:    lc.ReadTimeout,
+			WriteTimeout:   lc.WriteTimeout,
+			MaxConns:       lc.MaxConns,
+			Refused:        refusedFor(lm),
 			Log:            log,
-			ConnState:      connStateFor(lm),
+			ConnState:      connStateFor(cc),
 		}
 	}
 	panic("daemon: protocol " + lc.Protocol + " passed config.Check but has no front end")
@@ -215,6 +235,11 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	d.mu.Lock()
 	apps, cfg := d.apps, d.cfg
 	d.mu.Unlock()
+	if ctx.Err() != nil {
+		// The requests the apps still run now are the ones the drain could
+		// not wait for; the log counts them for a person.
+		d.cutShort.Store(apps.inflight.Load())
+	}
 	// What is still running after the drain gets SIGTERM, then SIGKILL after
 	// its route's kill_grace: give the apps that long, whatever is left of ctx.
 	closeCtx, cancel := context.WithTimeout(context.Background(), maxKillGrace(cfg)+time.Second)
@@ -223,6 +248,7 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	d.closeListeners()
+	d.status.Close()
 	return errors.Join(errs...)
 }
 
@@ -253,7 +279,9 @@ func listen(lc config.Listener, activated map[string][]net.Listener, log *zap.Lo
 	if err != nil {
 		return nil, err
 	}
-	return listener.Open(context.Background(), lc.Address, listener.Options{SocketMode: mode, Log: log})
+	return listener.Open(context.Background(), lc.Address, listener.Options{
+		SocketMode: mode, Owner: lc.SocketOwner, Group: lc.SocketGroup, Log: log,
+	})
 }
 
 func maxKillGrace(cfg *config.Config) time.Duration {

@@ -48,28 +48,50 @@ func (d *Daemon) observerFor(name string) handler.Observer {
 	return observe.Multi(d.metrics.Observer(name), access)
 }
 
-// connStateFor counts an HTTP listener's connections.
-func connStateFor(lm *metrics.Listener) func(net.Conn, http.ConnState) {
-	if lm == nil {
-		return nil
-	}
+// connStateFor counts an HTTP or SCGI listener's connections.
+func connStateFor(cc connCounters) func(net.Conn, http.ConnState) {
 	return func(_ net.Conn, s http.ConnState) {
 		switch s {
 		case http.StateNew:
-			lm.ConnOpened()
+			cc.opened()
 		case http.StateClosed, http.StateHijacked:
-			lm.ConnClosed(-1)
+			cc.closed(-1)
 		}
 	}
 }
 
-// fastcgiObserver feeds a FastCGI listener's connection events to its metrics.
-type fastcgiObserver struct{ l *metrics.Listener }
+// refusedFor counts an SCGI listener's connections over max_conns.
+func refusedFor(lm *metrics.Listener) func(net.Conn) {
+	if lm == nil {
+		return nil
+	}
+	return func(net.Conn) { lm.ConnRefused() }
+}
 
-func (o fastcgiObserver) ConnOpened()                       { o.l.ConnOpened() }
-func (o fastcgiObserver) ConnClosed(requests int)           { o.l.ConnClosed(requests) }
-func (o fastcgiObserver) Refused(ps fastcgi.ProtocolStatus) { o.l.Refused(ps.String()) }
-func (o fastcgiObserver) Aborted()                          { o.l.Aborted() }
+// fastcgiObserver feeds a FastCGI listener's connection events to its
+// metrics (l, nil when off) and the status page.
+type fastcgiObserver struct {
+	l  *metrics.Listener
+	cc connCounters
+}
+
+func (o fastcgiObserver) ConnOpened()             { o.cc.opened() }
+func (o fastcgiObserver) ConnClosed(requests int) { o.cc.closed(requests) }
+func (o fastcgiObserver) Refused(ps fastcgi.ProtocolStatus) {
+	if o.l != nil {
+		o.l.Refused(ps.String())
+	}
+}
+func (o fastcgiObserver) Aborted() {
+	if o.l != nil {
+		o.l.Aborted()
+	}
+}
+func (o fastcgiObserver) ConnRefused() {
+	if o.l != nil {
+		o.l.ConnRefused()
+	}
+}
 
 var _ fastcgi.Observer = fastcgiObserver{}
 
@@ -117,7 +139,7 @@ func (d *Daemon) startMetrics(addr, path string) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           d.metrics.Handler(path, d.ready),
+		Handler:           withStatus(d.metrics.Handler(path, d.ready), d.status),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          zap.NewStdLog(d.opts.Log.Named("metrics")),
 	}

@@ -11,25 +11,31 @@
 //
 //   - 4.1 meta-variables: the child gets the CGI variables of the original
 //     request (not a re-derivation of them), the HTTP_* variables except
-//     HTTP_PROXY, the daemon variables named in PassEnv and the configured
-//     Env — nothing else.
+//     HTTP_PROXY, FCGI_ROLE when a FastCGI front end set it, the daemon
+//     variables named in PassEnv and the configured Env — nothing else.
 //   - 4.2 request body: streamed to the script's stdin while its output is
 //     read; a body without a length (chunked) is spooled to a temporary file
 //     first so that the script still gets CONTENT_LENGTH.
 //   - 6 response: document, local redirect (served again inside gatewayd
 //     through [Runner.Redirect]), client redirect and client redirect with
 //     document; LF or CRLF line ends; NPH scripts (names starting "nph-")
-//     write a whole HTTP response that is parsed and relayed.
+//     write a whole HTTP response that is parsed and relayed. Field names
+//     are relayed canonical, but Variable-NAME keeps its spelling.
 //   - 7 system specifics: the script runs in its own directory and its own
 //     process group; a timeout, a client that goes away or [Runner.Shutdown]
 //     sends SIGTERM to the group and SIGKILL after a grace period; whatever
 //     the script leaves running in its group when it exits is killed.
 //
-// Not supported: the Authorizer and Filter roles of FastCGI-wrapped scripts,
-// scripts selected by a path deeper than one segment under Root, extension
-// mapping (.php and friends: run those through an upstream), running scripts
-// as another user (use systemd's User= for the whole daemon), and
-// continuation lines in a script's response head (RFC 3875 forbids them;
-// they answer 502). On platforms without process groups (Windows) the
-// package builds but signals only the script itself.
+// The FastCGI Authorizer role (FastCGI 1.0 section 6.3) is supported: a
+// script behind a FastCGI listener sees FCGI_ROLE=AUTHORIZER, answers 200
+// with Variable-NAME fields to grant (their names reach the web server
+// byte-exact) or any other status to deny; see docs/authorizer.md.
+//
+// Not supported: the Filter role of FastCGI-wrapped scripts, scripts
+// selected by a path deeper than one segment under Root, extension mapping
+// (.php and friends: run those through an upstream), running scripts as
+// another user (use systemd's User= for the whole daemon), and continuation
+// lines in a script's response head (RFC 3875 forbids them; they answer
+// 502). On platforms without process groups (Windows) the package builds
+// but signals only the script itself.
 package cgiscript

@@ -75,9 +75,13 @@ func (rn *Runner) childEnv(orig environ.Env, s *script, scriptName, pathInfo str
 // passed to scripts as it is. SCRIPT_NAME, PATH_INFO and the other
 // variables of the script itself are set afresh; CONTENT_LENGTH is set
 // from the body actually sent; HTTP_PROXY never passes (httpoxy).
+// FCGI_ROLE passes so that a script behind a FastCGI listener can tell an
+// Authorizer request (FastCGI 1.0 section 6.3) from a Responder one, and
+// FCGI_APACHE_ROLE so that it can tell which of Apache's phases asks.
 func forwarded(name string) bool {
 	switch name {
-	case "REQUEST_METHOD", "REQUEST_URI", "QUERY_STRING", "CONTENT_TYPE", "AUTH_TYPE", "HTTPS":
+	case "REQUEST_METHOD", "REQUEST_URI", "QUERY_STRING", "CONTENT_TYPE", "AUTH_TYPE", "HTTPS",
+		"FCGI_ROLE", "FCGI_APACHE_ROLE":
 		return true
 	case "HTTP_PROXY", "HTTP_CONTENT_LENGTH", "HTTP_CONTENT_TYPE":
 		return false

@@ -19,11 +19,10 @@ var (
 // head is a script's response head (RFC 3875 section 6.2, 6.3).
 type head struct {
 	status   int         // from the Status field; 0 when there is none
-	header   http.Header // every field but Status, names canonical
+	header   http.Header // every field but Status, names canonical but Variable-*
 	location string      // the Location field
 	hasType  bool        // a non-empty Content-Type field
 	fields   int         // how many fields, Status included
-	local    bool        // a local redirect (RFC 3875 section 6.2.2)
 }
 
 // readHead reads the head of a CGI response from br, at most max bytes

@@ -52,12 +52,15 @@ func TestCGIBasicGet(t *testing.T) {
 			continue
 		}
 		if !forwarded(name) && !slices.Contains([]string{"GATEWAY_INTERFACE", "SCRIPT_NAME",
-			"SCRIPT_FILENAME", "PATH_INFO", "DOCUMENT_ROOT", "PATH", "QUERY_STRING"}, name) {
+			"SCRIPT_FILENAME", "PATH_INFO", "DOCUMENT_ROOT", "PATH", "QUERY_STRING", "REQUEST_ID"}, name) {
 			t.Errorf("unexpected variable %s in the script's environment", name)
 		}
 	}
 	if _, ok := m["env-PATH_TRANSLATED"]; ok {
 		t.Errorf("PATH_TRANSLATED set without PATH_INFO")
+	}
+	if m["env-REQUEST_ID"] != s.info.ID || s.info.ID == "" {
+		t.Errorf("REQUEST_ID %q, the request's id %q", m["env-REQUEST_ID"], s.info.ID)
 	}
 	if got := s.resp.Header.Get("Content-Type"); got != "text/html" {
 		t.Errorf("Content-Type %q, want text/html", got)

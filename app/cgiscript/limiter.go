@@ -54,3 +54,23 @@ func (l *limiter) acquire(ctx context.Context, stop <-chan struct{}) (time.Durat
 }
 
 func (l *limiter) release() { <-l.slots }
+
+// Stats are a Runner's concurrency numbers at one moment, for the status
+// page. They are read without a lock, so a Runner whose every script is
+// stuck still reports them.
+type Stats struct {
+	// MaxConcurrency is the number of slots; Running the slots taken.
+	MaxConcurrency, Running int
+	// QueueSize is how many may wait for a slot; Queued how many do.
+	QueueSize, Queued int
+}
+
+// Stats returns the Runner's slots and queue as they are now.
+func (rn *Runner) Stats() Stats {
+	q := int(rn.lim.queueSize)
+	return Stats{
+		MaxConcurrency: cap(rn.lim.slots), Running: len(rn.lim.slots),
+		// waiting briefly counts a request turned away from a full queue.
+		QueueSize: q, Queued: min(int(rn.lim.waiting.Load()), q),
+	}
+}

@@ -34,6 +34,7 @@ func (rn *Runner) run(ctx context.Context, w http.ResponseWriter, method string,
 		return outcome{}
 	}
 	rn.obs.ScriptStarted(s.name)
+	info.ScriptStarted(s.name, p.pid)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	p.cancel = cancel

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"sync"
 	"time"
 
@@ -326,6 +325,7 @@ func (rn *Runner) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		return outcome{}
 	}
 
+	info.SetPhase(handler.PhaseQueued)
 	wait, err := rn.lim.acquire(ctx, rn.stop)
 	if err != nil {
 		switch {
@@ -346,8 +346,12 @@ func (rn *Runner) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	}
 	defer rn.lim.release()
 	rn.obs.QueueWait(wait)
+	info.QueueWaited(wait)
 
 	childEnv, dropped := rn.childEnv(env, s, scriptName, pathInfo, body)
+	if info != nil {
+		childEnv = append(childEnv, handler.RequestIDVar+"="+info.ID)
+	}
 	for _, name := range dropped {
 		log.Warn("dropped a variable that cannot be put in an environment", zap.String("name", name))
 	}
@@ -362,7 +366,7 @@ type outcome struct {
 
 // httpError answers status with a short plain-text body.
 func httpError(w http.ResponseWriter, status int) {
-	http.Error(w, strconv.Itoa(status)+" "+http.StatusText(status), status)
+	handler.Error(w, status)
 }
 
 func unavailable(w http.ResponseWriter) {

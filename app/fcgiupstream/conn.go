@@ -27,6 +27,9 @@ type conn struct {
 	timeout time.Duration
 	reused  bool      // served a request before
 	idleAt  time.Time // when it went back to the pool
+	// For the request that took the connection last: how long it waited
+	// for a token, and how long dialing took (0 when reused).
+	waited, dialed time.Duration
 
 	// The native transport's state: a read buffer that lives as long as
 	// the connection, the record reader on it, and the deadline bookkeeping

@@ -25,10 +25,14 @@ type pool struct {
 	native           bool
 	obs              Observer
 	pobs             PoolObserver // obs, when it is one
-	health           atomic.Int32 // 0 unknown, 1 up, 2 down
 
-	tokens  chan struct{}
-	waiting atomic.Int64 // requests waiting for a token
+	tokens chan struct{}
+
+	// What the status page reads without the lock: requests waiting for a
+	// token, the outcome of the last dial, and the last failure.
+	waiting atomic.Int64
+	health  atomic.Int32 // a Health
+	lastErr atomic.Pointer[poolError]
 
 	mu     sync.Mutex
 	idle   []*conn // newest last
@@ -73,13 +77,15 @@ func newPool(network, address string, cfg poolConfig, obs Observer) *pool {
 // that frees up at the wait's last moment is used, and the dial that may
 // follow has its own connect timeout.
 func (p *pool) get(ctx context.Context, fresh bool) (*conn, error) {
+	var waited time.Duration
 	select {
 	case p.tokens <- struct{}{}:
 		if p.pobs != nil {
 			p.pobs.QueueWait(0)
 		}
 	default:
-		if err := p.wait(ctx); err != nil {
+		var err error
+		if waited, err = p.wait(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -93,6 +99,7 @@ func (p *pool) get(ctx context.Context, fresh bool) (*conn, error) {
 		}
 		if !fresh && c.alive() {
 			c.reused = true
+			c.waited, c.dialed = waited, 0
 			p.report()
 			return c, nil
 		}
@@ -103,6 +110,7 @@ func (p *pool) get(ctx context.Context, fresh bool) (*conn, error) {
 			break
 		}
 	}
+	start := time.Now()
 	c, err := p.dial(ctx)
 	if err != nil {
 		p.mu.Lock()
@@ -112,17 +120,18 @@ func (p *pool) get(ctx context.Context, fresh bool) (*conn, error) {
 		p.report()
 		return nil, err
 	}
+	c.waited, c.dialed = waited, time.Since(start)
 	return c, nil
 }
 
-// wait takes a token, queued.
-func (p *pool) wait(ctx context.Context) error {
+// wait takes a token, queued, and returns how long it waited.
+func (p *pool) wait(ctx context.Context) (time.Duration, error) {
 	if p.waiting.Add(1) > p.queueSize {
 		p.waiting.Add(-1)
 		if p.pobs != nil {
 			p.pobs.Rejected("queue_full")
 		}
-		return fmt.Errorf("%w: queue full (max_conns %d, queue_size %d)", ErrBusy, cap(p.tokens), p.queueSize)
+		return 0, fmt.Errorf("%w: queue full (max_conns %d, queue_size %d)", ErrBusy, cap(p.tokens), p.queueSize)
 	}
 	defer p.waiting.Add(-1)
 	start := time.Now()
@@ -130,17 +139,18 @@ func (p *pool) wait(ctx context.Context) error {
 	defer t.Stop()
 	select {
 	case p.tokens <- struct{}{}:
+		waited := time.Since(start)
 		if p.pobs != nil {
-			p.pobs.QueueWait(time.Since(start))
+			p.pobs.QueueWait(waited)
 		}
-		return nil
+		return waited, nil
 	case <-t.C:
 		if p.pobs != nil {
 			p.pobs.Rejected("queue_timeout")
 		}
-		return fmt.Errorf("%w: no connection within queue_timeout %v (max_conns %d)", ErrBusy, p.queueTimeout, cap(p.tokens))
+		return 0, fmt.Errorf("%w: no connection within queue_timeout %v (max_conns %d)", ErrBusy, p.queueTimeout, cap(p.tokens))
 	case <-ctx.Done():
-		return ctx.Err()
+		return 0, ctx.Err()
 	}
 }
 
@@ -208,11 +218,11 @@ func (p *pool) discard(c *conn) {
 
 // setHealth tells the observer when the upstream's reachability changes.
 func (p *pool) setHealth(up bool) {
-	v := int32(2)
+	v := int32(HealthDown)
 	if up {
-		v = 1
+		v = int32(HealthUp)
 	}
-	if p.pobs != nil && p.health.Swap(v) != v {
+	if p.health.Swap(v) != v && p.pobs != nil {
 		addr := p.address
 		if p.network == "unix" {
 			addr = "unix:" + addr
@@ -286,4 +296,67 @@ func (p *pool) stats() (inUse, open, idle int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.inUse, p.open, len(p.idle)
+}
+
+// Health is what the last attempt to connect to an upstream said.
+type Health int32
+
+// The health states.
+const (
+	HealthUnknown Health = iota // no connection attempted yet
+	HealthUp                    // the last connection attempt succeeded
+	HealthDown                  // the last connection attempt failed
+)
+
+func (h Health) String() string {
+	switch h {
+	case HealthUp:
+		return "up"
+	case HealthDown:
+		return "down"
+	}
+	return "unknown"
+}
+
+// poolError is a failure the status page shows.
+type poolError struct {
+	at  time.Time
+	msg string
+}
+
+// failed records why a request to the upstream failed.
+func (p *pool) failed(err error) {
+	p.lastErr.Store(&poolError{at: time.Now(), msg: err.Error()})
+}
+
+// Stats are an Upstream's pool numbers at one moment, for the status page.
+// They are read without taking the pool's lock, so that an upstream whose
+// every connection is stuck still reports them.
+type Stats struct {
+	// Upstream is the address as configured.
+	Upstream string
+	// MaxConns is the bound; InUse the connections requests hold (or are
+	// dialing); Waiting the requests waiting for one, at most QueueSize.
+	MaxConns, InUse, Waiting, QueueSize int
+	// Health is what the last connection attempt said.
+	Health Health
+	// LastError is the last failure (connect, timeout, protocol) and when
+	// it happened; empty when none.
+	LastError   string
+	LastErrorAt time.Time
+}
+
+// Stats returns the pool's numbers as they are now.
+func (u *Upstream) Stats() Stats {
+	p := u.pool
+	s := Stats{
+		Upstream: u.name,
+		MaxConns: cap(p.tokens), InUse: len(p.tokens), Waiting: int(p.waiting.Load()),
+		QueueSize: int(p.queueSize),
+		Health:    Health(p.health.Load()),
+	}
+	if e := p.lastErr.Load(); e != nil {
+		s.LastError, s.LastErrorAt = e.msg, e.at
+	}
+	return s
 }

@@ -186,6 +186,7 @@ type Upstream struct {
 	obs      Observer
 	log      *zap.Logger
 	pool     *pool
+	name     string // the upstream as configured
 
 	dotfiles     bool
 	native       bool
@@ -285,6 +286,7 @@ func New(cfg Config, log *zap.Logger) (*Upstream, error) {
 		spoolDir:     cfg.SpoolDir,
 		obs:          cfg.Observer,
 		log:          log,
+		name:         cfg.Upstream,
 		pool: newPool(network, address, poolConfig{
 			maxConns: cfg.MaxConns, queueSize: cfg.QueueSize, queueTimeout: cfg.QueueTimeout,
 			connectTimeout: cfg.ConnectTimeout, ioTimeout: cfg.UpstreamTimeout, idleTimeout: cfg.IdleTimeout,
@@ -344,6 +346,9 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	ps := u.paramSet(env, t)
+	if info != nil {
+		ps.requestID = info.ID
+	}
 	var body io.Reader
 	var sp *spooled
 	n := int64(-1)
@@ -389,6 +394,7 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Deferred: a cut-off response ends in a panic.
 		defer func() { u.obs.Request(*outcome, time.Since(start)) }()
 	}
+	info.SetPhase(handler.PhaseQueued)
 	call := forwardCall{w: w, r: r, env: env, ps: &ps, body: body, n: n, sp: sp, log: log, outcome: outcome}
 	if appStatus, ok := u.forward(ctx, &call); ok && info != nil {
 		info.AppStatus = int(appStatus)
@@ -409,6 +415,7 @@ type paramSet struct {
 	scriptName, scriptFilename, docRoot  string
 	pathInfo, pathTranslated, requestURI string
 	contentLength                        string // "" keeps env's
+	requestID                            string // handler.RequestIDVar, when set
 	gateway, redirectStatus              bool   // add GATEWAY_INTERFACE, REDIRECT_STATUS
 }
 
@@ -445,6 +452,8 @@ func (ps *paramSet) replaced(name string) bool {
 		return true
 	case "CONTENT_LENGTH":
 		return ps.contentLength != ""
+	case handler.RequestIDVar:
+		return ps.requestID != ""
 	case "GATEWAY_INTERFACE":
 		return ps.gateway
 	}
@@ -477,6 +486,9 @@ func (ps *paramSet) append(dst []byte) []byte {
 	if ps.contentLength != "" {
 		dst = fcgiwire.AppendPair(dst, "CONTENT_LENGTH", ps.contentLength)
 	}
+	if ps.requestID != "" {
+		dst = fcgiwire.AppendPair(dst, handler.RequestIDVar, ps.requestID)
+	}
 	return dst
 }
 
@@ -506,6 +518,9 @@ func (ps *paramSet) toMap() map[string]string {
 	}
 	if ps.contentLength != "" {
 		p["CONTENT_LENGTH"] = ps.contentLength
+	}
+	if ps.requestID != "" {
+		p[handler.RequestIDVar] = ps.requestID
 	}
 	return p
 }
@@ -552,8 +567,15 @@ func (u *Upstream) forward(ctx context.Context, fc *forwardCall) (uint32, bool) 
 	for attempt := 0; ; attempt++ {
 		c, err := u.pool.get(ctx, attempt > 0)
 		if err != nil {
+			if ctx.Err() == nil {
+				u.pool.failed(err)
+			}
 			u.unavailable(w, err, fc.outcome, log)
 			return 0, false
+		}
+		if info := handler.InfoFrom(ctx); info != nil {
+			info.QueueWaited(c.waited)
+			info.UpstreamConnected(u.name, c.dialed)
 		}
 
 		var ex exchanged
@@ -583,6 +605,9 @@ func (u *Upstream) forward(ctx context.Context, fc *forwardCall) (uint32, bool) 
 		u.pool.put(c, ex.reusable)
 		setOutcome(fc.outcome, ex.outcome)
 		if ex.outcome != OutcomeOK {
+			if ex.outcome != OutcomeCanceled {
+				u.pool.failed(ex.cause)
+			}
 			u.fail(w, r, ex, log)
 			return 0, false
 		}
@@ -760,7 +785,7 @@ func idempotent(method string) bool {
 }
 
 func statusText(code int) string {
-	return strconv.Itoa(code) + " " + strings.ToLower(http.StatusText(code))
+	return strings.TrimSuffix(handler.ErrorText(code), "\n")
 }
 
 // redirectSlash sends a directory path without its trailing slash to the

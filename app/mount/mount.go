@@ -69,12 +69,10 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	pi := env["PATH_INFO"]
 	route, ok := rt.Match(pi)
 	if !ok {
-		http.NotFound(w, r)
+		handler.Error(w, http.StatusNotFound)
 		return
 	}
-	if info := handler.InfoFrom(r.Context()); info != nil {
-		info.Route, info.App = route.Prefix, route.Kind
-	}
+	handler.InfoFrom(r.Context()).SetRoute(route.Prefix, route.Kind)
 	if route.Prefix != "/" {
 		env = env.Clone()
 		env["SCRIPT_NAME"] = env["SCRIPT_NAME"] + route.Prefix

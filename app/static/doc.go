@@ -16,6 +16,14 @@
 // reach outside it, and a PATH_INFO with a ".." segment or a NUL byte is
 // refused (400) before anything is opened. Only regular files and
 // directories are served; devices, sockets and FIFOs are not found.
+// Dotfiles (a path segment starting with ".", all but /.well-known/) are
+// 403 unless Config.AllowDotfiles is set.
+//
+// Ranges are fitted to the file before ServeContent sees them (RFC 9110
+// section 14): "bytes=-0" and every other unsatisfiable or malformed Range
+// is 416 with "Content-Range: bytes */LENGTH", unsatisfiable ranges beside
+// satisfiable ones are dropped, and another unit, an empty file or more
+// than 200 ranges get the whole file.
 //
 // Not supported: methods other than GET and HEAD (405), directory listings
 // unless Config.List is set (otherwise 403), content negotiation and

@@ -37,15 +37,22 @@ type Config struct {
 	// List answers a directory without index.html with an HTML listing of
 	// its entries. Default false: such a directory is 403 Forbidden.
 	List bool
+	// AllowDotfiles serves paths with a segment starting with "." (.env,
+	// .git/, .htaccess) like any other. Default false: they are 403
+	// Forbidden and left out of listings, all but /.well-known/ at the top
+	// of the root (see environ.IsDotfilePath). Security: a root that holds
+	// a checkout or a deployed app usually holds secrets in dotfiles.
+	AllowDotfiles bool
 }
 
 // Static serves the files under a root directory. It is safe for concurrent
 // use.
 type Static struct {
-	root *os.Root
-	dir  string
-	list bool
-	log  *zap.Logger
+	root     *os.Root
+	dir      string
+	list     bool
+	dotfiles bool // served
+	log      *zap.Logger
 }
 
 var _ http.Handler = (*Static)(nil)
@@ -67,7 +74,7 @@ func New(cfg Config, log *zap.Logger) (*Static, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Static{root: root, dir: dir, list: cfg.List, log: log}, nil
+	return &Static{root: root, dir: dir, list: cfg.List, dotfiles: cfg.AllowDotfiles, log: log}, nil
 }
 
 // Close closes the root directory. Requests served afterwards fail.
@@ -76,7 +83,7 @@ func (s *Static) Close() error { return s.root.Close() }
 func (s *Static) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
-		http.Error(w, "405 method not allowed", http.StatusMethodNotAllowed)
+		handler.Error(w, http.StatusMethodNotAllowed)
 		return
 	}
 	var scriptName, pathInfo, query string
@@ -89,12 +96,19 @@ func (s *Static) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		s.log.Info("refused a path outside the root", zap.String("request_id", requestID(r)),
 			zap.String("path_info", pathInfo))
-		http.Error(w, "400 bad request", http.StatusBadRequest)
+		handler.Error(w, http.StatusBadRequest)
+		return
+	}
+	if !s.dotfiles && environ.IsDotfilePath(name) {
+		// Debug only: scanners ask for /.env by the thousand, and the access
+		// log already has the 403.
+		s.log.Debug("refused a dotfile", zap.String("request_id", requestID(r)), zap.String("name", name))
+		http.Error(w, "403 forbidden", http.StatusForbidden)
 		return
 	}
 	f, fi, status := s.open(r, name)
 	if status != 0 {
-		http.Error(w, strconv.Itoa(status)+" "+strings.ToLower(http.StatusText(status)), status)
+		handler.Error(w, status)
 		return
 	}
 	defer f.Close()
@@ -114,7 +128,7 @@ func (s *Static) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			idx.Close()
 		}
 		if !s.list {
-			http.Error(w, "403 forbidden", http.StatusForbidden)
+			handler.Error(w, http.StatusForbidden)
 			return
 		}
 		s.serveList(w, r, f, name, scriptName+pathInfo)
@@ -122,7 +136,7 @@ func (s *Static) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !fi.Mode().IsRegular() || strings.HasSuffix(pathInfo, "/") {
 		// "/a.txt/" names a directory that is not there.
-		http.Error(w, "404 page not found", http.StatusNotFound)
+		handler.Error(w, http.StatusNotFound)
 		return
 	}
 	serveFile(w, r, f, fi)
@@ -189,11 +203,28 @@ func redirectSlash(w http.ResponseWriter, scriptName, name, query string) {
 }
 
 // serveFile answers with the file's content, ranges and conditionals
-// included.
+// included. The Range field is fitted to the file first (fitRange), where
+// ServeContent alone would answer "bytes=-0" with an impossible 206.
 func serveFile(w http.ResponseWriter, r *http.Request, f *os.File, fi fs.FileInfo) {
 	h := w.Header()
 	if _, ok := h["Etag"]; !ok {
 		h.Set("Etag", ETag(fi))
+	}
+	if vs := r.Header["Range"]; len(vs) > 0 {
+		fitted := ""
+		if len(vs) == 1 {
+			// Several Range fields are no valid request: ignored, the whole file.
+			fitted = fitRange(vs[0], fi.Size())
+		}
+		if len(vs) != 1 || fitted != vs[0] {
+			r2 := *r
+			r2.Header = r.Header.Clone()
+			r2.Header.Del("Range")
+			if fitted != "" {
+				r2.Header.Set("Range", fitted)
+			}
+			r = &r2
+		}
 	}
 	http.ServeContent(w, r, fi.Name(), fi.ModTime(), f)
 }
@@ -222,6 +253,9 @@ func (s *Static) serveList(w http.ResponseWriter, r *http.Request, f *os.File, n
 	truncated := len(ents) == maxListEntries
 	list := make([]listEntry, 0, len(ents))
 	for _, e := range ents {
+		if !s.dotfiles && environ.IsDotfilePath(path.Join(name, e.Name())) {
+			continue
+		}
 		le := listEntry{name: e.Name(), dir: e.IsDir()}
 		if e.Type()&fs.ModeSymlink != 0 {
 			// Show a link as what it points to; leave out links that

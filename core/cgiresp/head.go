@@ -30,7 +30,7 @@ var (
 type Head struct {
 	// Status is the code of the Status field; 0 when there is none.
 	Status int
-	// Header holds every field but Status, names canonical.
+	// Header holds every field but Status, names canonical but Variable-*.
 	Header http.Header
 	// Location is the Location field.
 	Location string
@@ -178,6 +178,11 @@ func (h *Head) addField(line []byte) error {
 	name := canonicalName(line[:colon])
 	value := string(v)
 	h.Fields++
+	if handler.CaseSensitiveHeader(name) {
+		// The web server passes the rest of the name on as a variable,
+		// spelled as it came (FastCGI's Authorizer): keep it byte-exact.
+		name = string(line[:colon])
+	}
 	switch name {
 	case "Status":
 		if h.Status != 0 {

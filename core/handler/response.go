@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"go.uber.org/zap"
@@ -29,6 +30,7 @@ type responseWriter struct {
 	info   *Info
 	cancel context.CancelFunc
 	isHead bool
+	origin bool // answer in origin-server form (Server header)
 
 	header      http.Header // what the app sees and changes
 	sent        http.Header // the header as it was at WriteHeader
@@ -45,6 +47,7 @@ type responseWriter struct {
 	out         int64     // body bytes handed to the sink
 	truncated   bool      // the head went out and the body cannot be completed
 	cl, server  [1]string // values of the headers the core adds, without an allocation each
+	reqID       [1]string // X-Request-Id's value, likewise
 	err         error     // the output's or the app's failure
 	done        atomic.Bool
 }
@@ -58,6 +61,7 @@ func (w *responseWriter) init(h *Handler, sink Sink, r *http.Request, cancel con
 	}
 	w.h, w.sink, w.req, w.info, w.cancel = h, sink, req, info, cancel
 	w.isHead = r != nil && r.Method == http.MethodHead
+	w.origin = h.origin(req)
 	w.header = make(http.Header, 4)
 	w.hold = hold
 	w.declared = -1
@@ -95,6 +99,7 @@ func (w *responseWriter) WriteHeader(code int) {
 	w.wroteHeader = true
 	w.status = code
 	w.sent = w.header
+	w.info.headDecided()
 	if cl := w.sent.Get("Content-Length"); cl != "" {
 		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n >= 0 {
 			w.declared = n
@@ -193,12 +198,13 @@ func (w *responseWriter) sendHead(final bool) error {
 			h["Content-Length"] = w.cl[:]
 		}
 	}
-	if w.h.OriginServer && w.h.ServerSoftware != "" {
+	if w.origin && w.h.ServerSoftware != "" {
 		if _, ok := h["Server"]; !ok {
 			w.server[0] = w.h.ServerSoftware
 			h["Server"] = w.server[:]
 		}
 	}
+	w.addRequestID(h)
 	w.headSent = true
 	if err := w.sink.WriteHead(w.status, h); err != nil {
 		return w.broken(err)
@@ -224,7 +230,9 @@ func (w *responseWriter) checkHeader(h http.Header) error {
 				return &headerError{name: k, value: true}
 			}
 		}
-		if k == "Status" || environ.IsHopByHop(k) {
+		// Names are written as the app spelled them (see
+		// CaseSensitiveHeader), so a Status in any spelling is dropped.
+		if strings.EqualFold(k, "Status") || environ.IsHopByHop(k) {
 			w.h.Log.Warn("dropped a header the app must not send", zap.String("header", k),
 				zap.String("request_id", w.id()))
 			delete(h, k)
@@ -259,9 +267,22 @@ func (w *responseWriter) abortHead(err error) error {
 	return err
 }
 
+// addRequestID adds the X-Request-Id response header when the Handler
+// sends one and the app set none.
+func (w *responseWriter) addRequestID(h http.Header) {
+	if !w.h.RequestIDHeader || w.info == nil {
+		return
+	}
+	if _, ok := h["X-Request-Id"]; !ok {
+		w.reqID[0] = w.info.ID
+		h["X-Request-Id"] = w.reqID[:]
+	}
+}
+
 func (w *responseWriter) writeBody(p []byte) (int, error) {
 	n, err := w.sink.Write(p)
 	w.out += int64(n)
+	w.info.live.bytesOut.Store(w.out)
 	if err != nil {
 		return n, w.broken(err)
 	}
@@ -322,22 +343,28 @@ func (w *responseWriter) fail(err error) {
 
 // sendError sends the fixed 500 page in place of whatever the app had set.
 func (w *responseWriter) sendError() {
+	w.sendStatus(http.StatusInternalServerError, errorBody)
+}
+
+// sendStatus sends a plain-text page of the core's own, without the app.
+func (w *responseWriter) sendStatus(status int, body string) {
 	w.buf = nil
-	w.status = http.StatusInternalServerError
+	w.status = status
 	h := http.Header{
 		"Content-Type":   {"text/plain"},
-		"Content-Length": {strconv.Itoa(len(errorBody))},
+		"Content-Length": {strconv.Itoa(len(body))},
 	}
-	if w.h.OriginServer && w.h.ServerSoftware != "" {
+	if w.origin && w.h.ServerSoftware != "" {
 		h["Server"] = []string{w.h.ServerSoftware}
 	}
+	w.addRequestID(h)
 	w.headSent = true
 	if err := w.sink.WriteHead(w.status, h); err != nil {
 		w.broken(err)
 		return
 	}
 	if !w.isHead {
-		if _, err := w.writeBody([]byte(errorBody)); err != nil {
+		if _, err := w.writeBody([]byte(body)); err != nil {
 			return
 		}
 	}
@@ -356,7 +383,7 @@ func (w *responseWriter) result(err error, body *countingReader) Result {
 	if status == 0 {
 		status = http.StatusOK
 	}
-	return Result{Status: status, HeadSent: w.headSent, BytesIn: body.n, BytesOut: w.out, Err: err,
+	return Result{Status: status, HeadSent: w.headSent, BytesIn: body.n.Load(), BytesOut: w.out, Err: err,
 		Truncated: w.truncated, Info: w.info}
 }
 
@@ -374,6 +401,19 @@ func ValidHeaderName[T ~string | ~[]byte](name T) bool {
 		}
 	}
 	return true
+}
+
+// CaseSensitiveHeader reports whether the spelling of a response header's
+// name carries meaning, so that it must reach the web server byte-exact:
+// a FastCGI Authorizer's Variable-NAME, whose NAME the web server takes as
+// written for a variable (FastCGI 1.0 section 6.3; Apache's mod_authnz_fcgi
+// and its environment are case-sensitive). The core writes every name as
+// the app spelled it; apps that parse a child's response head keep these
+// names as they came instead of canonicalising them. name may be spelled
+// any way.
+func CaseSensitiveHeader(name string) bool {
+	const p = "Variable-"
+	return len(name) > len(p) && strings.EqualFold(name[:len(p)], p)
 }
 
 var tokenChar = func() (t [128]bool) {

@@ -28,11 +28,13 @@
 package accesslog
 
 import (
+	"errors"
 	"strings"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/gatewayd/gatewayd/core/environ"
 	"github.com/gatewayd/gatewayd/core/handler"
 )
 
@@ -77,7 +79,7 @@ func (l *Logger) End(req *handler.Request, info *handler.Info, res *handler.Resu
 		zap.String("request_id", id),
 		zap.String("protocol", protocol),
 		zap.String("method", e["REQUEST_METHOD"]),
-		zap.String("path", path(e["SCRIPT_NAME"], e["PATH_INFO"], e["REQUEST_URI"])),
+		zap.String("path", Path(e)),
 		zap.Int("status", res.Status),
 		zap.Int64("bytes_in", res.BytesIn),
 		zap.Int64("bytes_out", res.BytesOut),
@@ -86,7 +88,13 @@ func (l *Logger) End(req *handler.Request, info *handler.Info, res *handler.Resu
 		zap.String("route", route),
 		zap.String("app", app),
 	)
-	if res.Err != nil {
+	switch {
+	case errors.Is(res.Err, handler.ErrAbortHandler):
+		// An app stops a response on purpose (a timeout, a shutdown, a
+		// client gone); its own line said why. "net/http: abort Handler"
+		// would tell a person nothing.
+		fields = append(fields, zap.String("error", "response cut short"))
+	case res.Err != nil:
 		fields = append(fields, zap.Error(res.Err))
 	}
 	if res.Truncated {
@@ -95,8 +103,13 @@ func (l *Logger) End(req *handler.Request, info *handler.Info, res *handler.Resu
 	ce.Write(fields...)
 }
 
-// path is the path an access line shows: scriptName+pathInfo, or, when both
-// are empty, requestURI up to its query.
+// Path is the path an access line shows, never with the query string:
+// SCRIPT_NAME+PATH_INFO, or, when both are empty, REQUEST_URI up to its
+// query. The status page shows requests the same way.
+func Path(e environ.Env) string {
+	return path(e["SCRIPT_NAME"], e["PATH_INFO"], e["REQUEST_URI"])
+}
+
 func path(scriptName, pathInfo, requestURI string) string {
 	if scriptName == "" && pathInfo == "" {
 		p, _, _ := strings.Cut(requestURI, "?")
