@@ -153,6 +153,12 @@ type Route struct {
 	// fastcgi: serve files under root that are not scripts (as the static
 	// app does) instead of answering 403. Default false.
 	StaticFiles bool `mapstructure:"static_files" apps:"fastcgi"`
+	// fastcgi: several addresses of the same application (unix:/path,
+	// host:port, or dns:name:port for every address name resolves to),
+	// instead of upstream. Each gets max_conns connections.
+	Upstreams []string `mapstructure:"upstreams" apps:"fastcgi"`
+	// fastcgi: how often dns: upstreams are looked up again. Default 30s.
+	ResolveInterval time.Duration `mapstructure:"resolve_interval" apps:"fastcgi"`
 }
 
 // Log configures logging.

@@ -507,6 +507,7 @@ func applyDefaults(c *Config) {
 		def(&r.UpstreamTimeout, 60*time.Second)
 		def(&r.Dotfiles, "deny")
 		def(&r.Transport, "native")
+		def(&r.ResolveInterval, 30*time.Second)
 	}
 	def(&c.Log.Level, "info")
 	def(&c.Log.Format, "auto")

@@ -112,11 +112,26 @@ func (c *Config) Check() error {
 			if r.Root == "" {
 				return bad(k+".root", "is required for app fastcgi (the scripts' directory, as the upstream sees it)")
 			}
-			if r.Upstream == "" {
+			switch {
+			case r.Upstream == "" && len(r.Upstreams) == 0:
 				return bad(k+".upstream", "is required for app fastcgi")
+			case r.Upstream != "" && len(r.Upstreams) > 0:
+				return bad(k+".upstreams", "and upstream exclude each other")
+			case r.Upstream != "":
+				if err := checkAddress(r.Upstream); err != nil {
+					return bad(k+".upstream", "%v", err)
+				}
 			}
-			if err := checkAddress(r.Upstream); err != nil {
-				return bad(k+".upstream", "%v", err)
+			for j, a := range r.Upstreams {
+				if name, ok := strings.CutPrefix(a, "dns:"); ok {
+					if host, port, err := net.SplitHostPort(name); err != nil || host == "" || port == "" {
+						return bad(fmt.Sprintf("%s.upstreams[%d]", k, j), "%q is not dns:name:port", a)
+					}
+					continue
+				}
+				if err := checkAddress(a); err != nil {
+					return bad(fmt.Sprintf("%s.upstreams[%d]", k, j), "%v", err)
+				}
 			}
 			if r.MaxConns <= 0 {
 				return bad(k+".max_conns", "must be positive, not %d", r.MaxConns)

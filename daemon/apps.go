@@ -170,6 +170,7 @@ func buildApp(rc config.Route, log *zap.Logger, m *metrics.Metrics) (http.Handle
 			MaxConns: rc.MaxConns, ConnectTimeout: rc.ConnectTimeout, UpstreamTimeout: rc.UpstreamTimeout,
 			MaxSpoolBytes: rc.MaxSpoolBytes, Observer: obs,
 			Transport: rc.Transport, QueueSize: rc.QueueSize, QueueTimeout: rc.QueueTimeout,
+			Upstreams: rc.Upstreams, ResolveInterval: rc.ResolveInterval,
 			MaxRedirects: rc.MaxRedirects, AllowDotfiles: rc.Dotfiles == "allow",
 		}
 		if files != nil {

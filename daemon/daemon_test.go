@@ -228,6 +228,7 @@ func TestConfigDefaultsMatchThePackages(t *testing.T) {
 		{"routes.queue_timeout (fastcgi)", r.QueueTimeout, fcgiupstream.DefaultQueueTimeout},
 		{"routes.max_redirects (fastcgi)", r.MaxRedirects, fcgiupstream.DefaultMaxRedirects},
 		{"routes.transport", r.Transport, fcgiupstream.TransportNative},
+		{"routes.resolve_interval", r.ResolveInterval, fcgiupstream.DefaultResolveInterval},
 	} {
 		if fmt.Sprint(d.cfg) != fmt.Sprint(d.pkgs) {
 			t.Errorf("%s: config's default %v, the package's %v", d.key, d.cfg, d.pkgs)

@@ -39,6 +39,7 @@ type conn struct {
 	nr        nativeReader
 	writeArm  time.Time    // when the write deadline was last set
 	hold      []byte       // body held back with the head
+	member    *member      // the fleet member it belongs to, while a request holds it
 	lastWrite atomic.Int64 // unix nanoseconds of the body writer's last progress
 
 	reading  atomic.Bool   // a Read is waiting on the upstream

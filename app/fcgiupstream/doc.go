@@ -52,9 +52,16 @@
 // the slash to a directory path. The upstream's FCGI_STDERR goes to the
 // log, one entry per line, with the request id.
 //
+// Fleets (Config.Upstreams): several addresses of one application, each with
+// a pool of its own, "dns:name:port" standing for every address the name
+// resolves to (looked up every Config.ResolveInterval, through an injectable
+// Resolver); a request goes to the address with the fewest in flight among
+// those not backing off after failures, a failed connect is retried once on
+// another address, and an address that leaves the DNS answer drains first.
+//
 // Not supported: the Authorizer and Filter roles; multiplexing several
-// requests on one connection (php-fpm does not); several upstream addresses
-// per route (fleets, DNS re-resolution, active health checks). Through the
+// requests on one connection (php-fpm does not); active health checks of a
+// fleet's addresses. Through the
 // gofast transport also: header lines over 1 KiB (502), local redirects
 // (sent to the client as 302), records of other request ids (taken as the
 // answer).

@@ -51,6 +51,19 @@ type poolConfig struct {
 	native                                               bool
 }
 
+// hasRoom reports whether a token is free now.
+func (p *pool) hasRoom() bool { return len(p.tokens) < cap(p.tokens) }
+
+// tryToken takes a token if one is free.
+func (p *pool) tryToken() bool {
+	select {
+	case p.tokens <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
 func newPool(network, address string, cfg poolConfig, obs Observer) *pool {
 	p := &pool{
 		network: network, address: address,
@@ -89,6 +102,12 @@ func (p *pool) get(ctx context.Context, fresh bool) (*conn, error) {
 			return nil, err
 		}
 	}
+	return p.take(ctx, fresh, waited)
+}
+
+// take returns a connection for a caller that holds a token (which it gives
+// back on an error): an idle one, or a new one.
+func (p *pool) take(ctx context.Context, fresh bool, waited time.Duration) (*conn, error) {
 	p.mu.Lock()
 	p.inUse++
 	p.mu.Unlock()
@@ -348,6 +367,13 @@ type Stats struct {
 
 // Stats returns the pool's numbers as they are now.
 func (u *Upstream) Stats() Stats {
+	if u.fleet != nil {
+		// The fleet's lock is only ever held for bookkeeping, never
+		// across I/O.
+		s := Stats{Upstream: u.name}
+		u.fleet.stats(&s)
+		return s
+	}
 	p := u.pool
 	s := Stats{
 		Upstream: u.name,

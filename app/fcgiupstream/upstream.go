@@ -31,6 +31,7 @@ const (
 	DefaultMaxSpoolBytes   = 64 << 20
 	DefaultIdleTimeout     = 60 * time.Second
 	DefaultQueueTimeout    = 5 * time.Second
+	DefaultResolveInterval = 30 * time.Second
 	DefaultMaxRedirects    = 10
 	// DefaultQueueFactor times MaxConns is the default QueueSize.
 	DefaultQueueFactor = 16
@@ -47,7 +48,7 @@ const (
 
 // Errors New returns, and the causes a failed request is logged with.
 var (
-	ErrNoUpstream  = errors.New("fcgiupstream: upstream is required")
+	ErrNoUpstream  = errors.New("fcgiupstream: one of upstream and upstreams is required")
 	ErrNoRoot      = errors.New("fcgiupstream: root is required")
 	ErrBadUpstream = errors.New("fcgiupstream: upstream must be unix:/path or host:port")
 	ErrBadIndex    = errors.New("fcgiupstream: index must be a file name")
@@ -62,8 +63,20 @@ var (
 // Config configures an [Upstream]. Only Upstream and Root are required.
 type Config struct {
 	// Upstream is the FastCGI application's address: "unix:/path/to.sock"
-	// or "host:port". Required.
+	// or "host:port". Required, unless Upstreams is set.
 	Upstream string
+	// Upstreams are several addresses of the same application (a fleet):
+	// each "unix:/path", "host:port" or "dns:name:port", which is looked up
+	// every ResolveInterval and stands for every address it resolves to (a
+	// Kubernetes headless Service). Each address gets MaxConns connections;
+	// a request goes to the one with the fewest requests in flight among
+	// those not backing off after failures. Exclusive with Upstream.
+	Upstreams []string
+	// ResolveInterval is how often dns: addresses are looked up again.
+	// Default 30s.
+	ResolveInterval time.Duration
+	// Resolver looks dns: names up. Default net.DefaultResolver.
+	Resolver Resolver
 	// Root is the document root: scripts are looked up under it, and
 	// SCRIPT_FILENAME and DOCUMENT_ROOT name paths in it, so the upstream
 	// must see the same files at the same paths. Required.
@@ -185,7 +198,9 @@ type Upstream struct {
 	spoolDir string
 	obs      Observer
 	log      *zap.Logger
-	pool     *pool
+	pool     *pool  // the one address, or nil for a fleet
+	fleet    *fleet // several addresses, or nil
+	pobs     PoolObserver
 	name     string // the upstream as configured
 
 	dotfiles     bool
@@ -201,15 +216,30 @@ var _ http.Handler = (*Upstream)(nil)
 // New checks cfg, opens the root and returns the app. It does not connect:
 // the first request does. log may be nil.
 func New(cfg Config, log *zap.Logger) (*Upstream, error) {
-	if cfg.Upstream == "" {
+	if (cfg.Upstream == "") == (len(cfg.Upstreams) == 0) {
 		return nil, ErrNoUpstream
 	}
 	if cfg.Root == "" {
 		return nil, ErrNoRoot
 	}
-	network, address, err := parseUpstream(cfg.Upstream)
-	if err != nil {
-		return nil, err
+	var network, address string
+	var err error
+	if cfg.Upstream != "" {
+		if network, address, err = parseUpstream(cfg.Upstream); err != nil {
+			return nil, err
+		}
+	} else {
+		for _, a := range cfg.Upstreams {
+			if _, _, _, err := fleetAddr(a); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if cfg.ResolveInterval <= 0 {
+		cfg.ResolveInterval = DefaultResolveInterval
+	}
+	if cfg.Resolver == nil {
+		cfg.Resolver = net.DefaultResolver
 	}
 	if cfg.Index == "" {
 		cfg.Index = DefaultIndex
@@ -264,8 +294,26 @@ func New(cfg Config, log *zap.Logger) (*Upstream, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fcgiupstream: opening root: %w", err)
 	}
-	log = log.With(zap.String("upstream", cfg.Upstream))
+	name := cfg.Upstream
+	if name == "" {
+		name = strings.Join(cfg.Upstreams, ",")
+	}
+	log = log.With(zap.String("upstream", name))
 	native := cfg.Transport == TransportNative
+	pcfg := poolConfig{
+		maxConns: cfg.MaxConns, queueSize: cfg.QueueSize, queueTimeout: cfg.QueueTimeout,
+		connectTimeout: cfg.ConnectTimeout, ioTimeout: cfg.UpstreamTimeout, idleTimeout: cfg.IdleTimeout,
+		native: native,
+	}
+	var p *pool
+	var fl *fleet
+	if cfg.Upstream != "" {
+		p = newPool(network, address, pcfg, cfg.Observer)
+	} else if fl, err = newFleet(cfg.Upstreams, cfg.Resolver, cfg.ResolveInterval, pcfg, cfg.Observer); err != nil {
+		_ = root.Close()
+		return nil, err
+	}
+	pobs, _ := cfg.Observer.(PoolObserver)
 	var flags uint8
 	if cfg.IdleTimeout >= 0 {
 		flags = fcgiwire.FlagKeepConn
@@ -286,12 +334,10 @@ func New(cfg Config, log *zap.Logger) (*Upstream, error) {
 		spoolDir:     cfg.SpoolDir,
 		obs:          cfg.Observer,
 		log:          log,
-		name:         cfg.Upstream,
-		pool: newPool(network, address, poolConfig{
-			maxConns: cfg.MaxConns, queueSize: cfg.QueueSize, queueTimeout: cfg.QueueTimeout,
-			connectTimeout: cfg.ConnectTimeout, ioTimeout: cfg.UpstreamTimeout, idleTimeout: cfg.IdleTimeout,
-			native: native,
-		}, cfg.Observer),
+		name:         name,
+		pool:         p,
+		fleet:        fl,
+		pobs:         pobs,
 	}, nil
 }
 
@@ -312,7 +358,11 @@ func parseUpstream(s string) (network, address string, err error) {
 // Close closes the idle connections and the root. Requests in flight finish
 // and their connections are closed after them.
 func (u *Upstream) Close() error {
-	u.pool.close()
+	if u.fleet != nil {
+		u.fleet.close()
+	} else {
+		u.pool.close()
+	}
 	return u.root.Close()
 }
 
@@ -565,10 +615,10 @@ func (u *Upstream) forward(ctx context.Context, fc *forwardCall) (uint32, bool) 
 		params = fc.ps.toMap()
 	}
 	for attempt := 0; ; attempt++ {
-		c, err := u.pool.get(ctx, attempt > 0)
+		c, err := u.getConn(ctx, attempt > 0)
 		if err != nil {
 			if ctx.Err() == nil {
-				u.pool.failed(err)
+				u.failed(err)
 			}
 			u.unavailable(w, err, fc.outcome, log)
 			return 0, false
@@ -586,7 +636,7 @@ func (u *Upstream) forward(ctx context.Context, fc *forwardCall) (uint32, bool) 
 		}
 		replayable := fc.body == nil || fc.sp != nil || ex.bodyRead == 0 || wr.whole
 		if ex.stale && attempt == 0 && replayable && (idempotent(r.Method) || ex.st.writeErr != nil) {
-			u.pool.put(c, false)
+			u.putConn(c, false, OutcomeCanceled)
 			if fc.sp != nil && !wr.whole {
 				if err := fc.sp.rewind(); err != nil {
 					log.Error("retrying", zap.Error(err))
@@ -595,18 +645,18 @@ func (u *Upstream) forward(ctx context.Context, fc *forwardCall) (uint32, bool) 
 					return 0, false
 				}
 			}
-			if po := u.pool.pobs; po != nil {
+			if po := u.pobs; po != nil {
 				po.Retried()
 			}
 			log.Debug("connection closed by the upstream; retrying on a new one",
 				zap.NamedError("read", ex.st.readErr), zap.NamedError("write", ex.st.writeErr))
 			continue
 		}
-		u.pool.put(c, ex.reusable)
+		u.putConn(c, ex.reusable, ex.outcome)
 		setOutcome(fc.outcome, ex.outcome)
 		if ex.outcome != OutcomeOK {
 			if ex.outcome != OutcomeCanceled {
-				u.pool.failed(ex.cause)
+				u.failed(ex.cause)
 			}
 			u.fail(w, r, ex, log)
 			return 0, false
@@ -618,6 +668,32 @@ func (u *Upstream) forward(ctx context.Context, fc *forwardCall) (uint32, bool) 
 		}
 		return ex.st.appStatus, true
 	}
+}
+
+func (u *Upstream) getConn(ctx context.Context, fresh bool) (*conn, error) {
+	if u.fleet != nil {
+		return u.fleet.get(ctx, fresh)
+	}
+	return u.pool.get(ctx, fresh)
+}
+
+// putConn gives c back after a request that ended with outcome, which
+// tells a fleet's balancer how the address did.
+func (u *Upstream) putConn(c *conn, keep bool, outcome Outcome) {
+	if c.member != nil {
+		u.fleet.put(c, keep, outcome)
+		return
+	}
+	u.pool.put(c, keep)
+}
+
+// failed records a failure for the status page.
+func (u *Upstream) failed(err error) {
+	if u.fleet != nil {
+		u.fleet.failed(err)
+		return
+	}
+	u.pool.failed(err)
 }
 
 // unavailable answers a request that got no connection.
