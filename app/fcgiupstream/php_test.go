@@ -68,7 +68,7 @@ echo "data: end\n\n";`,
 	"locredir.php": `<?php ini_set('default_mimetype', ''); header_remove('X-Powered-By');
 $to = $_GET['to'] ?? '/hello.php'; if ($to === 'self') $to = '/locredir.php?to=self';
 header('Location: ' . $to); http_response_code(200);`,
-	"ppid.php":       `<?php usleep((int)($_GET['ms'] ?? 0) * 1000); echo posix_getppid();`,
+	"ppid.php":     `<?php usleep((int)($_GET['ms'] ?? 0) * 1000); echo posix_getppid();`,
 	"hugehead.php": `<?php for ($i = 0; $i < 140; $i++) header("X-H$i: " . str_repeat('h', 500)); echo 'huge';`,
 	"style.css":    `p {}`,
 }
