@@ -159,6 +159,19 @@ type Route struct {
 	Upstreams []string `mapstructure:"upstreams" apps:"fastcgi"`
 	// fastcgi: how often dns: upstreams are looked up again. Default 30s.
 	ResolveInterval time.Duration `mapstructure:"resolve_interval" apps:"fastcgi"`
+	// fastcgi: active health checks of the upstream addresses; off when
+	// its interval is 0 (the default).
+	HealthCheck HealthCheck `mapstructure:"health_check" apps:"fastcgi"`
+}
+
+// HealthCheck configures a fastcgi route's active health checks.
+type HealthCheck struct {
+	// Interval between probes of each address. Default 0: passive health
+	// only.
+	Interval time.Duration `mapstructure:"interval"`
+	// Path is the script path the probe GETs (answer below 500). Default
+	// "": FCGI_GET_VALUES.
+	Path string `mapstructure:"path"`
 }
 
 // Log configures logging.

@@ -171,6 +171,7 @@ func buildApp(rc config.Route, log *zap.Logger, m *metrics.Metrics) (http.Handle
 			MaxSpoolBytes: rc.MaxSpoolBytes, Observer: obs,
 			Transport: rc.Transport, QueueSize: rc.QueueSize, QueueTimeout: rc.QueueTimeout,
 			Upstreams: rc.Upstreams, ResolveInterval: rc.ResolveInterval,
+			HealthInterval: rc.HealthCheck.Interval, HealthPath: rc.HealthCheck.Path,
 			MaxRedirects: rc.MaxRedirects, AllowDotfiles: rc.Dotfiles == "allow",
 		}
 		if files != nil {

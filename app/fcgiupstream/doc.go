@@ -59,9 +59,11 @@
 // those not backing off after failures, a failed connect is retried once on
 // another address, and an address that leaves the DNS answer drains first.
 //
+// Active health checks (Config.HealthInterval) probe each address with
+// FCGI_GET_VALUES or a GET of Config.HealthPath.
+//
 // Not supported: the Authorizer and Filter roles; multiplexing several
-// requests on one connection (php-fpm does not); active health checks of a
-// fleet's addresses. Through the
+// requests on one connection (php-fpm does not). Through the
 // gofast transport also: header lines over 1 KiB (502), local redirects
 // (sent to the client as 302), records of other request ids (taken as the
 // answer).

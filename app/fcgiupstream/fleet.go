@@ -50,14 +50,15 @@ type fleet struct {
 	waiting atomic.Int64
 	lastErr atomic.Pointer[poolError]
 
-	mu       sync.Mutex
-	members  []*member
-	changed  chan struct{} // closed (and replaced) when a slot frees or members change
-	resolved bool          // the first resolution is done
-	next     int           // where pick starts, so that ties take turns
-	closed   bool
-	stop     chan struct{}
-	done     chan struct{}
+	mu        sync.Mutex
+	members   []*member
+	changed   chan struct{} // closed (and replaced) when a slot frees or members change
+	resolved  bool          // the first resolution is done
+	next      int           // where pick starts, so that ties take turns
+	closed    bool
+	stop      chan struct{}
+	done      chan struct{}
+	checkDone chan struct{} // closed when the health checks stopped (or never ran)
 }
 
 // fleetAddr splits a configured address: "dns:name:port" resolves name.
@@ -78,7 +79,8 @@ func fleetAddr(s string) (name, port string, dns bool, err error) {
 
 func newFleet(addrs []string, resolver Resolver, interval time.Duration, cfg poolConfig, obs Observer) (*fleet, error) {
 	f := &fleet{static: addrs, resolver: resolver, interval: interval, cfg: cfg, obs: obs,
-		changed: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
+		changed: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{}),
+		checkDone: make(chan struct{})}
 	f.pobs, _ = obs.(PoolObserver)
 	hasDNS := false
 	for _, a := range addrs {
@@ -97,9 +99,9 @@ func newFleet(addrs []string, resolver Resolver, interval time.Duration, cfg poo
 	if !hasDNS {
 		f.resolved = true
 		close(f.done)
-		return f, nil
+	} else {
+		go f.resolveLoop()
 	}
-	go f.resolveLoop()
 	return f, nil
 }
 
@@ -114,6 +116,17 @@ func (f *fleet) add(addr string) error {
 	m.p = newPool(network, address, f.cfg, memberObserver{f})
 	f.members = append(f.members, m)
 	return nil
+}
+
+// startChecks starts the active health checks, every interval; probe is
+// the request to send, nil for FCGI_GET_VALUES. Without it, checkDone is
+// closed at once.
+func (f *fleet) startChecks(interval time.Duration, probe []byte) {
+	if interval <= 0 {
+		close(f.checkDone)
+		return
+	}
+	go f.checkLoop(interval, probe)
 }
 
 // resolveLoop resolves the dns: addresses now and every interval, until
@@ -393,12 +406,9 @@ func (f *fleet) close() {
 	f.closed = true
 	members := f.members
 	f.mu.Unlock()
-	select {
-	case <-f.done:
-	default:
-		close(f.stop)
-		<-f.done
-	}
+	close(f.stop)
+	<-f.done
+	<-f.checkDone
 	for _, m := range members {
 		m.p.close()
 	}

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gatewayd/gatewayd/internal/peertest"
 )
 
 // member upstream: Go's net/http/fcgi on l, answering with its name and
@@ -230,3 +232,53 @@ func TestFleetDNS(t *testing.T) {
 }
 
 var errNotYet = fmt.Errorf("not yet")
+
+// TestFleetHealthCheck: with health checks an address that goes away is
+// found down without a request failing on it, and back up without a
+// request probing it: FCGI_GET_VALUES, and a path that must answer below
+// 500.
+func TestFleetHealthCheck(t *testing.T) {
+	for _, path := range []string{"", "/app.php"} {
+		t.Run("path="+path, func(t *testing.T) {
+			dir := t.TempDir()
+			pathA, pathB := filepath.Join(dir, "a.sock"), filepath.Join(dir, "b.sock")
+			serveFleetPeer(t, "a", listenUnix(t, pathA))
+			b := serveFleetPeer(t, "b", listenUnix(t, pathB))
+			u := newUpstream(t, Config{Upstreams: []string{"unix:" + pathA, "unix:" + pathB}, MaxConns: 2,
+				HealthInterval: 10 * time.Millisecond, HealthPath: path})
+			down := func(addr string) func() error {
+				return func() error {
+					u.fleet.mu.Lock()
+					defer u.fleet.mu.Unlock()
+					for _, m := range u.fleet.members {
+						if m.addr == addr && time.Now().Before(m.downUntil) {
+							return nil
+						}
+					}
+					return errNotYet
+				}
+			}
+			b.stop()
+			served := b.served.Load()
+			peertest.WaitReady(t, nil, "b found down by the checks", down("unix:"+pathB))
+			for range 10 {
+				if r := serve(t, u, reqEnv("GET", "/app.php"), nil); r.status != 200 || r.body != "a" {
+					t.Errorf("with b down: %d %q", r.status, r.body)
+				}
+			}
+			b2 := serveFleetPeer(t, "b", listenUnix(t, pathB))
+			peertest.WaitReady(t, nil, "b found up by the checks", func() error {
+				if down("unix:"+pathB)() == nil {
+					return errNotYet
+				}
+				return nil
+			})
+			if path == "" && (b.served.Load() != served || b2.served.Load() != 0) {
+				t.Errorf("FCGI_GET_VALUES ran a request")
+			}
+			if path != "" && b2.served.Load() == 0 {
+				t.Errorf("the path was not requested")
+			}
+		})
+	}
+}

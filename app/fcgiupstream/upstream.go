@@ -77,6 +77,15 @@ type Config struct {
 	ResolveInterval time.Duration
 	// Resolver looks dns: names up. Default net.DefaultResolver.
 	Resolver Resolver
+	// HealthInterval, when positive, probes every address that often on a
+	// connection of its own (within MaxConns), besides the passive health
+	// requests give: a failed probe backs the address off, a good one ends
+	// its back-off. Default 0: passive health only. Setting it makes even
+	// a single Upstream a fleet of one.
+	HealthInterval time.Duration
+	// HealthPath is the path the probe GETs (it must answer below 500).
+	// Default "": FCGI_GET_VALUES, which needs no script.
+	HealthPath string
 	// Root is the document root: scripts are looked up under it, and
 	// SCRIPT_FILENAME and DOCUMENT_ROOT name paths in it, so the upstream
 	// must see the same files at the same paths. Required.
@@ -307,18 +316,25 @@ func New(cfg Config, log *zap.Logger) (*Upstream, error) {
 	}
 	var p *pool
 	var fl *fleet
-	if cfg.Upstream != "" {
+	switch {
+	case cfg.Upstream != "" && cfg.HealthInterval <= 0:
 		p = newPool(network, address, pcfg, cfg.Observer)
-	} else if fl, err = newFleet(cfg.Upstreams, cfg.Resolver, cfg.ResolveInterval, pcfg, cfg.Observer); err != nil {
-		_ = root.Close()
-		return nil, err
+	default:
+		addrs := cfg.Upstreams
+		if cfg.Upstream != "" {
+			addrs = []string{cfg.Upstream}
+		}
+		if fl, err = newFleet(addrs, cfg.Resolver, cfg.ResolveInterval, pcfg, cfg.Observer); err != nil {
+			_ = root.Close()
+			return nil, err
+		}
 	}
 	pobs, _ := cfg.Observer.(PoolObserver)
 	var flags uint8
 	if cfg.IdleTimeout >= 0 {
 		flags = fcgiwire.FlagKeepConn
 	}
-	return &Upstream{
+	u := &Upstream{
 		dotfiles:     cfg.AllowDotfiles,
 		native:       native,
 		beginFlags:   flags,
@@ -338,7 +354,19 @@ func New(cfg Config, log *zap.Logger) (*Upstream, error) {
 		pool:         p,
 		fleet:        fl,
 		pobs:         pobs,
-	}, nil
+	}
+	if fl != nil {
+		var probe []byte
+		if cfg.HealthPath != "" {
+			if probe, err = u.healthProbe(cfg.HealthPath); err != nil {
+				fl.close()
+				_ = root.Close()
+				return nil, err
+			}
+		}
+		fl.startChecks(cfg.HealthInterval, probe)
+	}
+	return u, nil
 }
 
 func parseUpstream(s string) (network, address string, err error) {
