@@ -116,10 +116,11 @@ type Route struct {
 	KillGrace time.Duration `mapstructure:"kill_grace" apps:"cgi"`
 	// cgi: scripts running at once. Default 2 × CPUs.
 	MaxConcurrency int `mapstructure:"max_concurrency" apps:"cgi"`
-	// cgi: requests that may wait for a slot; beyond them 503. Default = MaxConcurrency.
-	// fastcgi: requests that may wait for a connection. Default 16 × MaxConns.
+	// cgi: requests that may wait for a slot at once; one more gets 503. Default 1024.
+	// fastcgi: the same, for a connection to the upstream.
 	QueueSize int `mapstructure:"queue_size" apps:"cgi,fastcgi"`
-	// cgi: how long a request may wait for a slot. Default 5s.
+	// cgi: the longest a request waits for a slot, then 503. Default 30s.
+	// fastcgi: the same, for a connection to the upstream.
 	QueueTimeout time.Duration `mapstructure:"queue_timeout" apps:"cgi,fastcgi"`
 	// cgi: the daemon's own environment variables passed to scripts.
 	// Default ["PATH"] (PATH falls back to /usr/local/bin:/usr/bin:/bin).
@@ -133,7 +134,7 @@ type Route struct {
 	MaxSpoolBytes int64 `mapstructure:"max_spool_bytes" apps:"cgi,fastcgi"`
 	// cgi: allow running scripts while gatewayd runs as root. Default false.
 	AllowRoot bool `mapstructure:"allow_root" apps:"cgi"`
-	// cgi and fastcgi: local redirects followed per request. Default 10.
+	// cgi: local redirects followed per request. Default 10.
 	MaxRedirects int `mapstructure:"max_redirects" apps:"cgi,fastcgi"`
 
 	// fastcgi: unix:/path or host:port of the upstream. Required for fastcgi.

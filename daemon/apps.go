@@ -27,6 +27,15 @@ type Apps struct {
 	routes   []mount.Route // what the status page lists
 	closers  []func(context.Context) error
 	inflight atomic.Int64
+	drains   []func() // stop taking requests that would wait (CGI queues)
+}
+
+// Drain makes the apps answer requests that would wait for a slot 503 at
+// once, as a shutdown begins; running work carries on.
+func (a *Apps) Drain() {
+	for _, d := range a.drains {
+		d()
+	}
 }
 
 // ServeHTTP runs the route table, counting the request in, so that Retire
@@ -101,6 +110,7 @@ func buildApps(cfg *config.Config, log *zap.Logger, m *metrics.Metrics) (*Apps, 
 		}
 		if rn, ok := h.(*cgiscript.Runner); ok {
 			runners = append(runners, rn)
+			a.drains = append(a.drains, rn.Drain)
 		}
 		if up, ok := h.(*fcgiupstream.Upstream); ok {
 			upstreams = append(upstreams, up)

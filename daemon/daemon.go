@@ -216,6 +216,11 @@ func (d *Daemon) Err() <-chan error { return d.errs }
 func (d *Daemon) Shutdown(ctx context.Context) error {
 	d.serving.Store(false)
 	defer d.stopMetrics(ctx)
+	// Requests queued for a CGI slot get 503 now, not EOF when the front
+	// ends give up on them at ctx's end.
+	d.mu.Lock()
+	d.apps.Drain()
+	d.mu.Unlock()
 	var errs []error
 	var wg sync.WaitGroup
 	var mu sync.Mutex

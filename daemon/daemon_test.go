@@ -217,6 +217,7 @@ func TestConfigDefaultsMatchThePackages(t *testing.T) {
 		{"routes.timeout", r.Timeout, cgiscript.DefaultTimeout},
 		{"routes.kill_grace", r.KillGrace, cgiscript.DefaultKillGrace},
 		{"routes.queue_timeout", r.QueueTimeout, cgiscript.DefaultQueueTimeout},
+		{"routes.queue_size", r.QueueSize, cgiscript.DefaultQueueSize},
 		{"routes.max_header_bytes", r.MaxHeaderBytes, cgiscript.DefaultMaxHeaderBytes},
 		{"routes.max_spool_bytes (cgi)", r.MaxSpoolBytes, int64(cgiscript.DefaultMaxSpoolBytes)},
 		{"routes.max_spool_bytes (fastcgi)", r.MaxSpoolBytes, int64(fcgiupstream.DefaultMaxSpoolBytes)},
@@ -226,6 +227,7 @@ func TestConfigDefaultsMatchThePackages(t *testing.T) {
 		{"routes.connect_timeout", r.ConnectTimeout, fcgiupstream.DefaultConnectTimeout},
 		{"routes.upstream_timeout", r.UpstreamTimeout, fcgiupstream.DefaultUpstreamTimeout},
 		{"routes.queue_timeout (fastcgi)", r.QueueTimeout, fcgiupstream.DefaultQueueTimeout},
+		{"routes.queue_size (fastcgi)", r.QueueSize, fcgiupstream.DefaultQueueSize},
 		{"routes.max_redirects (fastcgi)", r.MaxRedirects, fcgiupstream.DefaultMaxRedirects},
 		{"routes.transport", r.Transport, fcgiupstream.TransportNative},
 		{"routes.resolve_interval", r.ResolveInterval, fcgiupstream.DefaultResolveInterval},
@@ -233,14 +235,6 @@ func TestConfigDefaultsMatchThePackages(t *testing.T) {
 		if fmt.Sprint(d.cfg) != fmt.Sprint(d.pkgs) {
 			t.Errorf("%s: config's default %v, the package's %v", d.key, d.cfg, d.pkgs)
 		}
-	}
-	// queue_size depends on the app: fastcgi's is DefaultQueueFactor × max_conns.
-	c, err = config.Parse("routes:\n  - {prefix: /, app: fastcgi, root: /srv, upstream: \"unix:/run/php.sock\", max_conns: 3}\n")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := c.Routes[0].QueueSize; got != fcgiupstream.DefaultQueueFactor*3 {
-		t.Errorf("routes.queue_size (fastcgi): config's default %d, the package's %d", got, fcgiupstream.DefaultQueueFactor*3)
 	}
 }
 

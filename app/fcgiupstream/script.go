@@ -32,13 +32,8 @@ type target struct {
 // are refused before anything is looked up; every lookup goes through the
 // os.Root, so symbolic links cannot lead outside the root.
 func (u *Upstream) resolve(pathInfo string) target {
-	if strings.IndexByte(pathInfo, 0) >= 0 {
+	if environ.IsEscapingPath(pathInfo) {
 		return target{status: http.StatusBadRequest}
-	}
-	for seg := range strings.SplitSeq(pathInfo, "/") {
-		if seg == ".." {
-			return target{status: http.StatusBadRequest}
-		}
 	}
 	if pathInfo != "" && pathInfo[0] != '/' {
 		return target{status: http.StatusBadRequest}

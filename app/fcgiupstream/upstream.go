@@ -30,11 +30,10 @@ const (
 	DefaultUpstreamTimeout = 60 * time.Second
 	DefaultMaxSpoolBytes   = 64 << 20
 	DefaultIdleTimeout     = 60 * time.Second
-	DefaultQueueTimeout    = 5 * time.Second
+	DefaultQueueTimeout    = 30 * time.Second
+	DefaultQueueSize       = 1024
 	DefaultResolveInterval = 30 * time.Second
 	DefaultMaxRedirects    = 10
-	// DefaultQueueFactor times MaxConns is the default QueueSize.
-	DefaultQueueFactor = 16
 )
 
 // The transports: how requests are framed and sent.
@@ -138,10 +137,10 @@ type Config struct {
 	Transport string
 	// QueueSize is how many requests may wait for a connection when all
 	// MaxConns are busy; beyond them the answer is 503 with Retry-After at
-	// once. Default 16 × MaxConns; negative means no queue.
+	// once. Default 1024 (the CGI runner's); negative means no queue.
 	QueueSize int
 	// QueueTimeout is how long a request waits for a connection before it
-	// gets 503 with Retry-After. Default 5s.
+	// gets 503 with Retry-After. Default 30s (the CGI runner's).
 	QueueTimeout time.Duration
 	// MaxRedirects is how many local redirects (a "Location: /path" with
 	// no other field, RFC 3875 section 6.2.2) one request may follow
@@ -282,7 +281,7 @@ func New(cfg Config, log *zap.Logger) (*Upstream, error) {
 		return nil, fmt.Errorf("%w: %q", ErrTransport, cfg.Transport)
 	}
 	if cfg.QueueSize == 0 {
-		cfg.QueueSize = DefaultQueueFactor * cfg.MaxConns
+		cfg.QueueSize = DefaultQueueSize
 	} else if cfg.QueueSize < 0 {
 		cfg.QueueSize = 0
 	}
