@@ -275,3 +275,58 @@ func TestPHPLocalRedirect(t *testing.T) {
 		t.Errorf("client redirect: %d", r.status)
 	}
 }
+
+// TestAccelBufferingNo: "X-Accel-Buffering: no" makes every chunk reach the
+// client at once, and is not passed on. The upstream sends its second chunk
+// only once the client has seen the first.
+func TestAccelBufferingNo(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr, func(t *testing.T) {
+			seen := make(chan struct{})
+			sock := rawUpstream(t, func(c net.Conn) {
+				if _, _, err := readFCGIRequest(c); err != nil {
+					return
+				}
+				_, _ = c.Write(record(typeStdout, 1, []byte("Content-Type: text/plain\r\nX-Accel-Buffering: no\r\n\r\nfirst\n")))
+				select {
+				case <-seen:
+					_, _ = c.Write(record(typeStdout, 1, []byte("second\n")))
+				case <-time.After(5 * time.Second):
+					_, _ = c.Write(record(typeStdout, 1, []byte("stalled\n")))
+				}
+				_, _ = c.Write(endRequest(1, 0, 0))
+			})
+			u := newUpstream(t, Config{Upstream: "unix:" + sock, Transport: tr})
+			env := reqEnv("GET", "/app.php")
+			environ.SetupTestingDefaults(env)
+			pr, pw := io.Pipe()
+			go func() {
+				hd := &handler.Handler{App: u, OriginServer: true}
+				hd.Serve(context.Background(), &handler.Request{Env: env, Protocol: "test"}, pw)
+				pw.Close()
+			}()
+			resp, err := http.ReadResponse(bufio.NewReader(pr), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v, ok := resp.Header["X-Accel-Buffering"]; ok {
+				t.Errorf("X-Accel-Buffering passed on: %q", v)
+			}
+			br := bufio.NewReader(resp.Body)
+			var lines []string
+			for {
+				line, err := br.ReadString('\n')
+				if err != nil {
+					break
+				}
+				lines = append(lines, strings.TrimSpace(line))
+				if len(lines) == 1 {
+					close(seen)
+				}
+			}
+			if !slices.Equal(lines, []string{"first", "second"}) {
+				t.Errorf("lines %q", lines)
+			}
+		})
+	}
+}
