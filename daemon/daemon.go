@@ -16,11 +16,10 @@ import (
 	"github.com/gatewayd/gatewayd/config"
 	"github.com/gatewayd/gatewayd/core/handler"
 	"github.com/gatewayd/gatewayd/listener"
-	"github.com/gatewayd/gatewayd/observe"
 	"github.com/gatewayd/gatewayd/observe/metrics"
 	"github.com/gatewayd/gatewayd/observe/status"
 	"github.com/gatewayd/gatewayd/protocol/fastcgi"
-	httpfe "github.com/gatewayd/gatewayd/protocol/http"
+	"github.com/gatewayd/gatewayd/protocol/httpfront"
 	"github.com/gatewayd/gatewayd/protocol/scgi"
 )
 
@@ -143,7 +142,7 @@ func (d *Daemon) frontEnd(lc config.Listener) frontEnd {
 		App:             &d.app,
 		ServerSoftware:  d.cfg.ServerSoftware,
 		Log:             log,
-		Observer:        observe.Multi(d.observerFor(lc.Name), sl),
+		Observer:        handler.MultiObserver(d.observerFor(lc.Name), sl),
 		TrustRequestID:  lc.RequestID.TrustHeader,
 		RequestIDHeader: lc.RequestID.ResponseHeader,
 	}
@@ -154,7 +153,7 @@ func (d *Daemon) frontEnd(lc config.Listener) frontEnd {
 	cc := connCounters{m: lm, s: sl}
 	switch lc.Protocol {
 	case "http":
-		return &httpfe.Server{
+		return &httpfront.Server{
 			ConnState:         connStateFor(cc),
 			Handler:           h,
 			ReadHeaderTimeout: lc.ReadHeaderTimeout,
@@ -264,7 +263,7 @@ func (d *Daemon) closeListeners() {
 }
 
 func isClosed(err error) bool {
-	return errors.Is(err, net.ErrClosed) || errors.Is(err, httpfe.ErrServerClosed) || errors.Is(err, scgi.ErrServerClosed) || errors.Is(err, fastcgi.ErrServerClosed)
+	return errors.Is(err, net.ErrClosed) || errors.Is(err, httpfront.ErrServerClosed) || errors.Is(err, scgi.ErrServerClosed) || errors.Is(err, fastcgi.ErrServerClosed)
 }
 
 // listen returns the socket of a listener: the one systemd passed under

@@ -23,6 +23,7 @@ type head struct {
 	location string      // the Location field
 	hasType  bool        // a non-empty Content-Type field
 	fields   int         // how many fields, Status included
+	local    bool        // a local redirect (RFC 3875 section 6.2.2)
 }
 
 // readHead reads the head of a CGI response from br, at most max bytes

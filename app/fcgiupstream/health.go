@@ -122,7 +122,7 @@ func (u *Upstream) healthProbe(path string) ([]byte, error) {
 	ps := u.paramSet(env, t)
 	b := fcgiwire.AppendBeginRequest(nil, requestID, fcgiwire.RoleResponder, 0)
 	b, mark := fcgiwire.OpenStream(b)
-	b = ps.append(b)
+	b = ps.Append(b)
 	b = fcgiwire.CloseStream(b, mark, fcgiwire.TypeParams, requestID)
 	return fcgiwire.AppendRecord(b, fcgiwire.TypeStdin, requestID, nil), nil
 }

@@ -77,7 +77,7 @@ func (u *Upstream) encode(ps *paramSet, body io.Reader, n int64) (wireRequest, e
 	bp := reqBufs.Get().(*[]byte)
 	b := fcgiwire.AppendBeginRequest((*bp)[:0], requestID, fcgiwire.RoleResponder, u.beginFlags)
 	b, mark := fcgiwire.OpenStream(b)
-	b = ps.append(b)
+	b = ps.Append(b)
 	b = fcgiwire.CloseStream(b, mark, fcgiwire.TypeParams, requestID)
 	wr := wireRequest{buf: bp}
 	switch {

@@ -19,7 +19,9 @@ import (
 	"github.com/gatewayd/gatewayd/core/cgiresp"
 	"github.com/gatewayd/gatewayd/core/environ"
 	"github.com/gatewayd/gatewayd/core/handler"
+	"github.com/gatewayd/gatewayd/internal/docroot"
 	"github.com/gatewayd/gatewayd/internal/fcgiwire"
+	"github.com/gatewayd/gatewayd/internal/sockaddr"
 )
 
 // Defaults for the zero values of Config.
@@ -368,18 +370,14 @@ func New(cfg Config, log *zap.Logger) (*Upstream, error) {
 	return u, nil
 }
 
+// parseUpstream reads the upstream's address as the config does
+// (internal/sockaddr).
 func parseUpstream(s string) (network, address string, err error) {
-	if path, ok := strings.CutPrefix(s, "unix:"); ok {
-		if path == "" {
-			return "", "", fmt.Errorf("%w: %q", ErrBadUpstream, s)
-		}
-		return "unix", path, nil
-	}
-	host, port, err := net.SplitHostPort(s)
-	if err != nil || host == "" || port == "" {
+	a, err := sockaddr.ParseDial(s)
+	if err != nil {
 		return "", "", fmt.Errorf("%w: %q", ErrBadUpstream, s)
 	}
-	return "tcp", s, nil
+	return a.Network, a.Address, nil
 }
 
 // Close closes the idle connections and the root. Requests in flight finish
@@ -424,7 +422,7 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	ps := u.paramSet(env, t)
 	if info != nil {
-		ps.requestID = info.ID
+		ps.Set(handler.RequestIDVar, info.ID)
 	}
 	var body io.Reader
 	var sp *spooled
@@ -436,7 +434,7 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		body = io.LimitReader(r.Body, r.ContentLength)
 		n = r.ContentLength
 		if env["CONTENT_LENGTH"] == "" {
-			ps.contentLength = strconv.FormatInt(r.ContentLength, 10)
+			ps.ContentLength = strconv.FormatInt(r.ContentLength, 10)
 		}
 	default:
 		var err error
@@ -459,7 +457,7 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if sp.size > 0 {
 			body = sp
 			n = sp.size
-			ps.contentLength = strconv.FormatInt(sp.size, 10)
+			ps.ContentLength = strconv.FormatInt(sp.size, 10)
 		}
 	}
 
@@ -485,127 +483,19 @@ func setOutcome(p *Outcome, o Outcome) {
 }
 
 // paramSet is the request's environment as the upstream gets it: env with
-// the variables of the script put in and HTTP_PROXY taken out. The native
+// the variables of the script put in and HTTP_PROXY taken out
+// (docroot.ParamSet, which `gatewayd request --root` sends too). The native
 // transport encodes it straight from env, with no map in between.
-type paramSet struct {
-	env                                  environ.Env
-	scriptName, scriptFilename, docRoot  string
-	pathInfo, pathTranslated, requestURI string
-	contentLength                        string // "" keeps env's
-	requestID                            string // handler.RequestIDVar, when set
-	gateway, redirectStatus              bool   // add GATEWAY_INTERFACE, REDIRECT_STATUS
-}
+type paramSet = docroot.ParamSet
 
 func (u *Upstream) paramSet(env environ.Env, t target) paramSet {
-	ps := paramSet{
-		env:            env,
-		scriptName:     strings.TrimSuffix(env["SCRIPT_NAME"], "/") + "/" + t.script,
-		scriptFilename: filepath.Join(u.dir, t.script),
-		docRoot:        u.dir,
-		pathInfo:       t.pathInfo,
-		gateway:        env["GATEWAY_INTERFACE"] == "",
-	}
-	if t.pathInfo != "" {
-		ps.pathTranslated = u.dir + t.pathInfo
-	}
-	if _, ok := env["REQUEST_URI"]; !ok {
-		uri := environ.Quote(env["SCRIPT_NAME"]+env["PATH_INFO"], "/;=,")
-		if q := env["QUERY_STRING"]; q != "" {
-			uri += "?" + q
-		}
-		ps.requestURI = uri
-	}
-	// PHP built with --enable-force-cgi-redirect wants it, as nginx's
-	// fastcgi_params sends it.
-	_, ok := env["REDIRECT_STATUS"]
-	ps.redirectStatus = !ok
-	return ps
+	return docroot.NewParamSet(env, u.dir, docroot.Target{Script: t.script, PathInfo: t.pathInfo})
 }
 
-// replaced reports the variables of env that ps leaves out or sets itself.
-func (ps *paramSet) replaced(name string) bool {
-	switch name {
-	case "HTTP_PROXY", "SCRIPT_NAME", "SCRIPT_FILENAME", "DOCUMENT_ROOT", "PATH_INFO", "PATH_TRANSLATED":
-		return true
-	case "CONTENT_LENGTH":
-		return ps.contentLength != ""
-	case handler.RequestIDVar:
-		return ps.requestID != ""
-	case "GATEWAY_INTERFACE":
-		return ps.gateway
-	}
-	return false
-}
-
-// append appends the parameters as name-value pairs.
-func (ps *paramSet) append(dst []byte) []byte {
-	for k, v := range ps.env {
-		if !ps.replaced(k) {
-			dst = fcgiwire.AppendPair(dst, k, v)
-		}
-	}
-	dst = fcgiwire.AppendPair(dst, "SCRIPT_NAME", ps.scriptName)
-	dst = fcgiwire.AppendPair(dst, "SCRIPT_FILENAME", ps.scriptFilename)
-	dst = fcgiwire.AppendPair(dst, "DOCUMENT_ROOT", ps.docRoot)
-	dst = fcgiwire.AppendPair(dst, "PATH_INFO", ps.pathInfo)
-	if ps.pathTranslated != "" {
-		dst = fcgiwire.AppendPair(dst, "PATH_TRANSLATED", ps.pathTranslated)
-	}
-	if ps.requestURI != "" {
-		dst = fcgiwire.AppendPair(dst, "REQUEST_URI", ps.requestURI)
-	}
-	if ps.gateway {
-		dst = fcgiwire.AppendPair(dst, "GATEWAY_INTERFACE", "CGI/1.1")
-	}
-	if ps.redirectStatus {
-		dst = fcgiwire.AppendPair(dst, "REDIRECT_STATUS", "200")
-	}
-	if ps.contentLength != "" {
-		dst = fcgiwire.AppendPair(dst, "CONTENT_LENGTH", ps.contentLength)
-	}
-	if ps.requestID != "" {
-		dst = fcgiwire.AppendPair(dst, handler.RequestIDVar, ps.requestID)
-	}
-	return dst
-}
-
-// toMap returns the parameters as a map, for gofast.
-func (ps *paramSet) toMap() map[string]string {
-	p := make(map[string]string, len(ps.env)+8)
-	for k, v := range ps.env {
-		if !ps.replaced(k) {
-			p[k] = v
-		}
-	}
-	p["SCRIPT_NAME"] = ps.scriptName
-	p["SCRIPT_FILENAME"] = ps.scriptFilename
-	p["DOCUMENT_ROOT"] = ps.docRoot
-	p["PATH_INFO"] = ps.pathInfo
-	if ps.pathTranslated != "" {
-		p["PATH_TRANSLATED"] = ps.pathTranslated
-	}
-	if ps.requestURI != "" {
-		p["REQUEST_URI"] = ps.requestURI
-	}
-	if ps.gateway {
-		p["GATEWAY_INTERFACE"] = "CGI/1.1"
-	}
-	if ps.redirectStatus {
-		p["REDIRECT_STATUS"] = "200"
-	}
-	if ps.contentLength != "" {
-		p["CONTENT_LENGTH"] = ps.contentLength
-	}
-	if ps.requestID != "" {
-		p[handler.RequestIDVar] = ps.requestID
-	}
-	return p
-}
-
-// params is the request's environment as the upstream gets it, as a map.
+// params is the request's environment as the upstream gets it, as a map
+// (docroot.Params).
 func (u *Upstream) params(env environ.Env, t target) map[string]string {
-	ps := u.paramSet(env, t)
-	return ps.toMap()
+	return docroot.Params(env, u.dir, docroot.Target{Script: t.script, PathInfo: t.pathInfo})
 }
 
 // forwardCall is one request on its way upstream.
@@ -639,7 +529,7 @@ func (u *Upstream) forward(ctx context.Context, fc *forwardCall) (uint32, bool) 
 		}
 		defer wr.release()
 	} else {
-		params = fc.ps.toMap()
+		params = fc.ps.Map()
 	}
 	for attempt := 0; ; attempt++ {
 		c, err := u.getConn(ctx, attempt > 0)
