@@ -113,7 +113,7 @@ func Open(ctx context.Context, address string, o Options) (net.Listener, error) 
 		if err != nil {
 			return nil, fmt.Errorf("listener: %w", err)
 		}
-		return l, nil
+		return draining(l), nil
 	}
 	if strings.HasPrefix(path, "@") {
 		var lc net.ListenConfig
@@ -121,7 +121,7 @@ func Open(ctx context.Context, address string, o Options) (net.Listener, error) 
 		if err != nil {
 			return nil, fmt.Errorf("listener: %w", err)
 		}
-		return l, nil
+		return draining(l), nil
 	}
 	mode := o.SocketMode
 	if mode == 0 {
@@ -241,11 +241,14 @@ func listenUnix(ctx context.Context, path string, pm perm) (net.Listener, error)
 }
 
 // unixListener removes its socket file on Close, unless another file has
-// taken its place.
+// taken its place. It removes it first, so that a web server's new
+// connections fail at once (nginx logs connect() failed, ENOENT) while the
+// ones already queued are taken and served (see backlog).
 type unixListener struct {
 	*net.UnixListener
 	path string
 	fi   fs.FileInfo
+	b    backlog
 }
 
 func newUnixListener(l *net.UnixListener, path string) *unixListener {
@@ -253,12 +256,14 @@ func newUnixListener(l *net.UnixListener, path string) *unixListener {
 	return &unixListener{UnixListener: l, path: path, fi: fi}
 }
 
+func (l *unixListener) Accept() (net.Conn, error) { return l.b.accept(l.UnixListener) }
+
 func (l *unixListener) Close() error {
-	err := l.UnixListener.Close()
-	if fi, serr := os.Lstat(l.path); serr == nil && l.fi != nil && os.SameFile(fi, l.fi) {
-		os.Remove(l.path)
-	}
-	return err
+	return l.b.close(l.UnixListener, func() {
+		if fi, err := os.Lstat(l.path); err == nil && l.fi != nil && os.SameFile(fi, l.fi) {
+			os.Remove(l.path)
+		}
+	})
 }
 
 // Addr is the socket's path: the socket may have been bound under a

@@ -51,6 +51,7 @@ type conn struct {
 	spare    []byte // the buffer writeLoop wrote last
 	closing  bool   // no more output; close once what is queued is written
 	draining bool   // server shutdown: close when no request is left
+	begun    bool   // a request began: until then a draining connection waits for its first
 	werr     error  // the connection's write failed
 	handlers sync.WaitGroup
 }
@@ -134,11 +135,20 @@ func (c *conn) teardown(err error) {
 func (c *conn) drain() {
 	c.mu.Lock()
 	c.draining = true
-	if len(c.reqs) == 0 {
+	c.closeIdleLocked()
+	c.mu.Unlock()
+}
+
+// closeIdleLocked closes a draining connection that has no request left.
+// One that has not begun its first is not idle: the web server connected
+// before the shutdown and its request is on the way (or already in the
+// socket), so it is served; the first record's read_timeout bounds the
+// wait. c.mu is held.
+func (c *conn) closeIdleLocked() {
+	if c.draining && c.begun && len(c.reqs) == 0 {
 		c.closing = true
 		c.kick()
 	}
-	c.mu.Unlock()
 }
 
 // kick wakes writeLoop. c.mu is held.

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.uber.org/zap/zaptest"
+
+	"github.com/gatewayd/gatewayd/internal/peertest"
 )
 
 func TestShutdown(t *testing.T) {
@@ -125,3 +127,60 @@ func (o *countObserver) snapshot() map[string]int {
 }
 
 var _ Observer = (*countObserver)(nil)
+
+// TestShutdownServesANewConnectionsFirstRequest: a connection accepted
+// before Shutdown whose first record had not arrived yet is not idle — the
+// web server connected for a request. It is served, then closed. Before,
+// Shutdown closed it at once, and nginx logged "upstream prematurely
+// closed connection while reading response header" (cmd/gatewayd
+// TestSIGTERMUnderLoadThroughNginx).
+func TestShutdownServesANewConnectionsFirstRequest(t *testing.T) {
+	app := newTestApp()
+	s := newServer(app)
+	s.Log = zaptest.NewLogger(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.Serve(l) }()
+	fresh := dialTest(t, l.Addr().String())
+	connCount := func() int {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.conns)
+	}
+	peertest.WaitReady(t, nil, "the connection accepted", func() error {
+		if connCount() != 1 {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	done := make(chan error, 1)
+	go func() { done <- s.Shutdown(context.Background()) }()
+	// Shutdown has told every connection to drain; the request comes after.
+	peertest.WaitReady(t, nil, "the connection draining", func() error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for c := range s.conns {
+			c.mu.Lock()
+			d := c.draining
+			c.mu.Unlock()
+			if !d {
+				return errors.New("not yet")
+			}
+		}
+		return nil
+	})
+	fresh.write(encodeRequest(1, roleResponder, flagKeepConn, getParams("/hello"), nil, false))
+	if r := fresh.wait(1, 5*time.Second); r.body() != "Hello" {
+		t.Errorf("first request on a connection open at Shutdown: %q", r.stdout.String())
+	}
+	fresh.waitClosed(5 * time.Second)
+	if err := <-done; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if err := <-errc; !errors.Is(err, ErrServerClosed) {
+		t.Errorf("Serve: %v", err)
+	}
+}

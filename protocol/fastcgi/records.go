@@ -163,10 +163,17 @@ func (c *conn) refused(id uint16, ps ProtocolStatus) error {
 	if o := c.srv.Observer; o != nil {
 		o.Refused(ps)
 	}
-	return c.reply(func(b []byte) []byte { return fcgiwire.AppendEndRequest(b, id, 0, ps) })
+	return c.reply(func(b []byte) []byte {
+		b = fcgiwire.AppendEndRequest(b, id, 0, ps)
+		c.closeIdleLocked()
+		return b
+	})
 }
 
 func (c *conn) begin(id uint16, br fcgiwire.BeginRequest) error {
+	c.mu.Lock()
+	c.begun = true
+	c.mu.Unlock()
 	if c.refuse {
 		if err := c.refused(id, Overloaded); err != nil {
 			return err

@@ -105,7 +105,9 @@ type Server struct {
 	active   int // connections within MaxConns
 	refuse   int // connections over it, being answered FCGI_OVERLOADED
 	closing  bool
-	idle     chan struct{} // closed when closing and no connection is left
+	stopped  bool          // Close was called: what Accept still returns is closed
+	serving  int           // Serve loops running: after Shutdown they still hand out the listener's queue
+	idle     chan struct{} // closed when closing and no connection or Serve loop is left
 	workers  workers.Pool  // runs connections and requests on goroutines that keep their grown stacks
 }
 
@@ -231,13 +233,30 @@ func (s *Server) trackListener(l *net.Listener, add bool) bool {
 			return false
 		}
 		s.lns[l] = struct{}{}
+		s.serving++
 		return true
 	}
 	if _, ok := s.lns[l]; ok {
-		(*l).Close()
 		delete(s.lns, l)
 	}
+	// Closed again: a listener from package listener closes the queued
+	// connections no one accepted.
+	(*l).Close()
+	s.serving--
+	s.idleLocked()
 	return true
+}
+
+// idleLocked wakes Shutdown once it has begun and no connection and no
+// Serve loop is left. s.mu is held.
+func (s *Server) idleLocked() {
+	if s.closing && len(s.conns) == 0 && s.serving == 0 {
+		select {
+		case <-s.idle:
+		default:
+			close(s.idle)
+		}
+	}
 }
 
 func (s *Server) shuttingDown() bool {
@@ -249,7 +268,7 @@ func (s *Server) shuttingDown() bool {
 // newConn registers an accepted connection, or closes it and returns nil.
 func (s *Server) newConn(rw net.Conn) *conn {
 	s.mu.Lock()
-	if s.closing {
+	if s.stopped {
 		s.mu.Unlock()
 		rw.Close()
 		return nil
@@ -271,6 +290,10 @@ func (s *Server) newConn(rw net.Conn) *conn {
 		s.active++
 	}
 	c := newConn(s, rw, refuse)
+	// Accepted after Shutdown began: the listener's close took it from
+	// the kernel's queue, where the web server had put its request before
+	// the shutdown. It is served, and closed after its request.
+	c.draining = s.closing
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
 	if refuse {
@@ -302,13 +325,7 @@ func (s *Server) connDone(c *conn) {
 	} else {
 		s.active--
 	}
-	if s.closing && len(s.conns) == 0 {
-		select {
-		case <-s.idle:
-		default:
-			close(s.idle)
-		}
-	}
+	s.idleLocked()
 	s.mu.Unlock()
 	if !c.refuse && s.Observer != nil {
 		s.Observer.ConnClosed(c.served)
@@ -316,20 +333,16 @@ func (s *Server) connDone(c *conn) {
 }
 
 // Shutdown stops accepting connections, closes idle ones, lets requests in
-// flight finish and closes each connection when it has none left. It
+// flight finish and closes each connection when it has none left. The
+// connections a listener's close took from the kernel's queue (package
+// listener) are still accepted and served, one request each. It
 // returns when every connection is closed, or with ctx's error when ctx ends
 // first, after closing the rest at once (their requests are cancelled).
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.init()
 	s.mu.Lock()
 	conns := s.stopAcceptingLocked()
-	if len(s.conns) == 0 {
-		select {
-		case <-s.idle:
-		default:
-			close(s.idle)
-		}
-	}
+	s.idleLocked()
 	s.mu.Unlock()
 	for _, c := range conns {
 		c.drain()
@@ -349,6 +362,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) Close() error {
 	s.init()
 	s.mu.Lock()
+	s.stopped = true
 	conns := s.stopAcceptingLocked()
 	s.mu.Unlock()
 	for _, c := range conns {

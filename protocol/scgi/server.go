@@ -147,7 +147,7 @@ func (s *Server) Serve(l net.Listener) error {
 		switch s.add(c) {
 		case connClosing:
 			c.Close()
-			return ErrServerClosed
+			continue
 		case connServe:
 			s.workers.Go(func() { s.serveConn(c) })
 		case connRefuse:
@@ -167,6 +167,10 @@ func (s *Server) track(l net.Listener) bool {
 		return false
 	}
 	s.listeners[l] = struct{}{}
+	// Shutdown waits for the Serve loop too: after the listener's close it
+	// still hands out the connections the close took from the kernel's
+	// queue (package listener).
+	s.active.Add(1)
 	return true
 }
 
@@ -174,7 +178,10 @@ func (s *Server) untrack(l net.Listener) {
 	s.mu.Lock()
 	delete(s.listeners, l)
 	s.mu.Unlock()
+	// Closed again: a listener from package listener closes the queued
+	// connections no one accepted.
 	l.Close()
+	s.active.Done()
 }
 
 // What add decided for a connection.
@@ -182,14 +189,16 @@ const (
 	connServe   = iota // within MaxConns
 	connRefuse         // over it: answer 503
 	connDrop           // over it, and too many being answered: close
-	connClosing        // Shutdown began
+	connClosing        // Shutdown ran out of time
 )
 
 // add registers a connection and decides what becomes of it.
 func (s *Server) add(c net.Conn) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closing.Load() {
+	// A connection accepted after Shutdown began is served: the web server
+	// queued it, request and all, before the shutdown.
+	if s.ctx.Err() != nil {
 		return connClosing
 	}
 	if len(s.conns) >= s.maxConns() {
@@ -253,8 +262,10 @@ func (s *Server) remove(c net.Conn) {
 }
 
 // Shutdown stops accepting (closing the listeners), then waits for the
-// requests in flight to finish. When ctx ends first it cancels their
-// contexts, closes their connections and returns ctx's error.
+// requests in flight to finish, those of the connections the listeners'
+// close took from the kernel's queue (package listener) included. When ctx
+// ends first it cancels their contexts, closes their connections and
+// returns ctx's error.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.init()
 	s.mu.Lock()
