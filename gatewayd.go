@@ -37,6 +37,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"strings"
 
 	"go.uber.org/zap"
@@ -117,7 +118,10 @@ func ServeWith(h http.Handler, o Options) error {
 	if err := config.Complete(cfg); err != nil {
 		return err
 	}
-	d, err := daemon.New(cfg, daemon.Options{ConfigPath: path, Log: log, Level: level, App: h, Inherited: inherited})
+	// Before the listeners open: a SIGTERM from then on is a graceful stop.
+	signals := daemon.NotifySignals()
+	defer signal.Stop(signals)
+	d, err := daemon.New(cfg, daemon.Options{ConfigPath: path, Log: log, Level: level, App: h, Inherited: inherited, Signals: signals})
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +44,13 @@ type Options struct {
 	// Inherited are listeners the process was handed (FastCGI's fd 0), by
 	// listener name; they take precedence like systemd's sockets.
 	Inherited map[string]net.Listener
+	// Signals, when set, is where Run takes SIGTERM, SIGINT and SIGHUP
+	// from: a channel the caller gave signal.Notify (NotifySignals) before
+	// New. The listeners accept connections from the moment New opens them;
+	// a SIGTERM before Run's own signal.Notify would take the default
+	// action and kill the process on the spot, its queued connections
+	// reset and nothing logged. Nil: Run registers its own.
+	Signals chan os.Signal
 }
 
 // Daemon is a running gatewayd.

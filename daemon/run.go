@@ -21,8 +21,10 @@ import (
 // gatewayd. It returns nil after a clean shutdown and the error otherwise.
 func (d *Daemon) Run() error {
 	log := d.opts.Log
-	signals := make(chan os.Signal, 4)
-	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	signals := d.opts.Signals
+	if signals == nil {
+		signals = NotifySignals()
+	}
 	defer signal.Stop(signals)
 
 	d.Start()
@@ -55,6 +57,15 @@ func (d *Daemon) Run() error {
 			return d.shutdownWithTimeout()
 		}
 	}
+}
+
+// NotifySignals returns a channel that receives the signals Run acts on:
+// SIGTERM, SIGINT and SIGHUP. Call it before New and pass it in
+// Options.Signals, so that a stop during start-up is a graceful one.
+func NotifySignals() chan os.Signal {
+	signals := make(chan os.Signal, 4)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	return signals
 }
 
 // config returns the configuration in force.

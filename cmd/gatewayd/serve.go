@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
 
 	"go.uber.org/zap"
@@ -13,6 +14,10 @@ import (
 )
 
 func runServe(path string, stderr io.Writer) int {
+	// Before the listeners open: a SIGTERM from then on is a graceful stop
+	// (cmd/gatewayd TestConsoleLogsOnATerminal stops it that early).
+	signals := daemon.NotifySignals()
+	defer signal.Stop(signals)
 	cfg, err := config.Load(path)
 	if err != nil {
 		fmt.Fprintf(stderr, "gatewayd: %v\n", err)
@@ -25,7 +30,7 @@ func runServe(path string, stderr io.Writer) int {
 	}
 	defer func() { _ = log.Sync() }()
 
-	d, err := daemon.New(cfg, daemon.Options{ConfigPath: path, Log: log, Level: &level})
+	d, err := daemon.New(cfg, daemon.Options{ConfigPath: path, Log: log, Level: &level, Signals: signals})
 	if err != nil {
 		log.Error("cannot start", zap.Error(err))
 		return 1
