@@ -183,7 +183,17 @@ log: {slow_request: 300ms}
 	send(0, "/cgi/slow.cgi?token=secret", "given-by-the-front-0")
 	send(1, "/cgi/slow.cgi?n=1", "")
 	send(2, "/cgi/slow.cgi?n=2", "")
-	waitFor("three scripts running", func(s status.Snapshot) bool { return route(s, "/cgi").Pool.Busy == 3 })
+	// Running means started: a slot is taken (Busy) before the process
+	// exists, which under load can be a while.
+	waitFor("three scripts running", func(s status.Snapshot) bool {
+		n := 0
+		for _, r := range s.Requests {
+			if r.Phase == "script" && r.PID > 0 {
+				n++
+			}
+		}
+		return route(s, "/cgi").Pool.Busy == 3 && n == 3
+	})
 	// Two requests are stuck in the upstream, which holds every connection.
 	send(3, "/php/stuck.php", "given-by-the-front-3")
 	send(4, "/php/stuck.php?n=4", "")

@@ -395,6 +395,10 @@ func (rn *Runner) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	var once sync.Once
 	free := func() { once.Do(rn.lim.release) }
 	defer free()
+	// The slot is taken: the status page counts it busy, so the request is
+	// no longer "queued" there, though its process may take a while to
+	// start (its pid comes with ScriptStarted).
+	info.SetPhase(handler.PhaseScript)
 	rn.obs.QueueWait(wait)
 	info.QueueWaited(wait)
 
