@@ -575,8 +575,17 @@ func TestDiesMidResponse(t *testing.T) {
 	if !s.res.Incomplete() {
 		t.Errorf("result %+v: not incomplete", s.res)
 	}
+	// A small answer is held for flushDelay of quiet before it goes out;
+	// the script dies right after writing it, so usually nothing was sent
+	// and the client gets the 500 page. On a loaded machine the script can
+	// be descheduled for longer than flushDelay between its write and its
+	// death: then the answer went out and must be cut short instead. Never
+	// a whole response.
 	s = serve(t, context.Background(), rn, cgiEnv("GET", "/die.cgi", "100"), nil, nil)
-	if s.res.Err == nil || s.resp == nil || s.resp.StatusCode != 500 {
+	switch {
+	case s.res.Incomplete():
+		t.Logf("small body: sent before the script died, cut short (%v)", s.res.Err)
+	case s.res.Err == nil || s.resp == nil || s.resp.StatusCode != 500:
 		t.Errorf("small body: %q %v", s.raw, s.res.Err)
 	}
 	if !ev.has("ended die.cgi signal") {
