@@ -283,11 +283,15 @@ func (rn *Runner) Shutdown(ctx context.Context) error {
 	}
 }
 
-// Drain begins a graceful stop: requests that arrive, and those waiting
-// for a slot, are answered 503 with Retry-After at once, while running
-// scripts carry on. A daemon calls it as its shutdown begins, so that a
-// queued request gets its 503 rather than waiting for a slot until the
-// front end gives up on it. Shutdown drains too.
+// Drain begins a graceful stop: requests waiting for a slot, and those
+// that arrive to find none free, are answered 503 with Retry-After at
+// once, while running scripts carry on. A daemon calls it as its shutdown
+// begins, so that a queued request gets its 503 rather than waiting for a
+// slot until the front end gives up on it. A request that arrives and
+// finds a slot free still runs: the web server sent it on a connection it
+// opened before the stop (one the listener's close took from its queue, or
+// a kept-alive one), and the shutdown's timeout bounds it like the others.
+// Shutdown drains too, and refuses every request after it.
 func (rn *Runner) Drain() {
 	rn.mu.Lock()
 	defer rn.mu.Unlock()
@@ -305,10 +309,8 @@ const reapWait = 2 * time.Second
 func (rn *Runner) enter() bool {
 	rn.mu.Lock()
 	defer rn.mu.Unlock()
-	select {
-	case <-rn.drain:
+	if rn.closed {
 		return false
-	default:
 	}
 	rn.active.Add(1)
 	return true

@@ -771,6 +771,28 @@ func TestDrainAnswersQueued(t *testing.T) {
 	}
 }
 
+// TestDrainRunsRequestsThatFindASlot: a request that arrives during the
+// drain and finds a slot free runs — the web server sent it on a connection
+// opened before the stop (one taken from the listen queue, or kept alive);
+// only after Shutdown is every request refused. Before, every request after
+// Drain got 503, and the connections a graceful stop rescued from the
+// listen queue were answered 503 instead of served.
+func TestDrainRunsRequestsThatFindASlot(t *testing.T) {
+	rn := newRunner(t, Config{MaxConcurrency: 1}, nil)
+	rn.Drain()
+	if s := get(t, rn, "GET /hello.cgi HTTP/1.0\r\n\r\n"); s.resp == nil || s.resp.StatusCode != 200 {
+		t.Errorf("request with a free slot during the drain: %q, want 200", s.raw)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := rn.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := get(t, rn, "GET /hello.cgi HTTP/1.0\r\n\r\n"); s.resp == nil || s.resp.StatusCode != 503 {
+		t.Errorf("request after Shutdown: %q, want 503", s.raw)
+	}
+}
+
 // TestStderrBounded: a script that floods its stderr puts at most 1,000
 // lines of at most 8 KiB in the log (and the web server's error stream),
 // and one line saying how many were dropped.
