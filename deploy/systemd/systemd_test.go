@@ -6,6 +6,7 @@
 package systemd_test
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -113,9 +114,14 @@ metrics: {address: ""}
 	if env["PATH_INFO"] != "/activated" || env["SERVER_PORT"] != port {
 		t.Fatalf("not served by gatewayd on the passed socket: %q", body)
 	}
-	if !strings.Contains(p.Output(), "over HTTP on "+addr) {
-		t.Errorf("log does not show the passed socket:\n%s", p.Output())
-	}
+	// gatewayd wrote the line before it served, but the test reads its
+	// stderr through a pipe and a goroutine: the answer can come first.
+	peertest.WaitReady(t, p, "the log line naming the passed socket", func() error {
+		if !strings.Contains(p.Output(), "over HTTP on "+addr) {
+			return errors.New("not in the log yet")
+		}
+		return nil
+	})
 	if err := p.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
