@@ -411,3 +411,24 @@ func TestCommonHeaderTables(t *testing.T) {
 		}
 	}
 }
+
+// A Host header without a port is the common case; splitting it must not
+// cost an error allocation that a Host with a port does not.
+func TestFromRequestHostWithoutPortAllocatesNoMore(t *testing.T) {
+	req := func(host string) *http.Request {
+		r := httptest.NewRequest("GET", "http://"+host+"/", nil)
+		r.Host = host
+		return r
+	}
+	for host, want := range map[string]string{"example.com": "example.com", "example.com:8080": "example.com", "[::1]": "::1", "[::1]:80": "::1"} {
+		if got := FromRequest(req(host), Options{})["SERVER_NAME"]; got != want {
+			t.Errorf("Host %q: SERVER_NAME %q, want %q", host, got, want)
+		}
+	}
+	withPort, without := req("example.com:8080"), req("example.com")
+	a := testing.AllocsPerRun(100, func() { FromRequest(withPort, Options{}) })
+	b := testing.AllocsPerRun(100, func() { FromRequest(without, Options{}) })
+	if b > a {
+		t.Errorf("Host without a port: %v allocations, with one: %v", b, a)
+	}
+}

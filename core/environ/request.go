@@ -1,6 +1,7 @@
 package environ
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -28,11 +29,28 @@ var ErrNoMethod = errors.New("environ: REQUEST_METHOD is not set")
 // body may be nil for a request without one. The request's context is
 // context.Background carrying e; callers replace it with WithContext.
 func (e Env) Request(body io.Reader) (*http.Request, error) {
+	return e.RequestWithContext(NewContext(context.Background(), e), body)
+}
+
+// RequestWithContext is Request with the context ctx, which is used as it
+// is: apps find the environment only if ctx carries it (NewContext, or a
+// context of the caller's own that answers for it, see IsContextKey). It
+// spares the core the second copy of the request that Request followed by
+// WithContext makes.
+func (e Env) RequestWithContext(ctx context.Context, body io.Reader) (*http.Request, error) {
+	var r http.Request // stays on the stack: only WithContext's copy is kept
+	if err := e.fill(&r, body); err != nil {
+		return nil, err
+	}
+	return r.WithContext(ctx), nil
+}
+
+func (e Env) fill(r *http.Request, body io.Reader) error {
 	method := e["REQUEST_METHOD"]
 	if method == "" {
-		return nil, ErrNoMethod
+		return ErrNoMethod
 	}
-	r := &http.Request{
+	*r = http.Request{
 		Method: method,
 		Header: make(http.Header, 8),
 		Proto:  e["SERVER_PROTOCOL"],
@@ -67,7 +85,7 @@ func (e Env) Request(body io.Reader) (*http.Request, error) {
 	if cl := e["CONTENT_LENGTH"]; cl != "" {
 		n, err := strconv.ParseInt(cl, 10, 64)
 		if err != nil || n < 0 {
-			return nil, fmt.Errorf("environ: bad CONTENT_LENGTH %q", cl)
+			return fmt.Errorf("environ: bad CONTENT_LENGTH %q", cl)
 		}
 		r.ContentLength = n
 		r.Header["Content-Length"] = []string{cl}
@@ -83,7 +101,7 @@ func (e Env) Request(body io.Reader) (*http.Request, error) {
 	}
 
 	if err := e.setURL(r); err != nil {
-		return nil, err
+		return err
 	}
 	if addr := e["REMOTE_ADDR"]; addr != "" {
 		if port := e["REMOTE_PORT"]; port != "" {
@@ -95,7 +113,7 @@ func (e Env) Request(body io.Reader) (*http.Request, error) {
 	if GuessScheme(e) == "https" {
 		r.TLS = &tls.ConnectionState{HandshakeComplete: true, ServerName: hostOnly(r.Host)}
 	}
-	return r.WithContext(NewContext(r.Context(), e)), nil
+	return nil
 }
 
 func (e Env) setURL(r *http.Request) error {
@@ -200,8 +218,12 @@ func FromRequest(r *http.Request, o Options) Env {
 		localHost, localPort, _ = net.SplitHostPort(local.String())
 	}
 	host := r.Host
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
+	// Most Host headers carry no port; SplitHostPort would allocate an
+	// error for each of them.
+	if strings.LastIndexByte(host, ':') > strings.LastIndexByte(host, ']') {
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
 	}
 	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
 	if host == "" {

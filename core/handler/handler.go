@@ -194,9 +194,9 @@ func (h *Handler) ServeSink(ctx context.Context, req *Request, sink Sink) (res R
 	defer func() { res.Duration = time.Since(start) }()
 
 	delete(req.Env, "HTTP_PROXY")
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	ctx = environ.NewContext(WithInfo(ctx, info), req.Env)
+	st.ctx.init(ctx, info, req.Env)
+	defer st.ctx.cancel()
+	ctx = &st.ctx
 
 	body := &st.body
 	body.r, body.n = req.Body, &info.live.bytesIn
@@ -212,17 +212,17 @@ func (h *Handler) ServeSink(ctx context.Context, req *Request, sink Sink) (res R
 		if req.Body != nil {
 			in = body
 		}
-		r, err := req.Env.Request(in)
+		r, err := req.Env.RequestWithContext(ctx, in)
 		if err != nil {
 			h.Log.Error("bad request environment", zap.String("request_id", info.ID),
 				zap.String("protocol", req.Protocol), zap.Error(err))
-			w := st.writer(h, sink, nil, cancel, req)
+			w := st.writer(h, sink, nil, req)
 			w.sendError()
 			return w.result(fmt.Errorf("handler: building the request: %w", err), body)
 		}
-		hr = r.WithContext(ctx)
+		hr = r
 	}
-	w := st.writer(h, sink, hr, cancel, req)
+	w := st.writer(h, sink, hr, req)
 	err := h.run(w, hr, info, req)
 	return w.result(err, body)
 }
@@ -232,13 +232,14 @@ func (h *Handler) ServeSink(ctx context.Context, req *Request, sink Sink) (res R
 // buffer of its own.
 type requestState struct {
 	info  Info
+	ctx   requestContext
 	body  countingReader
 	w     responseWriter
 	small [1024]byte
 }
 
-func (st *requestState) writer(h *Handler, sink Sink, r *http.Request, cancel context.CancelFunc, req *Request) *responseWriter {
-	st.w.init(h, sink, r, cancel, req, &st.info)
+func (st *requestState) writer(h *Handler, sink Sink, r *http.Request, req *Request) *responseWriter {
+	st.w.init(h, sink, r, &st.ctx, req, &st.info)
 	st.w.buf = st.small[:0]
 	return &st.w
 }

@@ -1,7 +1,6 @@
 package handler
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -28,7 +27,7 @@ type responseWriter struct {
 	sink   Sink
 	req    *Request
 	info   *Info
-	cancel context.CancelFunc
+	ctx    *requestContext // cancelled when the output breaks
 	isHead bool
 
 	header      http.Header // what the app sees and changes
@@ -51,14 +50,14 @@ type responseWriter struct {
 	done        atomic.Bool
 }
 
-func (w *responseWriter) init(h *Handler, sink Sink, r *http.Request, cancel context.CancelFunc, req *Request, info *Info) {
+func (w *responseWriter) init(h *Handler, sink Sink, r *http.Request, ctx *requestContext, req *Request, info *Info) {
 	hold := h.BufferSize
 	if hold == 0 {
 		hold = DefaultBufferSize
 	} else if hold < 0 {
 		hold = 0
 	}
-	w.h, w.sink, w.req, w.info, w.cancel = h, sink, req, info, cancel
+	w.h, w.sink, w.req, w.info, w.ctx = h, sink, req, info, ctx
 	w.isHead = r != nil && r.Method == http.MethodHead
 	w.header = make(http.Header, 4)
 	w.hold = hold
@@ -293,7 +292,7 @@ func (w *responseWriter) broken(err error) error {
 	if w.err == nil {
 		w.err = err
 	}
-	w.cancel()
+	w.ctx.cancel()
 	return w.err
 }
 
