@@ -50,6 +50,9 @@ type step struct {
 	ref        string // setup of the reference step; "" for none
 	target     target
 	noCPU      bool // the CPU column would miss part of the work (auto-reaped children)
+	// sameAs, when set, is the setup of an earlier step of the group whose
+	// measurements this row shows again, held against another reference.
+	sameAs string
 }
 
 // compare measures every step h.opt.rounds times, interleaved (A B A B …),
@@ -61,6 +64,9 @@ func (h *harness) compare(ctx context.Context, group string, steps []step) error
 	samples := make([][]sample, len(steps))
 	for r := 0; r < h.opt.rounds; r++ {
 		for i, s := range steps {
+			if s.sameAs != "" {
+				continue
+			}
 			smp, err := h.load(ctx, s.url, r == 0)
 			if err != nil {
 				return fmt.Errorf("%s: %w", s.setup, err)
@@ -71,6 +77,13 @@ func (h *harness) compare(ctx context.Context, group string, steps []step) error
 		}
 	}
 	for i, s := range steps {
+		if s.sameAs != "" {
+			for j, o := range steps[:i] {
+				if o.setup == s.sameAs {
+					samples[i] = samples[j]
+				}
+			}
+		}
 		row := combine(samples[i])
 		row.Group, row.Setup, row.Ref, row.Target = group, s.setup, s.ref, s.target
 		if s.noCPU {
@@ -146,6 +159,10 @@ func (h *harness) fastcgi(ctx context.Context) error {
 			return err
 		}
 	}
+	sw := h.sock("servewith-fastcgi")
+	if err := h.serveWith(ctx, "fastcgi", sw); err != nil {
+		return err
+	}
 	// One nginx per side, each running the docs' recipe unchanged.
 	urls := map[string]string{}
 	for _, side := range []struct{ key, recipe, upstream string }{
@@ -153,6 +170,8 @@ func (h *harness) fastcgi(ctx context.Context) error {
 		{"ka-gw", "nginx-fastcgi-keepalive.conf", gw},
 		{"nk-std", "nginx-fastcgi.conf", std},
 		{"nk-gw", "nginx-fastcgi.conf", gw},
+		{"ka-sw", "nginx-fastcgi-keepalive.conf", sw},
+		{"nk-sw", "nginx-fastcgi.conf", sw},
 	} {
 		u, err := h.nginxRecipe(ctx, "nginx-"+side.key, side.recipe, side.upstream)
 		if err != nil {
@@ -172,22 +191,27 @@ func (h *harness) fastcgi(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	two := target{MinRate: 2, MaxP99: 1}
+	// The targets are those of issue 12, on the path users run.
+	fcgiTarget := target{MinRate: 2.5, MaxP99: 1}
 	if err := h.compare(ctx, "nginx alone", []step{
 		{setup: "nginx `return 200` (ceiling)", url: static + "/hello"},
-		{setup: "nginx → net/http (proxy_pass, keep-alive)", url: proxy + "/hello"},
 	}); err != nil {
 		return err
 	}
 	if err := h.compare(ctx, "FastCGI, keep-alive", []step{
 		{setup: "nginx → net/http/fcgi", url: urls["ka-std"]},
-		{setup: "nginx → gatewayd", url: urls["ka-gw"], ref: "nginx → net/http/fcgi", target: two},
+		{setup: "nginx → gatewayd front end (bare)", url: urls["ka-gw"], ref: "nginx → net/http/fcgi"},
+		{setup: "nginx → gatewayd.ServeWith (metrics on)", url: urls["ka-sw"], ref: "nginx → net/http/fcgi", target: fcgiTarget},
+		{setup: "nginx → net/http (proxy_pass, keep-alive)", url: proxy + "/hello"},
+		{setup: "same ServeWith rounds, against the proxy", sameAs: "nginx → gatewayd.ServeWith (metrics on)",
+			ref: "nginx → net/http (proxy_pass, keep-alive)", target: target{MinRate: 1.2, MaxP99: 1}},
 	}); err != nil {
 		return err
 	}
 	return h.compare(ctx, "FastCGI, no keep-alive", []step{
 		{setup: "nginx → net/http/fcgi", url: urls["nk-std"]},
-		{setup: "nginx → gatewayd", url: urls["nk-gw"], ref: "nginx → net/http/fcgi", target: two},
+		{setup: "nginx → gatewayd front end (bare)", url: urls["nk-gw"], ref: "nginx → net/http/fcgi"},
+		{setup: "nginx → gatewayd.ServeWith (metrics on)", url: urls["nk-sw"], ref: "nginx → net/http/fcgi", target: fcgiTarget},
 	})
 }
 
@@ -196,8 +220,11 @@ func (h *harness) scgi(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	gw, uw := h.sock("gatewayd-scgi"), h.sock("uwsgi-scgi")
+	gw, uw, sw := h.sock("gatewayd-scgi"), h.sock("uwsgi-scgi"), h.sock("servewith-scgi")
 	if err := h.hello(ctx, "gatewayd-scgi", gw); err != nil {
+		return err
+	}
+	if err := h.serveWith(ctx, "scgi", sw); err != nil {
 		return err
 	}
 	// uWSGI: single-threaded worker processes under a master, the WSGI
@@ -216,13 +243,18 @@ func (h *harness) scgi(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	swURL, err := h.nginxRecipe(ctx, "nginx-servewith", "nginx-scgi.conf", sw)
+	if err != nil {
+		return err
+	}
 	base := "nginx → uWSGI (python3, 1 process)"
 	if h.opt.uwsgi > 1 {
 		base = fmt.Sprintf("nginx → uWSGI (python3, %d processes)", h.opt.uwsgi)
 	}
 	return h.compare(ctx, "SCGI", []step{
 		{setup: base, url: stdURL},
-		{setup: "nginx → gatewayd", url: gwURL, ref: base, target: target{MinRate: 1.5}},
+		{setup: "nginx → gatewayd front end (bare)", url: gwURL, ref: base},
+		{setup: "nginx → gatewayd.ServeWith (metrics on)", url: swURL, ref: base, target: target{MinRate: 1.2}},
 	})
 }
 
@@ -416,8 +448,16 @@ func (h *harness) httpScenario(ctx context.Context) error {
 	if err := h.hello(ctx, "nethttp", std); err != nil {
 		return err
 	}
+	sw, err := freePort()
+	if err != nil {
+		return err
+	}
+	if err := h.serveWith(ctx, "http", sw); err != nil {
+		return err
+	}
 	return h.compare(ctx, "HTTP, no nginx", []step{
 		{setup: "net/http", url: "http://" + std + "/hello"},
-		{setup: "gatewayd HTTP front end", url: "http://" + gw + "/hello", ref: "net/http", target: target{MinRate: 0.8}},
+		{setup: "gatewayd HTTP front end (bare)", url: "http://" + gw + "/hello", ref: "net/http"},
+		{setup: "gatewayd.ServeWith (metrics on)", url: "http://" + sw + "/hello", ref: "net/http", target: target{MinRate: 0.9}},
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/fcgi"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -52,6 +53,7 @@ type benchServer struct {
 // bareServer serves helloApp through protocol's front end alone.
 func bareServer(b *testing.B, protocol string) benchServer {
 	b.Helper()
+	protocol = strings.TrimSuffix(protocol, "-close")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -79,6 +81,7 @@ func bareServer(b *testing.B, protocol string) benchServer {
 // or net/http, the peers the bench harness compares with.
 func peerServer(b *testing.B, protocol string) benchServer {
 	b.Helper()
+	protocol = strings.TrimSuffix(protocol, "-close")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -103,11 +106,19 @@ func peerServer(b *testing.B, protocol string) benchServer {
 // the app as Options.App, metrics on, the access log off.
 func daemonServer(b *testing.B, protocol string) benchServer {
 	b.Helper()
+	protocol = strings.TrimSuffix(protocol, "-close")
 	cfg, err := config.Parse(fmt.Sprintf("listeners:\n  - {protocol: %s, address: \"127.0.0.1:0\"}\nmetrics: {address: \"127.0.0.1:0\"}\nlog: {access: false}\n", protocol))
 	if err != nil {
 		b.Fatal(err)
 	}
-	d, err := New(cfg, Options{Log: zap.NewNop(), App: helloApp})
+	// The logger ServeWith makes from the config (JSON, level warn), so
+	// that what logging costs when nothing is logged counts too.
+	cfg.Log.Level = "warn"
+	log, _, err := NewLogger(cfg.Log, io.Discard)
+	if err != nil {
+		b.Fatal(err)
+	}
+	d, err := New(cfg, Options{Log: log, App: helloApp})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -118,10 +129,14 @@ func daemonServer(b *testing.B, protocol string) benchServer {
 	return benchServer{addr: d.Addrs()[0].String(), stop: func() { _ = d.Shutdown(context.Background()) }}
 }
 
-// fastcgiHello is what nginx sends for GET / with its stock fastcgi_params
-// and fastcgi_keep_conn on.
-func fastcgiHello() []byte {
-	req := fcgiwire.AppendBeginRequest(nil, 1, fcgiwire.RoleResponder, fcgiwire.FlagKeepConn)
+// fastcgiHello is what nginx sends for GET / with its stock fastcgi_params,
+// with fastcgi_keep_conn on when keep.
+func fastcgiHello(keep bool) []byte {
+	var flags uint8
+	if keep {
+		flags = fcgiwire.FlagKeepConn
+	}
+	req := fcgiwire.AppendBeginRequest(nil, 1, fcgiwire.RoleResponder, flags)
 	req, mark := fcgiwire.OpenStream(req)
 	for _, kv := range nginxParams {
 		req = fcgiwire.AppendPair(req, kv[0], kv[1])
@@ -190,6 +205,26 @@ func (c *fastcgiClient) do(b *testing.B) {
 }
 
 func (c *fastcgiClient) close() { _ = c.conn.Close() }
+
+// fastcgiOnceClient opens a connection per request, as nginx does without
+// fastcgi_keep_conn, or beyond its upstream keepalive pool.
+type fastcgiOnceClient struct {
+	addr string
+	req  []byte
+	br   *bufio.Reader
+}
+
+func (c *fastcgiOnceClient) do(b *testing.B) {
+	conn, err := net.Dial("tcp", c.addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	c.br.Reset(conn)
+	(&fastcgiClient{conn: conn, r: fcgiwire.NewReader(c.br), req: c.req}).do(b)
+}
+
+func (c *fastcgiOnceClient) close() {}
 
 // scgiClient opens a connection per request, as SCGI requires.
 type scgiClient struct {
@@ -261,15 +296,18 @@ func (c *httpClient) close() { _ = c.conn.Close() }
 
 func newClient(b *testing.B, protocol, addr string) client {
 	b.Helper()
-	if protocol == "scgi" {
+	switch protocol {
+	case "scgi":
 		return &scgiClient{addr: addr, req: scgiHello(), buf: make([]byte, 4096)}
+	case "fastcgi-close":
+		return &fastcgiOnceClient{addr: addr, req: fastcgiHello(false), br: bufio.NewReader(nil)}
 	}
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		b.Fatal(err)
 	}
 	if protocol == "fastcgi" {
-		return &fastcgiClient{conn: conn, r: fcgiwire.NewReader(bufio.NewReader(conn)), req: fastcgiHello()}
+		return &fastcgiClient{conn: conn, r: fcgiwire.NewReader(bufio.NewReader(conn)), req: fastcgiHello(true)}
 	}
 	return &httpClient{conn: conn, br: bufio.NewReader(conn), body: make([]byte, 64)}
 }
@@ -292,7 +330,7 @@ func cpuTime() time.Duration {
 // (the client's share is the same for all three), steadier than ns/op on a
 // shared machine; BenchmarkHelloPaired compares the three in one run.
 func BenchmarkHello(b *testing.B) {
-	for _, protocol := range []string{"fastcgi", "scgi", "http"} {
+	for _, protocol := range []string{"fastcgi", "fastcgi-close", "scgi", "http"} {
 		for _, path := range paths {
 			b.Run(protocol+"/"+path.name, func(b *testing.B) {
 				s := path.start(b, protocol)
@@ -316,7 +354,7 @@ func BenchmarkHello(b *testing.B) {
 // on all alike, and reports each one's CPU per request.
 func BenchmarkHelloPaired(b *testing.B) {
 	const batch = 100
-	for _, protocol := range []string{"fastcgi", "scgi", "http"} {
+	for _, protocol := range []string{"fastcgi", "fastcgi-close", "scgi", "http"} {
 		b.Run(protocol, func(b *testing.B) {
 			type side struct {
 				name string

@@ -123,7 +123,7 @@ func (c *conn) finish(r *request, res *handler.Result, appStatus uint32) {
 	c.kick()
 	c.mu.Unlock()
 	if incomplete {
-		c.log.Warn("fastcgi: response cut short; closing the connection without FCGI_END_REQUEST",
+		c.logger().Warn("fastcgi: response cut short; closing the connection without FCGI_END_REQUEST",
 			zap.Uint16("id", r.id), zap.Int("status", res.Status), zap.Error(res.Err))
 	}
 }
