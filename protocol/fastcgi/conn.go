@@ -43,7 +43,7 @@ type conn struct {
 	srv    *Server
 	rwc    net.Conn
 	log    atomic.Pointer[zap.Logger] // made by logger on first use
-	refuse bool // over MaxConns: every request is answered FCGI_OVERLOADED
+	refuse bool                       // over MaxConns: every request is answered FCGI_OVERLOADED
 
 	// Owned by the reading goroutine.
 	br       *bufio.Reader
