@@ -148,12 +148,13 @@ func (h *Handler) date() string {
 }
 
 // Serve runs the app for req and writes the response to out, in the form
-// OriginServer selects. It does not close out.
+// OriginServer selects. It does not close out. When the app flushes and out
+// has a method Flush() error, that is called after out got the bytes.
 func (h *Handler) Serve(ctx context.Context, req *Request, out io.Writer) Result {
 	h.init()
 	bw := h.bufs.Get().(*bufio.Writer)
 	bw.Reset(out)
-	s := streamSink{w: bw, origin: h.OriginServer, h: h}
+	s := streamSink{w: bw, out: out, origin: h.OriginServer, h: h}
 	if h.OriginServer {
 		s.proto = statusLineProto(req.Env["SERVER_PROTOCOL"])
 	}

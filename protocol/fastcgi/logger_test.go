@@ -1,12 +1,18 @@
 package fastcgi
 
 import (
+	"io"
+	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/gatewayd/gatewayd/core/handler"
 )
 
 // withCounter counts the loggers derived from it with With: each one costs
@@ -63,5 +69,33 @@ func TestConnectionLoggerOnlyWhenLogging(t *testing.T) {
 	// Serve's own loggers are made once per server, before any connection.
 	if quiet > 2 {
 		t.Errorf("%d loggers made for 5 connections that logged nothing", quiet)
+	}
+}
+
+// A small response goes out whole with its end from the request's own
+// goroutine; what an app flushes mid-response must still go out at once,
+// not wait for the end.
+func TestFlushedOutputArrivesWhileTheAppRuns(t *testing.T) {
+	release := make(chan struct{})
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "first")
+		w.(http.Flusher).Flush()
+		<-release
+		io.WriteString(w, "second")
+	})
+	addr := startServer(t, &Server{Handler: &handler.Handler{App: app}})
+	c := dialTest(t, addr)
+	c.write(encodeRequest(1, roleResponder, flagKeepConn, getParams("/"), nil, false))
+	r := c.resp(1)
+	select {
+	case <-r.first:
+	case <-time.After(10 * time.Second):
+		close(release)
+		t.Fatal("the flushed bytes did not arrive while the app ran")
+	}
+	close(release)
+	<-r.done
+	if got := r.stdout.String(); !strings.HasSuffix(got, "firstsecond") {
+		t.Errorf("stdout %q", got)
 	}
 }
