@@ -177,7 +177,7 @@ func startGoAuthorizer(t *testing.T, addr string) {
 	cfg := peertest.WriteFile(t, t.TempDir(), "g.yaml",
 		"listeners:\n  - {protocol: fastcgi, address: \""+addr+"\"}\nmetrics: {address: \"\"}\n")
 	cmd := child()
-	cmd.Env = append(cmd.Env, "GATEWAYD_LIBRARY_CHILD=authorizer", "GATEWAYD_CONFIG="+cfg)
+	cmd.Env = append(cmd.Env, "GATEWAYD_TEST_LIBRARY_CHILD=authorizer", "GATEWAYD_CONFIG="+cfg)
 	p := peertest.Start(t, cmd)
 	peertest.WaitReady(t, p, "the authorizer program", peertest.Dial(addr))
 }

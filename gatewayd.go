@@ -25,7 +25,8 @@
 //
 // In the long-running cases Serve returns after SIGTERM or SIGINT, once
 // in-flight requests are done; SIGHUP re-reads the config file (log level,
-// access log). docs/library.md shows the details.
+// access log). Serve opens no metrics port unless the config file or
+// GATEWAYD_METRICS_ADDRESS names one. docs/library.md shows the details.
 package gatewayd
 
 import (
@@ -84,6 +85,7 @@ func ServeWith(h http.Handler, o Options) error {
 	if err != nil {
 		return err
 	}
+	daemon.LibraryMetrics(cfg)
 	log := o.Log
 	var level *zap.AtomicLevel
 	if log == nil {
@@ -121,9 +123,15 @@ func ServeWith(h http.Handler, o Options) error {
 	}
 	var where []string
 	for i, a := range d.Addrs() {
-		where = append(where, cfg.Listeners[i].Protocol+" on "+a.String())
+		where = append(where, strings.ToUpper(cfg.Listeners[i].Protocol)+" on "+a.String())
 	}
-	log.Info("serving " + strings.Join(where, ", "))
+	msg := "serving over " + strings.Join(where, ", ")
+	if a := d.MetricsAddr(); a != nil {
+		msg += "; metrics on http://" + a.String() + cfg.Metrics.Path
+	} else {
+		msg += "; metrics off"
+	}
+	log.Info(msg)
 	return d.Run()
 }
 

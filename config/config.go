@@ -29,6 +29,9 @@ type Config struct {
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
 	// CGI configures gatewayd when a web server runs it as a CGI program.
 	CGI CGIMode `mapstructure:"cgi"`
+
+	// given holds the scalar keys the file or the environment set (Given).
+	given map[string]bool
 }
 
 // Listener is one socket.
@@ -41,8 +44,18 @@ type Listener struct {
 	// Address is host:port, or unix:/path/to.sock. Empty means the socket
 	// must come from systemd socket activation under Name.
 	Address string `mapstructure:"address"`
-	// SocketMode is the file mode of a unix socket, in octal. Default "0660".
+	// SocketMode is the file mode of a unix socket, written in octal, quoted
+	// or not ("0660", 0660, 660 all mean rw-rw----). Default "0660".
 	SocketMode string `mapstructure:"socket_mode"`
+	// SocketGroup is the group (name or number) a unix socket is given, the
+	// web server's (www-data), as php-fpm's listen.group. Default: the
+	// process's group, or the directory's when it is setgid. A process that
+	// is not root may only name a group it belongs to, or the group a setgid
+	// directory already gives the socket.
+	SocketGroup string `mapstructure:"socket_group"`
+	// SocketOwner is the user (name or number) a unix socket is given; only
+	// root may set it. Default: the process's user.
+	SocketOwner string `mapstructure:"socket_owner"`
 
 	// HTTP front end.
 	ReadHeaderTimeout time.Duration `mapstructure:"read_header_timeout"` // default 10s
@@ -50,15 +63,15 @@ type Listener struct {
 	MaxHeaderBytes    int           `mapstructure:"max_header_bytes"`    // default 65536 (HTTP and SCGI)
 	PassAuthorization bool          `mapstructure:"pass_authorization"`  // default false
 
-	// FastCGI front end.
+	// FastCGI front end (and SCGI: max_conns).
 	MaxConns       int `mapstructure:"max_conns"`        // default 1024
 	MaxReqs        int `mapstructure:"max_reqs"`         // per connection; default 64
 	MaxParamsBytes int `mapstructure:"max_params_bytes"` // default 65536
 
 	// SCGI and FastCGI: how long a peer may take to send a request's head.
 	ReadTimeout time.Duration `mapstructure:"read_timeout"` // default 30s
-	// FastCGI: how long the web server may leave gatewayd's output unread
-	// before the connection is closed.
+	// All front ends: how long the peer may leave gatewayd's output unread
+	// (one write's wait) before the connection is closed.
 	WriteTimeout time.Duration `mapstructure:"write_timeout"` // default 60s
 
 	// RequestID says where a request's id comes from and whether it is
@@ -76,68 +89,71 @@ type RequestID struct {
 	ResponseHeader bool `mapstructure:"response_header"`
 }
 
-// Route mounts one app at a prefix.
+// Route mounts one app at a prefix. The apps tag of each field names the
+// apps that read it: a key another app's route sets is refused, so that a
+// "timeout" under a static route is an error and not a silent no-op.
 type Route struct {
 	// Prefix is matched against PATH_INFO on a segment boundary; the longest
 	// wins. Required, starts with "/".
-	Prefix string `mapstructure:"prefix"`
+	Prefix string `mapstructure:"prefix" apps:"all"`
 	// App is demo, static, cgi or fastcgi. Required.
-	App string `mapstructure:"app"`
+	App string `mapstructure:"app" apps:"all"`
 
 	// static, cgi and fastcgi: the directory files or scripts come from.
-	Root string `mapstructure:"root"`
+	Root string `mapstructure:"root" apps:"static,cgi,fastcgi"`
 	// static: list directories without an index.html. Default false.
-	List bool `mapstructure:"list"`
+	List bool `mapstructure:"list" apps:"static"`
 	// static (the same meaning for every app that serves files): "deny"
 	// answers paths with a segment starting with "." (.env, .git/,
 	// .htaccess) 403, all but /.well-known/; "allow" serves them. Default deny.
-	Dotfiles string `mapstructure:"dotfiles"`
+	Dotfiles string `mapstructure:"dotfiles" apps:"static"`
 
 	// cgi: one script for the whole mount instead of scripts from Root.
-	Script string `mapstructure:"script"`
+	Script string `mapstructure:"script" apps:"cgi"`
 	// cgi: how long a script may run. Default 60s.
-	Timeout time.Duration `mapstructure:"timeout"`
+	Timeout time.Duration `mapstructure:"timeout" apps:"cgi"`
 	// cgi: time between SIGTERM and SIGKILL. Default 5s.
-	KillGrace time.Duration `mapstructure:"kill_grace"`
+	KillGrace time.Duration `mapstructure:"kill_grace" apps:"cgi"`
 	// cgi: scripts running at once. Default 2 × CPUs.
-	MaxConcurrency int `mapstructure:"max_concurrency"`
+	MaxConcurrency int `mapstructure:"max_concurrency" apps:"cgi"`
 	// cgi: requests that may wait for a slot; beyond them 503. Default = MaxConcurrency.
-	QueueSize int `mapstructure:"queue_size"`
+	QueueSize int `mapstructure:"queue_size" apps:"cgi"`
 	// cgi: how long a request may wait for a slot. Default 5s.
-	QueueTimeout time.Duration `mapstructure:"queue_timeout"`
+	QueueTimeout time.Duration `mapstructure:"queue_timeout" apps:"cgi"`
 	// cgi: the daemon's own environment variables passed to scripts.
 	// Default ["PATH"] (PATH falls back to /usr/local/bin:/usr/bin:/bin).
-	PassEnv []string `mapstructure:"pass_env"`
+	PassEnv []string `mapstructure:"pass_env" apps:"cgi"`
 	// cgi: set to the script as given (e.g. {"GIT_PROJECT_ROOT": "/srv/git"}).
-	Env map[string]string `mapstructure:"env"`
+	Env map[string]string `mapstructure:"env" apps:"cgi"`
 	// cgi: maximum bytes of the script's response head. Default 65536.
-	MaxHeaderBytes int `mapstructure:"max_header_bytes"`
+	MaxHeaderBytes int `mapstructure:"max_header_bytes" apps:"cgi"`
 	// cgi and fastcgi: largest body without a length that is spooled to a
 	// temporary file; beyond it 413. Default 64 MiB.
-	MaxSpoolBytes int64 `mapstructure:"max_spool_bytes"`
+	MaxSpoolBytes int64 `mapstructure:"max_spool_bytes" apps:"cgi,fastcgi"`
 	// cgi: allow running scripts while gatewayd runs as root. Default false.
-	AllowRoot bool `mapstructure:"allow_root"`
+	AllowRoot bool `mapstructure:"allow_root" apps:"cgi"`
 	// cgi: local redirects followed per request. Default 10.
-	MaxRedirects int `mapstructure:"max_redirects"`
+	MaxRedirects int `mapstructure:"max_redirects" apps:"cgi"`
 
 	// fastcgi: unix:/path or host:port of the upstream. Required for fastcgi.
-	Upstream string `mapstructure:"upstream"`
+	Upstream string `mapstructure:"upstream" apps:"fastcgi"`
 	// fastcgi: the script served for directory paths. Default "index.php".
-	Index string `mapstructure:"index"`
+	Index string `mapstructure:"index" apps:"fastcgi"`
 	// fastcgi: upper bound on connections to the upstream; set it to the
 	// upstream's worker count. Default 8.
-	MaxConns int `mapstructure:"max_conns"`
+	MaxConns int `mapstructure:"max_conns" apps:"fastcgi"`
 	// fastcgi: connect timeout. Default 5s.
-	ConnectTimeout time.Duration `mapstructure:"connect_timeout"`
+	ConnectTimeout time.Duration `mapstructure:"connect_timeout" apps:"fastcgi"`
 	// fastcgi (and cgi via Timeout): how long to wait for the upstream's answer. Default 60s.
-	UpstreamTimeout time.Duration `mapstructure:"upstream_timeout"`
+	UpstreamTimeout time.Duration `mapstructure:"upstream_timeout" apps:"fastcgi"`
 }
 
 // Log configures logging.
 type Log struct {
 	// Level is debug, info, warn or error. Default info.
 	Level string `mapstructure:"level"`
-	// Format is json or console. Default json.
+	// Format is auto, json or console. Default auto: console when stderr
+	// is a terminal, JSON otherwise.
 	Format string `mapstructure:"format"`
 	// Access logs one line per request. Default true.
 	Access bool `mapstructure:"access"`

@@ -19,6 +19,14 @@ import (
 // GATEWAYD_LOG_LEVEL=debug overrides log.level.
 const EnvPrefix = "GATEWAYD"
 
+// envNotSettings are GATEWAYD_* variables that are not keys: the config
+// file's path, and what the test suite and the benchmark harness read.
+// Every other GATEWAYD_* variable must name a key.
+var envNotSettings = []string{"GATEWAYD_CONFIG", "GATEWAYD_REQUIRE_PEERS", "GATEWAYD_BENCH"}
+
+// envTestPrefix marks variables test programs set for their own children.
+const envTestPrefix = "GATEWAYD_TEST_"
+
 // ErrInvalid is wrapped by every error that reports a bad configuration.
 var ErrInvalid = errors.New("config: invalid")
 
@@ -39,47 +47,61 @@ func Complete(c *Config) error {
 
 // Load reads the YAML file at path (none when path is ""), applies GATEWAYD_*
 // environment overrides and defaults, and validates the result. Unknown keys
-// are errors. Every error names the key at fault.
+// and unknown GATEWAYD_* variables are errors. Every error names the key at
+// fault, and the variable when an override set it.
 func Load(path string) (*Config, error) {
-	raw := map[string]any{}
-	if path != "" {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("config: reading %s: %w", path, err)
-		}
-		if err := yaml.Unmarshal(b, &raw); err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrInvalid, path, err)
-		}
-		if raw == nil {
-			raw = map[string]any{}
-		}
+	if path == "" {
+		return parse(nil, "")
 	}
-	return parse(raw)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: reading %s: %w", path, err)
+	}
+	return parse(b, path+": ")
 }
 
 // Parse is Load for YAML text, for tests and tools.
 func Parse(yamlText string) (*Config, error) {
-	raw := map[string]any{}
-	if err := yaml.Unmarshal([]byte(yamlText), &raw); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
-	}
-	if raw == nil {
-		raw = map[string]any{}
-	}
-	return parse(raw)
+	return parse([]byte(yamlText), "")
 }
 
-func parse(raw map[string]any) (*Config, error) {
-	if err := checkKeys(raw, reflect.TypeFor[Config](), ""); err != nil {
+// Given reports whether the config file or an environment variable set key
+// (a dotted path such as "metrics.address"), as opposed to its default.
+func (c *Config) Given(key string) bool { return c.given[key] }
+
+func parse(text []byte, where string) (*Config, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(text, &doc); err != nil {
+		return nil, fmt.Errorf("%w: %s%v", ErrInvalid, where, err)
+	}
+	if len(doc.Content) > 0 {
+		modesAsWritten(doc.Content[0])
+	}
+	// viper folds every key to lower case in the map it is given, which is
+	// right for gatewayd's keys and wrong for routes[].env (variable names
+	// are case-sensitive): viper gets its own copy of the tree, and env is
+	// taken from a second one.
+	var forViper, raw map[string]any
+	if err := doc.Decode(&forViper); err != nil {
+		return nil, fmt.Errorf("%w: %s%v", ErrInvalid, where, err)
+	}
+	if err := doc.Decode(&raw); err != nil {
+		return nil, fmt.Errorf("%w: %s%v", ErrInvalid, where, err)
+	}
+	if err := checkEnv(); err != nil {
 		return nil, err
 	}
+
 	v := viper.New()
 	v.SetEnvPrefix(EnvPrefix)
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
 	v.AutomaticEnv()
-	// Every scalar key must be known to viper for its environment variable to
-	// be looked up; registering them with their zero values does that, and
-	// applyDefaults fills in the real defaults after decoding.
+	// GATEWAYD_METRICS_ADDRESS= means "no address" (metrics off), as
+	// docs/config.md says, not "unset".
+	v.AllowEmptyEnv(true)
+	// viper looks an environment variable up only for a key it knows:
+	// registering every scalar key (derived from the struct tags) with no
+	// value does that; applyDefaults fills in the defaults after decoding.
 	for _, k := range scalarKeys(reflect.TypeFor[Config](), "") {
 		v.SetDefault(k, nil)
 	}
@@ -87,89 +109,246 @@ func parse(raw map[string]any) (*Config, error) {
 	// that zero value on purpose (access: false, metrics.address: "").
 	v.SetDefault("log.access", true)
 	v.SetDefault("metrics.address", "127.0.0.1:9464")
-	// viper folds keys to lower case in place; keep raw as written.
-	if err := v.MergeConfigMap(deepCopy(raw).(map[string]any)); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	if forViper != nil {
+		if err := v.MergeConfigMap(forViper); err != nil {
+			return nil, fmt.Errorf("%w: %s%v", ErrInvalid, where, err)
+		}
 	}
 	var c Config
-	err := v.Unmarshal(&c, func(dc *mapstructure.DecoderConfig) {
-		dc.ErrorUnused = true
+	err := v.UnmarshalExact(&c, func(dc *mapstructure.DecoderConfig) {
 		dc.ZeroFields = true
 		dc.DecodeHook = mapstructure.ComposeDecodeHookFunc(
-			mapstructure.StringToTimeDurationHookFunc(),
+			listHook,
+			durationHook,
 			mapstructure.StringToSliceHookFunc(","),
 		)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return nil, decodeError(err)
 	}
-	if err := restoreEnvCase(&c, raw); err != nil {
+	c.given = givenKeys(raw)
+	if err := envCaseAsWritten(&c, raw); err != nil {
 		return nil, err
 	}
-	applyDefaults(&c)
 	if err := checkRouteKeys(raw); err != nil {
 		return nil, err
 	}
+	applyDefaults(&c)
 	if err := c.Check(); err != nil {
-		return nil, err
+		return nil, nameVariable(err)
 	}
 	return &c, nil
 }
 
-// checkKeys walks the YAML tree against the struct's keys and reports the
-// first unknown one by its full path, e.g. listeners[0].bogus.
-func checkKeys(node any, t reflect.Type, path string) error {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
+// modesAsWritten keeps every socket_mode value as the text it was written
+// in: YAML reads an unquoted 0660 as the integer 432, and the digits are
+// what the user meant (octal, as chmod and php-fpm's listen.mode read them).
+func modesAsWritten(n *yaml.Node) {
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, val := n.Content[i], n.Content[i+1]
+			if t := val.ShortTag(); k.Value == "socket_mode" && val.Kind == yaml.ScalarNode && (t == "!!int" || t == "!!float") {
+				val.Tag = "!!str"
+			}
+		}
 	}
+	for _, c := range n.Content {
+		modesAsWritten(c)
+	}
+}
+
+// durationHook reads durations as Go durations ("500ms", "30s", "2m"). A
+// bare number is refused: YAML's `timeout: 5` would otherwise be 5
+// nanoseconds. 0 is allowed, and means the default.
+func durationHook(from, to reflect.Type, data any) (any, error) {
+	if to != reflect.TypeFor[time.Duration]() {
+		return data, nil
+	}
+	switch d := data.(type) {
+	case string:
+		if d == "" {
+			return time.Duration(0), nil // the default, as for an empty variable
+		}
+		v, err := time.ParseDuration(d)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a duration: write a number with a unit, such as 500ms, 30s or 2m", d)
+		}
+		return v, nil
+	case time.Duration:
+		return d, nil
+	}
+	switch from.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64:
+		if reflect.ValueOf(data).IsZero() {
+			return time.Duration(0), nil
+		}
+		return nil, fmt.Errorf("%v has no unit: write %vs for seconds (a bare number is not a duration)", data, data)
+	}
+	return data, nil
+}
+
+// listHook refuses a mapping where a list of them belongs (routes: {…}),
+// which viper's weakly typed decoding would take as a list of one.
+func listHook(from, to reflect.Type, data any) (any, error) {
+	if to.Kind() == reflect.Slice && to.Elem().Kind() == reflect.Struct && from.Kind() == reflect.Map {
+		return nil, errors.New("must be a list")
+	}
+	if to.Kind() == reflect.Map && from.Kind() == reflect.Slice {
+		return nil, errors.New("must be a mapping of NAME: value")
+	}
+	return data, nil
+}
+
+// decodeError turns mapstructure's report into one error naming the first
+// bad key, in the words of Check's errors.
+func decodeError(err error) error {
+	var des []*mapstructure.DecodeError
+	collect(err, &des)
+	if len(des) == 0 {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	slices.SortFunc(des, func(a, b *mapstructure.DecodeError) int { return strings.Compare(a.Name(), b.Name()) })
+	de := des[0]
+	key, inner := de.Name(), de.Unwrap()
+	msg := inner.Error()
+	switch {
+	case strings.HasPrefix(msg, "has invalid keys: "):
+		first, _, _ := strings.Cut(strings.TrimPrefix(msg, "has invalid keys: "), ", ")
+		return fmt.Errorf("%w: unknown key %q", ErrInvalid, join(key, first))
+	case strings.Contains(msg, "source data must be an array or slice"):
+		msg = "must be a list"
+	case strings.Contains(msg, "expected a map"), strings.Contains(msg, "expected type 'config."):
+		msg = "must be a mapping"
+	default:
+		var pe *mapstructure.ParseError
+		var ue *mapstructure.UnconvertibleTypeError
+		switch {
+		case errors.As(inner, &pe):
+			msg = fmt.Sprintf("%q is not a %s", fmt.Sprint(pe.Value), typeWord(pe.Expected.Type()))
+		case errors.As(inner, &ue):
+			msg = fmt.Sprintf("%q is not a %s", fmt.Sprint(ue.Value), typeWord(ue.Expected.Type()))
+		}
+	}
+	return nameVariable(&keyError{key: key, msg: msg})
+}
+
+func collect(err error, out *[]*mapstructure.DecodeError) {
+	var de *mapstructure.DecodeError
+	if errors.As(err, &de) && de == err {
+		*out = append(*out, de)
+		return
+	}
+	switch e := err.(type) {
+	case interface{ Unwrap() []error }:
+		for _, x := range e.Unwrap() {
+			collect(x, out)
+		}
+	case interface{ Unwrap() error }:
+		collect(e.Unwrap(), out)
+	}
+}
+
+func typeWord(t reflect.Type) string {
 	switch t.Kind() {
-	case reflect.Struct:
-		m, ok := node.(map[string]any)
-		if !ok {
-			if node == nil {
-				return nil
-			}
-			return fmt.Errorf("%w: %s: must be a mapping", ErrInvalid, display(path))
-		}
-		fields := map[string]reflect.Type{}
-		for i := range t.NumField() {
-			f := t.Field(i)
-			if tag := f.Tag.Get("mapstructure"); tag != "" {
-				fields[tag] = f.Type
-			}
-		}
-		keys := make([]string, 0, len(m))
-		for k := range m {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			ft, ok := fields[k]
-			if !ok {
-				return fmt.Errorf("%w: unknown key %q", ErrInvalid, join(path, k))
-			}
-			if err := checkKeys(m[k], ft, join(path, k)); err != nil {
-				return err
-			}
-		}
+	case reflect.Bool:
+		return "boolean (true or false)"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "whole number"
 	case reflect.Slice:
-		if t.Elem().Kind() != reflect.Struct {
-			return nil
-		}
-		s, ok := node.([]any)
-		if !ok {
-			if node == nil {
-				return nil
-			}
-			return fmt.Errorf("%w: %s: must be a list", ErrInvalid, display(path))
-		}
-		for i, e := range s {
-			if err := checkKeys(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
-				return err
-			}
+		return "list"
+	case reflect.Map, reflect.Struct:
+		return "mapping"
+	}
+	return t.String()
+}
+
+// keyError is a bad value, by its key.
+type keyError struct{ key, msg string }
+
+func (e *keyError) Error() string { return fmt.Sprintf("%v: %s: %s", ErrInvalid, e.key, e.msg) }
+func (e *keyError) Unwrap() error { return ErrInvalid }
+
+// EnvName is the environment variable that overrides key (GATEWAYD_LOG_LEVEL
+// for log.level).
+func EnvName(key string) string {
+	return EnvPrefix + "_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+// nameVariable adds the variable to an error about a key an environment
+// variable set, so that the error leads to where the value came from.
+func nameVariable(err error) error {
+	var ke *keyError
+	if !errors.As(err, &ke) {
+		return err
+	}
+	if _, set := os.LookupEnv(EnvName(ke.key)); set && !strings.Contains(ke.key, "[") {
+		return &keyError{key: ke.key + " (from " + EnvName(ke.key) + ")", msg: ke.msg}
+	}
+	return err
+}
+
+// checkEnv refuses a GATEWAYD_* variable that names no key: a misspelt
+// override must not be ignored.
+func checkEnv() error {
+	known := map[string]bool{}
+	for _, k := range scalarKeys(reflect.TypeFor[Config](), "") {
+		known[EnvName(k)] = true
+	}
+	for _, k := range envNotSettings {
+		known[k] = true
+	}
+	var unknown []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, EnvPrefix+"_") && !known[name] && !strings.HasPrefix(name, envTestPrefix) {
+			unknown = append(unknown, name)
 		}
 	}
-	return nil
+	if len(unknown) == 0 {
+		return nil
+	}
+	slices.Sort(unknown)
+	msg := "not a setting"
+	if s := closest(unknown[0], known); s != "" {
+		msg += " (did you mean " + s + "?)"
+	}
+	return fmt.Errorf("%w: environment variable %s: %s; docs/config.md lists the keys", ErrInvalid, unknown[0], msg)
+}
+
+// closest is the known name at the smallest edit distance from name, if that
+// is small enough to be a typo.
+func closest(name string, known map[string]bool) string {
+	best, bestD := "", 3
+	for k := range known {
+		if d := distance(name, k); d < bestD || (d == bestD && best != "" && k < best) {
+			best, bestD = k, d
+		}
+	}
+	return best
+}
+
+// distance is the Levenshtein distance of a and b.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // scalarKeys lists the dotted keys of non-list, non-map fields, the ones an
@@ -193,6 +372,29 @@ func scalarKeys(t reflect.Type, prefix string) []string {
 	return keys
 }
 
+// givenKeys is the set of scalar keys the file or the environment set.
+func givenKeys(raw map[string]any) map[string]bool {
+	given := map[string]bool{}
+	for _, k := range scalarKeys(reflect.TypeFor[Config](), "") {
+		if _, set := os.LookupEnv(EnvName(k)); set {
+			given[k] = true
+			continue
+		}
+		var n any = raw
+		for p := range strings.SplitSeq(k, ".") {
+			m, _ := n.(map[string]any)
+			var ok bool
+			if n, ok = m[p]; !ok {
+				break
+			}
+		}
+		if n != nil {
+			given[k] = true
+		}
+	}
+	return given
+}
+
 func join(path, k string) string {
 	if path == "" {
 		return k
@@ -200,11 +402,63 @@ func join(path, k string) string {
 	return path + "." + k
 }
 
-func display(path string) string {
-	if path == "" {
-		return "top level"
+// routeKeyApps maps each route key to the apps that read it, from the apps
+// tags of Route.
+func routeKeyApps() map[string][]string {
+	t := reflect.TypeFor[Route]()
+	m := map[string][]string{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		m[f.Tag.Get("mapstructure")] = strings.Split(f.Tag.Get("apps"), ",")
 	}
-	return path
+	return m
+}
+
+// checkRouteKeys refuses route keys that the route's app does not read, so
+// that a "timeout" under a static route is an error and not a silent no-op.
+func checkRouteKeys(raw map[string]any) error {
+	readBy := routeKeyApps()
+	routes, _ := raw["routes"].([]any)
+	for i, r := range routes {
+		m, _ := r.(map[string]any)
+		app, _ := m["app"].(string)
+		if !slices.Contains(apps, app) {
+			continue // Check reports the unknown app.
+		}
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			if a := readBy[k]; !slices.Contains(a, "all") && !slices.Contains(a, app) {
+				return fmt.Errorf("%w: routes[%d].%s: not a key of app %s", ErrInvalid, i, k, app)
+			}
+		}
+	}
+	return nil
+}
+
+// envCaseAsWritten takes routes[].env from the file as written: viper folds
+// map keys to lower case, and environment variable names are case-sensitive.
+func envCaseAsWritten(c *Config, raw map[string]any) error {
+	routes, _ := raw["routes"].([]any)
+	for i, r := range routes {
+		m, _ := r.(map[string]any)
+		env, ok := m["env"]
+		if !ok || env == nil || i >= len(c.Routes) {
+			continue
+		}
+		em, ok := env.(map[string]any)
+		if !ok {
+			return fmt.Errorf("%w: routes[%d].env: must be a mapping of NAME: value", ErrInvalid, i)
+		}
+		c.Routes[i].Env = make(map[string]string, len(em))
+		for k, v := range em {
+			c.Routes[i].Env[k] = fmt.Sprint(v)
+		}
+	}
+	return nil
 }
 
 func applyDefaults(c *Config) {
@@ -249,7 +503,7 @@ func applyDefaults(c *Config) {
 		def(&r.Dotfiles, "deny")
 	}
 	def(&c.Log.Level, "info")
-	def(&c.Log.Format, "json")
+	def(&c.Log.Format, "auto")
 	def(&c.Metrics.Path, "/metrics")
 	def(&c.ShutdownTimeout, 30*time.Second)
 	def(&c.ServerSoftware, "gatewayd/"+Version)
@@ -261,69 +515,4 @@ func def[T comparable](p *T, v T) {
 	if *p == zero {
 		*p = v
 	}
-}
-
-// checkRouteKeys refuses route keys that the route's app does not read, so
-// that a "timeout" under a static route is an error and not a silent no-op.
-func checkRouteKeys(raw map[string]any) error {
-	routes, _ := raw["routes"].([]any)
-	for i, r := range routes {
-		m, _ := r.(map[string]any)
-		app, _ := m["app"].(string)
-		allowed, known := appKeys[app]
-		if !known {
-			continue // Check reports the unknown app.
-		}
-		keys := make([]string, 0, len(m))
-		for k := range m {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			if k != "prefix" && k != "app" && !slices.Contains(allowed, k) {
-				return fmt.Errorf("%w: routes[%d].%s: not a key of app %s", ErrInvalid, i, k, app)
-			}
-		}
-	}
-	return nil
-}
-
-// restoreEnvCase copies routes[].env from the YAML as written: viper folds
-// map keys to lower case, and environment variable names are case-sensitive.
-func restoreEnvCase(c *Config, raw map[string]any) error {
-	routes, _ := raw["routes"].([]any)
-	for i, r := range routes {
-		m, _ := r.(map[string]any)
-		env, ok := m["env"]
-		if !ok || i >= len(c.Routes) {
-			continue
-		}
-		em, ok := env.(map[string]any)
-		if !ok {
-			return fmt.Errorf("%w: routes[%d].env: must be a mapping of NAME: value", ErrInvalid, i)
-		}
-		c.Routes[i].Env = make(map[string]string, len(em))
-		for k, v := range em {
-			c.Routes[i].Env[k] = fmt.Sprint(v)
-		}
-	}
-	return nil
-}
-
-func deepCopy(n any) any {
-	switch n := n.(type) {
-	case map[string]any:
-		m := make(map[string]any, len(n))
-		for k, v := range n {
-			m[k] = deepCopy(v)
-		}
-		return m
-	case []any:
-		s := make([]any, len(n))
-		for i, v := range n {
-			s[i] = deepCopy(v)
-		}
-		return s
-	}
-	return n
 }

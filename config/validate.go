@@ -18,20 +18,11 @@ var protocols = []string{"http", "fastcgi", "scgi"}
 // apps are the kinds of app a route can mount.
 var apps = []string{"demo", "static", "cgi", "fastcgi"}
 
-// appKeys are the route keys each app reads, besides prefix and app.
-var appKeys = map[string][]string{
-	"demo":   nil,
-	"static": {"root", "list", "dotfiles"},
-	"cgi": {"root", "script", "timeout", "kill_grace", "max_concurrency", "queue_size",
-		"queue_timeout", "pass_env", "env", "max_header_bytes", "max_spool_bytes", "allow_root", "max_redirects"},
-	"fastcgi": {"root", "upstream", "index", "max_conns", "connect_timeout", "upstream_timeout", "max_spool_bytes"},
-}
-
 // Check checks the configuration and returns an error naming the first
 // bad key and why.
 func (c *Config) Check() error {
 	bad := func(key, format string, args ...any) error {
-		return fmt.Errorf("%w: %s: %s", ErrInvalid, key, fmt.Sprintf(format, args...))
+		return &keyError{key: key, msg: fmt.Sprintf(format, args...)}
 	}
 	names := map[string]int{}
 	for i, l := range c.Listeners {
@@ -49,8 +40,19 @@ func (c *Config) Check() error {
 			return bad(k+".name", "%q is already the name of listeners[%d]", l.Name, j)
 		}
 		names[l.Name] = i
-		if m, err := strconv.ParseUint(l.SocketMode, 8, 32); err != nil || m > 0o777 {
+		if m, err := strconv.ParseUint(strings.TrimPrefix(l.SocketMode, "0o"), 8, 32); err != nil || m > 0o777 {
 			return bad(k+".socket_mode", "%q is not an octal file mode such as 0660", l.SocketMode)
+		}
+		if !strings.HasPrefix(l.Address, "unix:/") {
+			for _, o := range []struct{ key, v string }{{"socket_group", l.SocketGroup}, {"socket_owner", l.SocketOwner}} {
+				if o.v == "" {
+					continue
+				}
+				if l.Address == "" {
+					return bad(k+"."+o.key, "a socket systemd passes gets its owner from the .socket unit (SocketUser=, SocketGroup=)")
+				}
+				return bad(k+"."+o.key, "only a unix:/path socket has an owner and a group")
+			}
 		}
 		for _, n := range []struct {
 			key string
@@ -127,9 +129,9 @@ func (c *Config) Check() error {
 		return bad("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
 	}
 	switch c.Log.Format {
-	case "json", "console":
+	case "auto", "json", "console":
 	default:
-		return bad("log.format", "%q is not one of json, console", c.Log.Format)
+		return bad("log.format", "%q is not one of auto, json, console", c.Log.Format)
 	}
 	if c.Metrics.Address != "" {
 		if _, _, err := net.SplitHostPort(c.Metrics.Address); err != nil {

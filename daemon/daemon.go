@@ -53,8 +53,9 @@ type Daemon struct {
 	metrics    *metrics.Metrics // nil when metrics.address is empty
 	status     *status.Registry
 	metricsSrv *metricsServer
-	access     atomic.Bool // log.access
-	serving    atomic.Bool // listeners up and not draining: /readyz
+	access     atomic.Bool  // log.access
+	serving    atomic.Bool  // listeners up and not draining: /readyz
+	cutShort   atomic.Int64 // requests still running when Shutdown's ctx ended
 
 	mu        sync.Mutex
 	cfg       *config.Config
@@ -134,7 +135,9 @@ func (d *Daemon) Addrs() []net.Addr {
 }
 
 func (d *Daemon) frontEnd(lc config.Listener) frontEnd {
-	log := d.opts.Log.With(zap.String("listener", lc.Name), zap.String("protocol", lc.Protocol))
+	// No "protocol" field here: the core adds it to every line of a
+	// request, and a JSON line must not carry a key twice.
+	log := d.opts.Log.With(zap.String("listener", lc.Name))
 	sl := d.status.Listener(lc.Name, lc.Protocol)
 	h := &handler.Handler{
 		App:             &d.app,
@@ -157,6 +160,7 @@ func (d *Daemon) frontEnd(lc config.Listener) frontEnd {
 			ReadHeaderTimeout: lc.ReadHeaderTimeout,
 			IdleTimeout:       lc.IdleTimeout,
 			MaxHeaderBytes:    lc.MaxHeaderBytes,
+			WriteTimeout:      lc.WriteTimeout,
 			PassAuthorization: lc.PassAuthorization,
 			ServerSoftware:    d.cfg.ServerSoftware,
 			Log:               log,
@@ -178,6 +182,9 @@ func (d *Daemon) frontEnd(lc config.Listener) frontEnd {
 			Handler:        h,
 			MaxHeaderBytes: lc.MaxHeaderBytes,
 			ReadTimeout:    lc.ReadTimeout,
+			WriteTimeout:   lc.WriteTimeout,
+			MaxConns:       lc.MaxConns,
+			Refused:        refusedFor(lm),
 			Log:            log,
 			ConnState:      connStateFor(cc),
 		}
@@ -228,6 +235,11 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	d.mu.Lock()
 	apps, cfg := d.apps, d.cfg
 	d.mu.Unlock()
+	if ctx.Err() != nil {
+		// The requests the apps still run now are the ones the drain could
+		// not wait for; the log counts them for a person.
+		d.cutShort.Store(apps.inflight.Load())
+	}
 	// What is still running after the drain gets SIGTERM, then SIGKILL after
 	// its route's kill_grace: give the apps that long, whatever is left of ctx.
 	closeCtx, cancel := context.WithTimeout(context.Background(), maxKillGrace(cfg)+time.Second)
@@ -267,7 +279,9 @@ func listen(lc config.Listener, activated map[string][]net.Listener, log *zap.Lo
 	if err != nil {
 		return nil, err
 	}
-	return listener.Open(context.Background(), lc.Address, listener.Options{SocketMode: mode, Log: log})
+	return listener.Open(context.Background(), lc.Address, listener.Options{
+		SocketMode: mode, Owner: lc.SocketOwner, Group: lc.SocketGroup, Log: log,
+	})
 }
 
 func maxKillGrace(cfg *config.Config) time.Duration {

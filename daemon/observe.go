@@ -60,6 +60,14 @@ func connStateFor(cc connCounters) func(net.Conn, http.ConnState) {
 	}
 }
 
+// refusedFor counts an SCGI listener's connections over max_conns.
+func refusedFor(lm *metrics.Listener) func(net.Conn) {
+	if lm == nil {
+		return nil
+	}
+	return func(net.Conn) { lm.ConnRefused() }
+}
+
 // fastcgiObserver feeds a FastCGI listener's connection events to its
 // metrics (l, nil when off) and the status page.
 type fastcgiObserver struct {
@@ -77,6 +85,11 @@ func (o fastcgiObserver) Refused(ps fastcgi.ProtocolStatus) {
 func (o fastcgiObserver) Aborted() {
 	if o.l != nil {
 		o.l.Aborted()
+	}
+}
+func (o fastcgiObserver) ConnRefused() {
+	if o.l != nil {
+		o.l.ConnRefused()
 	}
 }
 

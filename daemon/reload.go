@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -12,36 +13,49 @@ import (
 	"github.com/gatewayd/gatewayd/config"
 )
 
+// needRestart reports whether a changed key is one a running daemon cannot
+// apply: the listeners' sockets and front ends, the metrics listener, the
+// log's encoder and the Server value the front ends were built with.
+func needRestart(key string) bool {
+	return strings.HasPrefix(key, "listeners") || strings.HasPrefix(key, "metrics") ||
+		key == "log.format" || key == "server_software"
+}
+
 // Reload reads the config file again and, when it is valid, swaps in its
-// routes, apps and log level without touching a connection. Listener changes
-// need a restart and are refused. On any error the running config stays.
-func (d *Daemon) Reload(ctx context.Context) (err error) {
+// routes, apps, log level, access log, validate and shutdown_timeout
+// without touching a connection. It returns the keys that changed. A change
+// it cannot apply (needRestart) refuses the whole reload, naming the keys:
+// a reload either applies every change or none. On any error the running
+// config stays.
+func (d *Daemon) Reload(ctx context.Context) (changed []string, err error) {
 	if d.metrics != nil {
 		defer func() { d.metrics.ConfigReloaded(time.Now(), err) }()
 	}
 	defer func() { d.status.ConfigReloaded(time.Now(), err) }()
 	cfg, err := config.Load(d.opts.ConfigPath)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	d.mu.Lock()
 	old := d.cfg
 	d.mu.Unlock()
-	if !slices.EqualFunc(cfg.Listeners, old.Listeners, func(a, b config.Listener) bool {
-		return a.Name == b.Name && a.Protocol == b.Protocol && a.Address == b.Address && a.RequestID == b.RequestID
-	}) {
-		return fmt.Errorf("reload: listeners changed; they need a restart")
+	if d.opts.App != nil {
+		// A library program's listeners come from its code or from systemd,
+		// not from the file, and its routes are its handler.
+		cfg.Listeners, cfg.Routes = old.Listeners, old.Routes
+		LibraryMetrics(cfg)
+	}
+	changed = config.Diff(old, cfg)
+	if fixed := slices.DeleteFunc(slices.Clone(changed), func(k string) bool { return !needRestart(k) }); len(fixed) > 0 {
+		return nil, fmt.Errorf("reload: %s changed, which needs a restart; nothing was applied", strings.Join(fixed, ", "))
 	}
 	var level zapcore.Level
 	if err := level.Set(cfg.Log.Level); err != nil {
-		return fmt.Errorf("reload: %w", err)
-	}
-	if cfg.Metrics != old.Metrics {
-		return fmt.Errorf("reload: metrics changed; it needs a restart")
+		return nil, fmt.Errorf("reload: %w", err)
 	}
 	apps, err := d.buildApps(cfg)
 	if err != nil {
-		return fmt.Errorf("reload: %w", err)
+		return nil, fmt.Errorf("reload: %w", err)
 	}
 	d.mu.Lock()
 	oldApps := d.apps
@@ -63,5 +77,5 @@ func (d *Daemon) Reload(ctx context.Context) (err error) {
 			d.opts.Log.Warn("closing the apps of the previous config", zap.Error(err))
 		}
 	}()
-	return nil
+	return changed, nil
 }

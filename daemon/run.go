@@ -2,9 +2,12 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
 
 	sd "github.com/coreos/go-systemd/v22/daemon"
 	"go.uber.org/zap"
@@ -38,16 +41,16 @@ func (d *Daemon) Run() error {
 		case sig := <-signals:
 			if sig == syscall.SIGHUP {
 				notify(log, reloadingState())
-				if err := d.Reload(context.Background()); err != nil {
+				if changed, err := d.Reload(context.Background()); err != nil {
 					log.Error("reload refused; the running config stays", zap.Error(err))
 				} else {
-					log.Info("reloaded", zap.String("config", d.opts.ConfigPath))
+					log.Info(reloadedMessage(changed), zap.String("config", d.opts.ConfigPath), zap.Strings("changed", changed))
 				}
 				notify(log, sd.SdNotifyReady)
 				continue
 			}
 			log.Info("shutting down", zap.String("signal", sig.String()),
-				zap.Duration("timeout", d.config().ShutdownTimeout))
+				zap.Duration("shutdown_timeout", d.config().ShutdownTimeout))
 			notify(log, sd.SdNotifyStopping)
 			return d.shutdownWithTimeout()
 		}
@@ -62,13 +65,32 @@ func (d *Daemon) config() *config.Config {
 }
 
 func (d *Daemon) shutdownWithTimeout() error {
-	ctx, cancel := context.WithTimeout(context.Background(), d.config().ShutdownTimeout)
+	timeout := d.config().ShutdownTimeout
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	err := d.Shutdown(ctx)
-	if err != nil {
-		d.opts.Log.Warn("shutdown cut requests short", zap.Error(err))
-		return nil
+	if n := d.cutShort.Load(); n > 0 {
+		d.opts.Log.Warn(cutShortMessage(n, timeout), zap.Int64("requests", n), zap.Duration("shutdown_timeout", timeout))
+	} else if err != nil {
+		d.opts.Log.Warn("shutdown: "+err.Error(), zap.Duration("shutdown_timeout", timeout))
 	}
 	d.opts.Log.Info("stopped")
 	return nil
+}
+
+// reloadedMessage says what a reload changed, for a person reading the log.
+func reloadedMessage(changed []string) string {
+	if len(changed) == 0 {
+		return "reloaded: nothing changed"
+	}
+	return "reloaded: " + strings.Join(changed, ", ") + " changed"
+}
+
+// cutShortMessage is the shutdown's account of the requests it stopped.
+func cutShortMessage(n int64, timeout time.Duration) string {
+	noun := "requests"
+	if n == 1 {
+		noun = "request"
+	}
+	return fmt.Sprintf("%d %s cut short after shutdown_timeout %s", n, noun, timeout)
 }

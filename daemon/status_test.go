@@ -318,7 +318,7 @@ log: {slow_request: 300ms}
 	browse(t, chromium, dir, page, "--screenshot="+shot, "--window-size=1500,900", "--hide-scrollbars")
 	if b, err := os.ReadFile(shot); err != nil || !bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) || len(b) < 10000 {
 		t.Errorf("screenshot: %d bytes, %v", len(b), err)
-	} else if out := os.Getenv("GATEWAYD_STATUS_SCREENSHOT"); out != "" {
+	} else if out := os.Getenv("GATEWAYD_TEST_STATUS_SCREENSHOT"); out != "" {
 		// How docs/status.png is made.
 		if err := os.WriteFile(out, b, 0o644); err != nil {
 			t.Error(err)
@@ -574,7 +574,7 @@ func TestStatusFollowsReloads(t *testing.T) {
 	loaded := s.Config.Loaded
 
 	writeConfig(t, path, base+"routes:\n  - {prefix: /, app: demo}\n  - {prefix: /x, app: demo}\nlog: {slow_request: 1500ms}\n")
-	if err := d.Reload(context.Background()); err != nil {
+	if _, err := d.Reload(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	s = snap()
@@ -584,7 +584,7 @@ func TestStatusFollowsReloads(t *testing.T) {
 	}
 
 	writeConfig(t, path, base+"routes:\n  - {prefix: nope, app: demo}\n")
-	if err := d.Reload(context.Background()); err == nil {
+	if _, err := d.Reload(context.Background()); err == nil {
 		t.Fatal("a bad config reloaded")
 	}
 	s2 := snap()
@@ -595,7 +595,7 @@ func TestStatusFollowsReloads(t *testing.T) {
 	// A listener's request_id is fixed in its handler: changing it is a
 	// listener change, which needs a restart.
 	writeConfig(t, path, strings.Replace(base, `address: "127.0.0.1:0"}`, `address: "127.0.0.1:0", request_id: {trust_header: true}}`, 1))
-	if err := d.Reload(context.Background()); err == nil || !strings.Contains(err.Error(), "listeners changed") {
+	if _, err := d.Reload(context.Background()); err == nil || !strings.Contains(err.Error(), "listeners[0].request_id.trust_header changed, which needs a restart") {
 		t.Errorf("reload with another request_id: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package daemon
 import (
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/activation"
@@ -29,9 +30,12 @@ func notify(log *zap.Logger, state string) {
 	}
 }
 
-// reloadingState is what systemd's Type=notify-reload wants before a reload.
+// reloadingState is what systemd's Type=notify-reload wants before a reload:
+// RELOADING=1 and the time of the request. SdNotifyMonotonicUsec returns the
+// whole "MONOTONIC_USEC=…\n" assignment, not only the number ("" where
+// there is no monotonic clock).
 func reloadingState() string {
-	return "RELOADING=1\nMONOTONIC_USEC=" + sd.SdNotifyMonotonicUsec()
+	return strings.TrimSuffix(sd.SdNotifyReloading+"\n"+sd.SdNotifyMonotonicUsec(), "\n")
 }
 
 // watchdog pings systemd's watchdog at half its interval until stop closes,

@@ -6,8 +6,11 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/gatewayd/gatewayd/internal/lograte"
 )
 
 // ParseWebServerAddrs parses FCGI_WEB_SERVER_ADDRS: IP addresses separated
@@ -29,7 +32,8 @@ func ParseWebServerAddrs(s string) ([]netip.Addr, error) {
 }
 
 // AllowOnly wraps l so that connections from IP addresses not in allowed are
-// closed as they are accepted, with a log line, as FastCGI says for
+// closed as they are accepted, with a log line (one per 10s, counting the
+// rest), as FastCGI says for
 // FCGI_WEB_SERVER_ADDRS. An empty allowed returns l itself. Connections
 // without an IP peer (unix sockets) are let through.
 func AllowOnly(l net.Listener, allowed []netip.Addr, log *zap.Logger) net.Listener {
@@ -46,6 +50,7 @@ type allowListener struct {
 	net.Listener
 	allowed []netip.Addr
 	log     *zap.Logger
+	logged  lograte.Limiter
 }
 
 func (l *allowListener) Accept() (net.Conn, error) {
@@ -58,8 +63,12 @@ func (l *allowListener) Accept() (net.Conn, error) {
 		if !ok || slices.Contains(l.allowed, ip) {
 			return c, nil
 		}
-		l.log.Warn("listener: connection from an address not in FCGI_WEB_SERVER_ADDRS closed",
-			zap.Stringer("remote", c.RemoteAddr()))
+		// Whoever can reach the socket can repeat this at will: one line
+		// per interval, counting the ones held back.
+		if ok, n := l.logged.Allow(time.Now()); ok {
+			l.log.Warn("listener: connection from an address not in FCGI_WEB_SERVER_ADDRS closed",
+				zap.Stringer("remote", c.RemoteAddr()), zap.Int64("suppressed", n))
+		}
 		c.Close()
 	}
 }

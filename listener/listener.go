@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -41,17 +42,55 @@ type Options struct {
 	// DefaultSocketMode (0660). Parse listeners[].socket_mode with
 	// ParseSocketMode.
 	SocketMode fs.FileMode
+	// Owner is the user a unix socket file is given, a name or a number
+	// (listeners[].socket_owner); only root may give a file away. Empty:
+	// the process's user.
+	Owner string
+	// Group is the group a unix socket file is given, a name or a number
+	// (listeners[].socket_group), e.g. the web server's www-data. Empty: the
+	// process's group, or the directory's when the directory is setgid.
+	Group string
 	// Log receives the replacement of a stale socket file. Nil means none.
 	Log *zap.Logger
 }
 
-// ParseSocketMode parses an octal file mode such as "0660" or "660"; ""
-// is DefaultSocketMode.
+// ErrOwner: socket_owner or socket_group names no user or group, or the
+// process may not give the socket to them.
+var ErrOwner = errors.New("listener: cannot give the socket its owner")
+
+// LookupOwner resolves a user and a group, names or numbers, to ids; -1
+// stands for an empty one. gatewayd check runs it too, so that a misspelt
+// group fails before serve.
+func LookupOwner(owner, group string) (uid, gid int, err error) {
+	uid, gid = -1, -1
+	if owner != "" {
+		u, err := user.Lookup(owner)
+		if err != nil {
+			if u, err = user.LookupId(owner); err != nil {
+				return -1, -1, fmt.Errorf("%w: socket_owner %q: no such user", ErrOwner, owner)
+			}
+		}
+		uid, _ = strconv.Atoi(u.Uid)
+	}
+	if group != "" {
+		g, err := user.LookupGroup(group)
+		if err != nil {
+			if g, err = user.LookupGroupId(group); err != nil {
+				return -1, -1, fmt.Errorf("%w: socket_group %q: no such group", ErrOwner, group)
+			}
+		}
+		gid, _ = strconv.Atoi(g.Gid)
+	}
+	return uid, gid, nil
+}
+
+// ParseSocketMode parses an octal file mode such as "0660", "660" or
+// "0o660"; "" is DefaultSocketMode.
 func ParseSocketMode(s string) (fs.FileMode, error) {
 	if s == "" {
 		return DefaultSocketMode, nil
 	}
-	n, err := strconv.ParseUint(s, 8, 32)
+	n, err := strconv.ParseUint(strings.TrimPrefix(s, "0o"), 8, 32)
 	if err != nil || n > 0o777 {
 		return 0, fmt.Errorf("%w %q: want an octal mode such as 0660", ErrSocketMode, s)
 	}
@@ -92,10 +131,38 @@ func Open(ctx context.Context, address string, o Options) (net.Listener, error) 
 	if log == nil {
 		log = zap.NewNop()
 	}
+	uid, gid, err := LookupOwner(o.Owner, o.Group)
+	if err != nil {
+		return nil, err
+	}
 	if err := clearStale(ctx, path, log); err != nil {
 		return nil, err
 	}
-	return listenUnix(ctx, path, mode)
+	return listenUnix(ctx, path, perm{mode: mode, uid: uid, gid: gid, owner: o.Owner, group: o.Group})
+}
+
+// perm is what a socket file is given before it appears at its path.
+type perm struct {
+	mode         fs.FileMode
+	uid, gid     int // -1: leave as created
+	owner, group string
+}
+
+// apply gives the socket file at p its owner, group and mode. The owner
+// goes first: chown clears nothing on a socket, but chmod must be last so
+// that the mode is exactly the one asked for.
+func (pm perm) apply(p string) error {
+	if pm.uid >= 0 || pm.gid >= 0 {
+		if err := os.Lchown(p, pm.uid, pm.gid); err != nil {
+			who := strings.Trim(pm.owner+":"+pm.group, ":")
+			hint := "only root may give a file to another user, and a process only to a group it is in (or the group a setgid directory gives)"
+			return fmt.Errorf("%w %s: %w; %s", ErrOwner, who, err, hint)
+		}
+	}
+	if err := os.Chmod(p, pm.mode); err != nil {
+		return fmt.Errorf("listener: setting socket mode: %w", err)
+	}
+	return nil
 }
 
 // clearStale removes a socket file nobody listens on and refuses a live one.
@@ -135,7 +202,7 @@ const maxSunPath = 103
 // that it never exists at path with the umask's looser mode. When that
 // longer path does not fit in a socket address, it listens at path and
 // changes the mode at once.
-func listenUnix(ctx context.Context, path string, mode fs.FileMode) (net.Listener, error) {
+func listenUnix(ctx context.Context, path string, pm perm) (net.Listener, error) {
 	var lc net.ListenConfig
 	dir, err := os.MkdirTemp(filepath.Dir(path), ".gatewayd-sock-")
 	if err == nil {
@@ -148,9 +215,9 @@ func listenUnix(ctx context.Context, path string, mode fs.FileMode) (net.Listene
 			}
 			ul := l.(*net.UnixListener)
 			ul.SetUnlinkOnClose(false)
-			if err := os.Chmod(tmp, mode); err != nil {
+			if err := pm.apply(tmp); err != nil {
 				l.Close()
-				return nil, fmt.Errorf("listener: setting socket mode: %w", err)
+				return nil, err
 			}
 			if err := os.Rename(tmp, path); err != nil {
 				l.Close()
@@ -165,10 +232,10 @@ func listenUnix(ctx context.Context, path string, mode fs.FileMode) (net.Listene
 	}
 	ul := l.(*net.UnixListener)
 	ul.SetUnlinkOnClose(false)
-	if err := os.Chmod(path, mode); err != nil {
+	if err := pm.apply(path); err != nil {
 		l.Close()
 		os.Remove(path)
-		return nil, fmt.Errorf("listener: setting socket mode: %w", err)
+		return nil, err
 	}
 	return newUnixListener(ul, path), nil
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"sync"
 	"time"
 
@@ -367,7 +366,7 @@ type outcome struct {
 
 // httpError answers status with a short plain-text body.
 func httpError(w http.ResponseWriter, status int) {
-	http.Error(w, strconv.Itoa(status)+" "+http.StatusText(status), status)
+	handler.Error(w, status)
 }
 
 func unavailable(w http.ResponseWriter) {

@@ -518,7 +518,7 @@ func idempotent(method string) bool {
 }
 
 func statusText(code int) string {
-	return strconv.Itoa(code) + " " + strings.ToLower(http.StatusText(code))
+	return strings.TrimSuffix(handler.ErrorText(code), "\n")
 }
 
 // redirectSlash sends a directory path without its trailing slash to the

@@ -69,7 +69,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	pi := env["PATH_INFO"]
 	route, ok := rt.Match(pi)
 	if !ok {
-		http.NotFound(w, r)
+		handler.Error(w, http.StatusNotFound)
 		return
 	}
 	handler.InfoFrom(r.Context()).SetRoute(route.Prefix, route.Kind)

@@ -83,7 +83,7 @@ func (s *Static) Close() error { return s.root.Close() }
 func (s *Static) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
-		http.Error(w, "405 method not allowed", http.StatusMethodNotAllowed)
+		handler.Error(w, http.StatusMethodNotAllowed)
 		return
 	}
 	var scriptName, pathInfo, query string
@@ -96,7 +96,7 @@ func (s *Static) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		s.log.Info("refused a path outside the root", zap.String("request_id", requestID(r)),
 			zap.String("path_info", pathInfo))
-		http.Error(w, "400 bad request", http.StatusBadRequest)
+		handler.Error(w, http.StatusBadRequest)
 		return
 	}
 	if !s.dotfiles && environ.IsDotfilePath(name) {
@@ -108,7 +108,7 @@ func (s *Static) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	f, fi, status := s.open(r, name)
 	if status != 0 {
-		http.Error(w, strconv.Itoa(status)+" "+strings.ToLower(http.StatusText(status)), status)
+		handler.Error(w, status)
 		return
 	}
 	defer f.Close()
@@ -128,7 +128,7 @@ func (s *Static) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			idx.Close()
 		}
 		if !s.list {
-			http.Error(w, "403 forbidden", http.StatusForbidden)
+			handler.Error(w, http.StatusForbidden)
 			return
 		}
 		s.serveList(w, r, f, name, scriptName+pathInfo)
@@ -136,7 +136,7 @@ func (s *Static) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !fi.Mode().IsRegular() || strings.HasSuffix(pathInfo, "/") {
 		// "/a.txt/" names a directory that is not there.
-		http.Error(w, "404 page not found", http.StatusNotFound)
+		handler.Error(w, http.StatusNotFound)
 		return
 	}
 	serveFile(w, r, f, fi)

@@ -14,14 +14,15 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/gatewayd/gatewayd/config"
+	"github.com/gatewayd/gatewayd/core/handler"
 	"github.com/gatewayd/gatewayd/daemon"
 	"github.com/gatewayd/gatewayd/protocol/cgi"
 )
 
 // cgiErrorBody is the body of the 500 answer when gatewayd cannot start in
 // CGI mode; the reason goes to stderr, the web server's error log. It is the
-// core's 500 page, word for word.
-const cgiErrorBody = "A server error occurred.  Please contact the administrator.\n"
+// core's 500 page.
+const cgiErrorBody = handler.ServerErrorBody
 
 // runCGI answers one request as a CGI program (gatewayd cgi [--config FILE],
 // or no subcommand with GATEWAY_INTERFACE set). The config comes from

@@ -156,7 +156,7 @@ func TestSIGHUPUnderLoadThroughNginx(t *testing.T) {
 			if len(s.failures) > 0 || len(s.statuses) != 1 {
 				t.Errorf("statuses %v, failures %v\nnginx: %s", s.statuses, s.failures, peertest.NginxErrorLog(ndir))
 			}
-			if !strings.Contains(gw.Output(), `"reloaded"`) {
+			if !strings.Contains(gw.Output(), `"msg":"reloaded: routes[1].prefix changed"`) {
 				t.Errorf("no reload logged:\n%s", gw.Output())
 			}
 		})

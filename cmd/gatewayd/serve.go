@@ -30,8 +30,12 @@ func runServe(path string, stderr io.Writer) int {
 		log.Error("cannot start", zap.Error(err))
 		return 1
 	}
+	metricsURL := ""
+	if a := d.MetricsAddr(); a != nil {
+		metricsURL = "http://" + a.String() + cfg.Metrics.Path
+	}
 	log.Info(startMessage(cfg, path, d), zap.String("version", config.Version),
-		zap.String("config", path), zap.Int("pid", os.Getpid()))
+		zap.String("config", path), zap.String("metrics", metricsURL), zap.Int("pid", os.Getpid()))
 	if err := d.Run(); err != nil {
 		return 1
 	}
@@ -51,6 +55,11 @@ func startMessage(cfg *config.Config, path string, d *daemon.Daemon) string {
 	msg := "serving " + strings.Join(apps, ", ") + " over " + strings.Join(where, ", ")
 	if path == "" {
 		msg += " (no config file: defaults)"
+	}
+	if a := d.MetricsAddr(); a != nil {
+		msg += "; metrics on http://" + a.String() + cfg.Metrics.Path
+	} else {
+		msg += "; metrics off"
 	}
 	return msg
 }

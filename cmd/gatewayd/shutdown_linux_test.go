@@ -52,6 +52,11 @@ func TestShutdownStopsRunningScripts(t *testing.T) {
 	if took := time.Since(start); took > 6*time.Second {
 		t.Errorf("shutdown took %v with shutdown_timeout 1s and kill_grace 500ms", took)
 	}
+	// A person reads what happened, not "context deadline exceeded".
+	if out := d.p.Output(); !strings.Contains(out, `"msg":"1 request cut short after shutdown_timeout 1s"`) ||
+		strings.Contains(out, "context deadline exceeded") || strings.Contains(out, "abort Handler") {
+		t.Errorf("the shutdown's account:\n%s", out)
+	}
 	// The script led its own process group; neither it nor its sleep child
 	// may be left running. (A killed orphan can linger as a zombie when the
 	// machine's init does not reap, as in containers: that is not running.)

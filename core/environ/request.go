@@ -16,6 +16,32 @@ import (
 // ErrNoMethod is returned by [Env.Request] when REQUEST_METHOD is missing.
 var ErrNoMethod = errors.New("environ: REQUEST_METHOD is not set")
 
+// ErrContentLength is returned (wrapped) by [Env.Request] when
+// CONTENT_LENGTH is not what [ParseContentLength] accepts.
+var ErrContentLength = errors.New("environ: bad CONTENT_LENGTH")
+
+// maxLengthDigits bounds CONTENT_LENGTH so that it always fits an int64.
+const maxLengthDigits = 18
+
+// ParseContentLength parses a CONTENT_LENGTH value the way every front end
+// must: one to 18 decimal digits and nothing else (RFC 9110 §8.6: 1*DIGIT).
+// A sign, spaces, an exponent or a longer number are refused rather than
+// read one way here and another way by the peer; 18 digits are an exabyte.
+func ParseContentLength(s string) (int64, bool) {
+	if s == "" || len(s) > maxLengthDigits {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
 // Request builds the *http.Request an app runs with from the environment and
 // the request body:
 //   - Method from REQUEST_METHOD, Proto from SERVER_PROTOCOL (HTTP/1.0 when unset);
@@ -83,9 +109,9 @@ func (e Env) fill(r *http.Request, body io.Reader) error {
 	}
 	r.ContentLength = -1
 	if cl := e["CONTENT_LENGTH"]; cl != "" {
-		n, err := strconv.ParseInt(cl, 10, 64)
-		if err != nil || n < 0 {
-			return fmt.Errorf("environ: bad CONTENT_LENGTH %q", cl)
+		n, ok := ParseContentLength(cl)
+		if !ok {
+			return fmt.Errorf("%w %q", ErrContentLength, cl)
 		}
 		r.ContentLength = n
 		r.Header["Content-Length"] = []string{cl}

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/gatewayd/gatewayd/core/environ"
+	"github.com/gatewayd/gatewayd/internal/lograte"
 )
 
 // DefaultBufferSize is how many body bytes the handler holds back, when
@@ -24,6 +25,10 @@ const DefaultBufferSize = 8 << 10
 
 // errorBody is the whole body of the 500 page: no diagnostics, by design.
 const errorBody = "A server error occurred.  Please contact the administrator.\n"
+
+// badRequestBody is the whole body of the 400 page for an environment that
+// builds no request (no REQUEST_METHOD, a malformed CONTENT_LENGTH).
+const badRequestBody = "Bad Request\n"
 
 // ErrAbortHandler is what a Result carries when the app panicked with
 // http.ErrAbortHandler: the response is cut off without a stack in the log.
@@ -43,9 +48,11 @@ var ErrShortBody = errors.New("handler: body shorter than the declared Content-L
 type Handler struct {
 	// App is the application. Required.
 	App http.Handler
-	// OriginServer selects the response form of Serve: true writes an HTTP
-	// status line, Date and Server (an HTTP origin server, or NPH); false
-	// writes a "Status:" header (CGI, FastCGI, SCGI). Default false.
+	// OriginServer selects the response form of a request whose Form is
+	// FormDefault: true writes an HTTP status line, Date and Server (an HTTP
+	// origin server, or NPH); false writes a "Status:" header (CGI, FastCGI,
+	// SCGI). Default false. Front ends do not change it: each asks for its
+	// own form in Request.Form, so that one Handler can serve several.
 	OriginServer bool
 	// ServerSoftware is the Server header added in origin-server form unless
 	// the app set one. Empty adds none.
@@ -70,10 +77,11 @@ type Handler struct {
 	// response header, unless the app set one. Default false.
 	RequestIDHeader bool
 
-	once  sync.Once
-	ids   *idSource
-	dates dateCache
-	bufs  sync.Pool
+	once   sync.Once
+	badEnv lograte.Limiter // warnings about environments that build no request
+	ids    *idSource
+	dates  dateCache
+	bufs   sync.Pool
 }
 
 // Observer watches requests go through a Handler, for metrics and access logs.
@@ -99,6 +107,35 @@ type Request struct {
 	// HTTP, when set, is the request as net/http parsed it; the handler uses
 	// it (with Env in its context) instead of rebuilding one from Env.
 	HTTP *http.Request
+	// Form is the response form the front end answers in. The form belongs
+	// to the front end, not to the Handler: a Handler shared by an HTTP and a
+	// FastCGI front end answers each in its own form.
+	Form Form
+}
+
+// Form is a response form: how the status and the headers the core adds
+// are written.
+type Form uint8
+
+const (
+	// FormDefault takes the form from Handler.OriginServer.
+	FormDefault Form = iota
+	// FormGateway is the CGI form: a "Status: 200 OK" header, no Date or
+	// Server (CGI, FastCGI, SCGI).
+	FormGateway
+	// FormOrigin is an HTTP origin server's: a status line, Date and Server.
+	FormOrigin
+)
+
+// origin reports whether req is answered in origin-server form.
+func (h *Handler) origin(req *Request) bool {
+	switch req.Form {
+	case FormGateway:
+		return false
+	case FormOrigin:
+		return true
+	}
+	return h.OriginServer
 }
 
 // Result says how a request went.
@@ -148,14 +185,16 @@ func (h *Handler) date() string {
 }
 
 // Serve runs the app for req and writes the response to out, in the form
-// OriginServer selects. It does not close out. When the app flushes and out
-// has a method Flush() error, that is called after out got the bytes.
+// req.Form (or, for FormDefault, OriginServer) selects. It does not close out.
+// When the app flushes and out has a method Flush() error, that is called
+// after out got the bytes.
 func (h *Handler) Serve(ctx context.Context, req *Request, out io.Writer) Result {
 	h.init()
 	bw := h.bufs.Get().(*bufio.Writer)
 	bw.Reset(out)
-	s := streamSink{w: bw, out: out, origin: h.OriginServer, h: h}
-	if h.OriginServer {
+	origin := h.origin(req)
+	s := streamSink{w: bw, out: out, origin: origin, h: h}
+	if origin {
 		s.proto = statusLineProto(req.Env["SERVER_PROTOCOL"])
 	}
 	res := h.ServeSink(ctx, req, &s)
@@ -215,11 +254,16 @@ func (h *Handler) ServeSink(ctx context.Context, req *Request, sink Sink) (res R
 		}
 		r, err := req.Env.RequestWithContext(ctx, in)
 		if err != nil {
-			h.Log.Error("bad request environment", zap.String("request_id", info.ID),
-				zap.String("protocol", req.Protocol), zap.Error(err))
+			// The environment came from the peer (a web server's params, a
+			// CGI host's variables): its fault is a 400, logged as a
+			// warning it cannot multiply, not a 500 that pages someone.
+			if ok, n := h.badEnv.Allow(time.Now()); ok {
+				h.Log.Warn("bad request environment; answering 400", zap.String("request_id", info.ID),
+					zap.String("protocol", req.Protocol), zap.Error(err), zap.Int64("suppressed", n))
+			}
 			w := st.writer(h, sink, nil, req)
-			w.sendError()
-			return w.result(fmt.Errorf("handler: building the request: %w", err), body)
+			w.sendStatus(http.StatusBadRequest, badRequestBody)
+			return w.result(nil, body)
 		}
 		hr = r
 	}

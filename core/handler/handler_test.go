@@ -350,12 +350,19 @@ func TestRequestBodyAndInfo(t *testing.T) {
 	}
 }
 
-func TestBadEnvironmentGives500(t *testing.T) {
-	e := env("GET", "HTTP/1.1")
-	e["CONTENT_LENGTH"] = "lots"
-	got, res := serve(t, &Handler{App: http.HandlerFunc(hello)}, e, nil)
-	if got != page500 || res.Err == nil {
-		t.Errorf("output %q result %+v", got, res)
+// TestBadEnvironmentGives400: an environment that builds no request is the
+// peer's fault (a web server's params, a CGI host's variables): 400, not the
+// 500 page, and no error in the result, so that it does not count as
+// gatewayd failing.
+func TestBadEnvironmentGives400(t *testing.T) {
+	for _, cl := range []string{"lots", "-1", "+5", "1e3", " 5"} {
+		e := env("GET", "HTTP/1.1")
+		e["CONTENT_LENGTH"] = cl
+		got, res := serve(t, &Handler{App: http.HandlerFunc(hello)}, e, nil)
+		want := "Status: 400 Bad Request\r\nContent-Length: 12\r\nContent-Type: text/plain\r\n\r\nBad Request\n"
+		if got != want || res.Err != nil || res.Status != 400 {
+			t.Errorf("CONTENT_LENGTH %q: output %q result %+v", cl, got, res)
+		}
 	}
 }
 

@@ -29,6 +29,7 @@ type responseWriter struct {
 	info   *Info
 	ctx    *requestContext // cancelled when the output breaks
 	isHead bool
+	origin bool // answer in origin-server form (Server header)
 
 	header      http.Header // what the app sees and changes
 	sent        http.Header // the header as it was at WriteHeader
@@ -59,6 +60,7 @@ func (w *responseWriter) init(h *Handler, sink Sink, r *http.Request, ctx *reque
 	}
 	w.h, w.sink, w.req, w.info, w.ctx = h, sink, req, info, ctx
 	w.isHead = r != nil && r.Method == http.MethodHead
+	w.origin = h.origin(req)
 	w.header = make(http.Header, 4)
 	w.hold = hold
 	w.declared = -1
@@ -195,7 +197,7 @@ func (w *responseWriter) sendHead(final bool) error {
 			h["Content-Length"] = w.cl[:]
 		}
 	}
-	if w.h.OriginServer && w.h.ServerSoftware != "" {
+	if w.origin && w.h.ServerSoftware != "" {
 		if _, ok := h["Server"]; !ok {
 			w.server[0] = w.h.ServerSoftware
 			h["Server"] = w.server[:]
@@ -340,13 +342,18 @@ func (w *responseWriter) fail(err error) {
 
 // sendError sends the fixed 500 page in place of whatever the app had set.
 func (w *responseWriter) sendError() {
+	w.sendStatus(http.StatusInternalServerError, errorBody)
+}
+
+// sendStatus sends a plain-text page of the core's own, without the app.
+func (w *responseWriter) sendStatus(status int, body string) {
 	w.buf = nil
-	w.status = http.StatusInternalServerError
+	w.status = status
 	h := http.Header{
 		"Content-Type":   {"text/plain"},
-		"Content-Length": {strconv.Itoa(len(errorBody))},
+		"Content-Length": {strconv.Itoa(len(body))},
 	}
-	if w.h.OriginServer && w.h.ServerSoftware != "" {
+	if w.origin && w.h.ServerSoftware != "" {
 		h["Server"] = []string{w.h.ServerSoftware}
 	}
 	w.addRequestID(h)
@@ -356,7 +363,7 @@ func (w *responseWriter) sendError() {
 		return
 	}
 	if !w.isHead {
-		if _, err := w.writeBody([]byte(errorBody)); err != nil {
+		if _, err := w.writeBody([]byte(body)); err != nil {
 			return
 		}
 	}

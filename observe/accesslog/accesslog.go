@@ -28,6 +28,7 @@
 package accesslog
 
 import (
+	"errors"
 	"strings"
 
 	"go.uber.org/zap"
@@ -87,7 +88,13 @@ func (l *Logger) End(req *handler.Request, info *handler.Info, res *handler.Resu
 		zap.String("route", route),
 		zap.String("app", app),
 	)
-	if res.Err != nil {
+	switch {
+	case errors.Is(res.Err, handler.ErrAbortHandler):
+		// An app stops a response on purpose (a timeout, a shutdown, a
+		// client gone); its own line said why. "net/http: abort Handler"
+		// would tell a person nothing.
+		fields = append(fields, zap.String("error", "response cut short"))
+	case res.Err != nil:
 		fields = append(fields, zap.Error(res.Err))
 	}
 	if res.Truncated {

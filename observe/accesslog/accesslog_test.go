@@ -139,7 +139,7 @@ func TestErrorAndIncomplete(t *testing.T) {
 	if fail["status"] != int64(500) || !strings.Contains(fail["error"].(string), "app failure") || fail["incomplete"] != nil {
 		t.Errorf("failed request: %v", fail)
 	}
-	if cut["status"] != int64(200) || cut["incomplete"] != true || cut["error"] == nil {
+	if cut["status"] != int64(200) || cut["incomplete"] != true || cut["error"] != "response cut short" {
 		t.Errorf("cut request: %v", cut)
 	}
 }

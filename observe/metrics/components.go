@@ -15,6 +15,7 @@ type Listener struct {
 	perConn  prometheus.Observer
 	aborted  prometheus.Counter
 	refused  [4]prometheus.Counter // refuseReasons, then other
+	connsRef prometheus.Counter
 }
 
 // Listener returns the recorder of the listener named name (the config's
@@ -27,6 +28,7 @@ func (m *Metrics) Listener(name, protocol string) *Listener {
 		accepted: m.connsAccepted.WithLabelValues(name, protocol),
 		perConn:  m.reqsPerConn.WithLabelValues(name, protocol),
 		aborted:  m.aborted.WithLabelValues(name, protocol),
+		connsRef: m.connsRefused.WithLabelValues(name, protocol),
 	}
 	for i := range l.refused {
 		l.refused[i] = m.refused.WithLabelValues(name, protocol, labelAt(refuseReasons, i))
@@ -57,6 +59,11 @@ func (l *Listener) ConnClosed(requests int) {
 func (l *Listener) Refused(reason string) {
 	l.refused[index(reason, refuseReasons)].Inc()
 }
+
+// ConnRefused records a connection over the listener's max_conns: closed,
+// or answered overloaded, without serving a request. The log shows such
+// refusals one line per interval; this counts every one.
+func (l *Listener) ConnRefused() { l.connsRef.Inc() }
 
 // Aborted records a request the peer abandoned before its response ended:
 // FCGI_ABORT_REQUEST, or a client that went away.

@@ -5,6 +5,8 @@ import (
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/gatewayd/gatewayd/core/handler"
 )
 
 // DefaultPath is where Handler serves metrics when path is empty.
@@ -46,7 +48,7 @@ func (m *Metrics) Handler(path string, ready func() error) http.Handler {
 			}
 			plain(w, r, http.StatusOK, "ok\n")
 		default:
-			http.NotFound(w, r)
+			handler.Error(w, http.StatusNotFound)
 		}
 	})
 }

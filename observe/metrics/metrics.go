@@ -73,6 +73,7 @@ type Metrics struct {
 	reqsPerConn   *prometheus.HistogramVec
 	aborted       *prometheus.CounterVec
 	refused       *prometheus.CounterVec
+	connsRefused  *prometheus.CounterVec
 
 	cgiRunning   *prometheus.GaugeVec
 	cgiStarted   *prometheus.CounterVec
@@ -148,6 +149,9 @@ func New(reg prometheus.Registerer, build BuildInfo) *Metrics {
 		perConnBuckets, "listener", "protocol")
 	m.aborted = counter("listener", "aborted_requests_total",
 		"Requests the peer abandoned before the response ended (FCGI_ABORT_REQUEST, client gone).",
+		"listener", "protocol")
+	m.connsRefused = counter("listener", "refused_connections_total",
+		"Connections over max_conns, closed or answered overloaded without serving a request.",
 		"listener", "protocol")
 	m.refused = counter("listener", "refused_requests_total",
 		"Requests refused without running an app, by reason (overloaded, cant_mpx_conn, unknown_role, other).",

@@ -512,8 +512,8 @@ func TestHandlerEndpoints(t *testing.T) {
 		{"GET", "/healthz", 200, "ok\n"},
 		{"HEAD", "/healthz", 200, ""},
 		{"GET", "/readyz", 503, "not ready: listeners not open\n"},
-		{"GET", "/metrics", 404, "404 page not found\n"},
-		{"GET", "/", 404, "404 page not found\n"},
+		{"GET", "/metrics", 404, "404 Not Found\n"},
+		{"GET", "/", 404, "404 Not Found\n"},
 	}
 	for _, tc := range tests {
 		if code, body := get(tc.method, tc.path); code != tc.code || body != tc.body {

@@ -124,10 +124,9 @@ func TestServeEnv(t *testing.T) {
 			want: "Status: 200 OK\r\nContent-Length: 23\r\nContent-Type: text/plain\r\n\r\n",
 		},
 		{
-			name: "no REQUEST_METHOD: the 500 page",
+			name: "no REQUEST_METHOD: the host's fault, 400",
 			env:  environ.Env{"SERVER_NAME": "x"},
-			want: "Status: 500 Internal Server Error\r\nContent-Length: 60\r\nContent-Type: text/plain\r\n\r\n" +
-				"A server error occurred.  Please contact the administrator.\n",
+			want: "Status: 400 Bad Request\r\nContent-Length: 12\r\nContent-Type: text/plain\r\n\r\nBad Request\n",
 		},
 	}
 	for _, tt := range tests {

@@ -262,6 +262,15 @@ func FuzzServe(f *testing.F) {
 	f.Add(encodeRequest(1, roleResponder, 0, postParams("/echo", 3), []byte("abc"), false))
 	f.Add(encodeRequest(2, roleAuthorizer, 0, getParams("/auth"), nil, false))
 	f.Add(append(appendBeginRequest(nil, 1, roleResponder, 0), appendRecord(nil, typeAbortRequest, 1, nil)...))
+	// The web server's faults answered 400, and a header cut after a
+	// complete request.
+	bad := postParams("/echo", 3)
+	bad["CONTENT_LENGTH"] = "1e3"
+	f.Add(encodeRequest(1, roleResponder, flagKeepConn, bad, []byte("abc"), false))
+	noMethod := getParams("/hello")
+	delete(noMethod, "REQUEST_METHOD")
+	f.Add(encodeRequest(1, roleResponder, 0, noMethod, nil, false))
+	f.Add(append(encodeRequest(1, roleResponder, flagKeepConn, getParams("/hello"), nil, false), 1, 1, 0))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s := newServer(newTestApp())
 		s.ReadTimeout = 50 * time.Millisecond

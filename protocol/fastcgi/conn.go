@@ -17,6 +17,7 @@ import (
 
 	"github.com/gatewayd/gatewayd/core/environ"
 	"github.com/gatewayd/gatewayd/internal/fcgiwire"
+	"github.com/gatewayd/gatewayd/internal/linger"
 )
 
 const (
@@ -57,6 +58,8 @@ type conn struct {
 	scratch  []byte
 
 	wdSet time.Time // when the writer (flushLocked) last set the write deadline
+
+	lingerUntil atomic.Int64 // the lingering close's deadline (unix ns), once it began
 
 	wake chan struct{} // tells writeLoop that output is queued
 	done chan struct{} // closed when the connection is torn down
@@ -123,6 +126,9 @@ func (c *conn) teardown(err error) {
 	var pe *protocolError
 	var ne net.Error
 	switch {
+	case c.lingerUntil.Load() != 0:
+		// The answers were complete; what ended was the drain after them
+		// (the web server closed, or cut a record it no longer needed).
 	case errors.As(err, &pe):
 		c.logger().Warn("fastcgi: protocol error; closing connection", zap.Error(err))
 	case errors.As(err, &ne) && ne.Timeout():
@@ -209,7 +215,7 @@ func (c *conn) flushLocked() {
 				c.werr = errConnClosed
 				c.room.Broadcast()
 				c.mu.Unlock()
-				c.rwc.Close()
+				c.linger()
 				c.mu.Lock()
 			}
 			return
@@ -247,6 +253,22 @@ func (c *conn) flushLocked() {
 			return
 		}
 	}
+}
+
+// linger ends a connection whose answers are all written. The web server
+// may still be sending a body the app did not read (nginx without
+// fastcgi_keep_conn goes on sending FCGI_STDIN after the response); closing
+// now would reset the connection and destroy the answer. So the write side
+// is shut, which tells the web server the answers are complete, and the
+// reading goroutine goes on discarding records until the web server closes
+// or the drain's deadline passes; then it closes the connection.
+func (c *conn) linger() {
+	deadline, ok := linger.Start(c.rwc, c.srv.lim.readTimeout)
+	if !ok {
+		c.rwc.Close()
+		return
+	}
+	c.lingerUntil.Store(deadline.UnixNano())
 }
 
 // output queues p as records of type t for r.
@@ -315,7 +337,20 @@ func (c *conn) reply(fn func([]byte) []byte) error {
 
 // readRecord reads and handles one record.
 func (c *conn) readRecord() error {
-	if c.mayBlock() {
+	if c.br.Buffered() == 0 {
+		// Between records: only the deadlines of heads still expected (the
+		// first record, a request's parameters) bound the wait; an idle
+		// kept connection waits for the web server's next request.
+		c.armDeadline(false)
+		if _, err := c.br.Peek(1); err != nil {
+			return err
+		}
+	}
+	if c.br.Buffered() < fcgiwire.HeaderLen {
+		// A record has begun: the rest of its header is bounded by
+		// ReadTimeout like the rest of any record.
+		c.armDeadline(true)
+	} else if c.mayBlock() {
 		c.armDeadline(false)
 	}
 	hb, err := c.br.Peek(fcgiwire.HeaderLen)
@@ -371,10 +406,27 @@ func (c *conn) armDeadline(midRecord bool) {
 			d = w
 		}
 	}
+	if ld := c.lingerDeadline(); !ld.IsZero() && (d.IsZero() || ld.Before(d)) {
+		d = ld
+	}
 	if !d.Equal(c.deadline) {
 		c.deadline = d
 		c.rwc.SetReadDeadline(d)
+		// writeLoop may have started the lingering close meanwhile: its
+		// deadline must stay in force.
+		if ld := c.lingerDeadline(); !ld.IsZero() && (d.IsZero() || ld.Before(d)) {
+			c.deadline = ld
+			c.rwc.SetReadDeadline(ld)
+		}
 	}
+}
+
+// lingerDeadline is the end of the lingering close, zero before it.
+func (c *conn) lingerDeadline() time.Time {
+	if ns := c.lingerUntil.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
 }
 
 // content reads n content bytes into a scratch buffer valid until the next
@@ -577,24 +629,30 @@ func (c *conn) paramsEnd(r *request) error {
 	// adds: a map sized by a guess took twice the memory for nginx's
 	// usual 20-odd parameters.
 	lim := fcgiwire.Limits{MaxBytes: -1, MaxPairs: -1}
-	n := 0
-	_ = fcgiwire.DecodePairs(s, lim, func(string, string) { n++ })
-	env := make(environ.Env, n+4)
+	pairs := 0
+	_ = fcgiwire.DecodePairs(s, lim, func(string, string) { pairs++ })
+	env := make(environ.Env, pairs+4)
 	if err := fcgiwire.DecodePairs(s, lim, func(name, value string) { env[name] = value }); err != nil {
-		c.logger().Warn("fastcgi: malformed FCGI_PARAMS; answering 400", zap.Error(err), zap.Uint16("id", r.id))
-		return c.reject(r, 400, "Bad Request")
+		return c.badRequest(r, "fastcgi: malformed FCGI_PARAMS; answering 400", zap.Error(err))
 	}
 	normalize(env, r.role, c.srv.LiteralPaths, c.srv.core.ServerSoftware)
+	// The web server's faults are answered 400 here, before an app or a
+	// body buffer is spent on them; the core would answer them 500, as if
+	// gatewayd had failed.
+	if env["REQUEST_METHOD"] == "" {
+		return c.badRequest(r, "fastcgi: request without REQUEST_METHOD; answering 400")
+	}
+	cl, hasLength := env["CONTENT_LENGTH"]
+	n, ok := environ.ParseContentLength(cl)
+	if hasLength && !ok {
+		return c.badRequest(r, "fastcgi: malformed CONTENT_LENGTH; answering 400", zap.String("content_length", cl))
+	}
 	r.env = env
 	if r.role == fcgiwire.RoleAuthorizer {
 		c.start(r, false)
 		return nil
 	}
-	if cl, ok := env["CONTENT_LENGTH"]; ok {
-		n, err := strconv.ParseInt(cl, 10, 64)
-		if err != nil || n < 0 {
-			n = -1
-		}
+	if hasLength {
 		r.limit = n
 		c.start(r, n != 0)
 		return nil
@@ -728,6 +786,16 @@ func (c *conn) abort(id uint16) error {
 	r.cancel()
 	r.body.fail(context.Canceled)
 	return nil
+}
+
+// badRequest answers r 400 for a fault of the web server's, with a warning
+// that a flood of such requests cannot multiply: one line per interval,
+// counting the ones held back.
+func (c *conn) badRequest(r *request, msg string, fields ...zap.Field) error {
+	if ok, n := c.srv.badInput.Allow(time.Now()); ok {
+		c.logger().Warn(msg, append(fields, zap.Uint16("id", r.id), zap.Int64("suppressed", n))...)
+	}
+	return c.reject(r, 400, "Bad Request")
 }
 
 // reject answers r with a status of its own, without running the app.

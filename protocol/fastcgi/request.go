@@ -85,7 +85,7 @@ func (r *request) runWithoutBody() { r.run(false) }
 func (r *request) run(withBody bool) {
 	c := r.c
 	defer c.handlers.Done()
-	req := handler.Request{Env: r.env, Errors: &r.stderr, Protocol: "fastcgi"}
+	req := handler.Request{Env: r.env, Errors: &r.stderr, Protocol: "fastcgi", Form: handler.FormGateway}
 	if withBody {
 		req.Body = &r.body
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatewayd/gatewayd/core/handler"
 	"github.com/gatewayd/gatewayd/internal/fcgiwire"
+	"github.com/gatewayd/gatewayd/internal/lograte"
 	"github.com/gatewayd/gatewayd/internal/workers"
 )
 
@@ -41,7 +42,8 @@ var ErrServerClosed = errors.New("fastcgi: server closed")
 type Server struct {
 	// Handler runs the application. Required. The server uses its App,
 	// ServerSoftware, BufferSize, Log, Observer and Now, and always answers
-	// in gateway form ("Status: 200 OK"), whatever OriginServer says.
+	// in gateway form ("Status: 200 OK"), whatever OriginServer says; the
+	// Handler is not changed, so that it may serve other front ends too.
 	Handler *handler.Handler
 
 	// MaxConns is how many connections are served at once; a connection
@@ -91,18 +93,20 @@ type Server struct {
 	// Observer, when set, is told about connections, refusals and aborts.
 	Observer Observer
 
-	once    sync.Once
-	core    *handler.Handler
-	log     *zap.Logger
-	lim     limits
-	mu      sync.Mutex
-	lns     map[*net.Listener]struct{}
-	conns   map[*conn]struct{}
-	active  int // connections within MaxConns
-	refuse  int // connections over it, being answered FCGI_OVERLOADED
-	closing bool
-	idle    chan struct{} // closed when closing and no connection is left
-	workers workers.Pool  // runs connections and requests on goroutines that keep their grown stacks
+	once     sync.Once
+	core     *handler.Handler
+	badInput lograte.Limiter // warnings about the web server's malformed requests
+	refused  lograte.Limiter // warnings about connections over MaxConns
+	log      *zap.Logger
+	lim      limits
+	mu       sync.Mutex
+	lns      map[*net.Listener]struct{}
+	conns    map[*conn]struct{}
+	active   int // connections within MaxConns
+	refuse   int // connections over it, being answered FCGI_OVERLOADED
+	closing  bool
+	idle     chan struct{} // closed when closing and no connection is left
+	workers  workers.Pool  // runs connections and requests on goroutines that keep their grown stacks
 }
 
 // Observer is told what happens on a Server's connections, for metrics. Its
@@ -119,6 +123,9 @@ type Observer interface {
 	Refused(status ProtocolStatus)
 	// Aborted is called for each FCGI_ABORT_REQUEST that found its request.
 	Aborted()
+	// ConnRefused is called for each connection over MaxConns (its first
+	// request is then answered FCGI_OVERLOADED, or it is closed at once).
+	ConnRefused()
 }
 
 // limits are the Server's limits with defaults applied.
@@ -150,11 +157,7 @@ func (s *Server) init() {
 			readTimeout:  orDefault(s.ReadTimeout, DefaultReadTimeout),
 			writeTimeout: orDefault(s.WriteTimeout, DefaultWriteTimeout),
 		}
-		if h := s.Handler; h != nil {
-			// FastCGI answers in gateway form ("Status: 200 OK").
-			h.OriginServer = false
-			s.core = h
-		}
+		s.core = s.Handler
 		s.lns = make(map[*net.Listener]struct{})
 		s.conns = make(map[*conn]struct{})
 		s.idle = make(chan struct{})
@@ -256,8 +259,7 @@ func (s *Server) newConn(rw net.Conn) *conn {
 		if s.refuse >= maxRefusing {
 			s.mu.Unlock()
 			rw.Close()
-			s.log.Warn("fastcgi: over max_conns; connection closed", zap.Int("max_conns", s.lim.maxConns),
-				zap.Stringer("remote", remoteAddr(rw)))
+			s.refusedConn(rw, "fastcgi: over max_conns; connection closed")
 			if s.Observer != nil {
 				s.Observer.Refused(Overloaded)
 			}
@@ -272,12 +274,24 @@ func (s *Server) newConn(rw net.Conn) *conn {
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
 	if refuse {
-		s.log.Warn("fastcgi: over max_conns; answering FCGI_OVERLOADED", zap.Int("max_conns", s.lim.maxConns),
-			zap.Stringer("remote", remoteAddr(rw)))
+		s.refusedConn(rw, "fastcgi: over max_conns; answering FCGI_OVERLOADED")
 	} else if s.Observer != nil {
 		s.Observer.ConnOpened()
 	}
 	return c
+}
+
+// refusedConn counts a connection over MaxConns and logs it, one line per
+// interval: a web server (or anyone who can reach the socket) that opens
+// connections in a loop must not be able to fill the log.
+func (s *Server) refusedConn(rw net.Conn, msg string) {
+	if s.Observer != nil {
+		s.Observer.ConnRefused()
+	}
+	if ok, n := s.refused.Allow(time.Now()); ok {
+		s.log.Warn(msg, zap.Int("max_conns", s.lim.maxConns), zap.Stringer("remote", remoteAddr(rw)),
+			zap.Int64("suppressed", n))
+	}
 }
 
 func (s *Server) connDone(c *conn) {

@@ -525,6 +525,7 @@ func (o *countObserver) ConnOpened()              { o.add("opened") }
 func (o *countObserver) ConnClosed(n int)         { o.add("closed"); o.add("requests-" + itoa(n)) }
 func (o *countObserver) Refused(s ProtocolStatus) { o.add("refused-" + itoa(int(s))) }
 func (o *countObserver) Aborted()                 { o.add("aborted") }
+func (o *countObserver) ConnRefused()             { o.add("conn_refused") }
 func (o *countObserver) count(k string) int {
 	o.mu.Lock()
 	defer o.mu.Unlock()

@@ -19,9 +19,6 @@ var ErrMalformed = errors.New("scgi: malformed request")
 // the server's MaxHeaderBytes.
 var ErrHeaderTooLarge = errors.New("scgi: header block too large")
 
-// maxLengthDigits bounds CONTENT_LENGTH so that it fits an int64.
-const maxLengthDigits = 18
-
 // readHead reads one request head from br: the netstring header block, at
 // most max bytes of it. It returns the environment as the peer sent it and
 // the body length. A peer that closes before the first byte gets io.EOF
@@ -126,7 +123,7 @@ func parseHeaders(block string) (environ.Env, int64, error) {
 			if name != "CONTENT_LENGTH" {
 				return nil, 0, fmt.Errorf("%w: first header is %q, not CONTENT_LENGTH", ErrMalformed, name)
 			}
-			n, ok := parseLength(value)
+			n, ok := environ.ParseContentLength(value)
 			if !ok {
 				return nil, 0, fmt.Errorf("%w: CONTENT_LENGTH %q is not a decimal number", ErrMalformed, value)
 			}
@@ -147,22 +144,4 @@ func parseHeaders(block string) (environ.Env, int64, error) {
 		return nil, 0, fmt.Errorf("%w: SCGI is %q, not \"1\"", ErrMalformed, v)
 	}
 	return env, length, nil
-}
-
-// parseLength parses CONTENT_LENGTH: one or more decimal digits.
-func parseLength(s string) (int64, bool) {
-	if s == "" || len(s) > maxLengthDigits {
-		// 18 digits always fit an int64; longer is refused, leading zeros
-		// and all, rather than parsed with overflow checks.
-		return 0, false
-	}
-	var n int64
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, true
 }

@@ -180,7 +180,7 @@ func FuzzHeader(f *testing.F) {
 		if env["SCGI"] != "1" {
 			t.Fatalf("accepted SCGI=%q", env["SCGI"])
 		}
-		if cl, ok := parseLength(env["CONTENT_LENGTH"]); !ok || cl != n || n < 0 {
+		if cl, ok := environ.ParseContentLength(env["CONTENT_LENGTH"]); !ok || cl != n || n < 0 {
 			t.Fatalf("accepted CONTENT_LENGTH %q as %d", env["CONTENT_LENGTH"], n)
 		}
 		for k := range env {

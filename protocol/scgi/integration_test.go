@@ -17,6 +17,7 @@ import (
 	"github.com/gatewayd/gatewayd/app/demo"
 	"github.com/gatewayd/gatewayd/core/environ"
 	"github.com/gatewayd/gatewayd/core/handler"
+	"github.com/gatewayd/gatewayd/internal/linger"
 	"github.com/gatewayd/gatewayd/internal/peertest"
 )
 
@@ -184,7 +185,7 @@ func TestNginx(t *testing.T) {
 			if err != nil || status != 413 || body != "too large" {
 				t.Errorf("early answer: %d %q %v\n%s", status, body, err, peertest.NginxErrorLog(logDir))
 			}
-			if d := time.Since(start); d > drainTimeout/2 {
+			if d := time.Since(start); d > linger.Timeout/2 {
 				t.Errorf("early answer took %v", d)
 			}
 

@@ -16,6 +16,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/gatewayd/gatewayd/core/handler"
+	"github.com/gatewayd/gatewayd/internal/linger"
+	"github.com/gatewayd/gatewayd/internal/lograte"
 	"github.com/gatewayd/gatewayd/internal/workers"
 )
 
@@ -26,13 +28,17 @@ var ErrServerClosed = errors.New("scgi: server closed")
 const (
 	DefaultMaxHeaderBytes = 64 << 10
 	DefaultReadTimeout    = 30 * time.Second
+	DefaultWriteTimeout   = 60 * time.Second
+	DefaultMaxConns       = 1024
 )
 
-// drainTimeout bounds how long the part of a request body the app left
-// unread is read and thrown away after the response, so that the close is a
-// clean one (a TCP close with unread input resets the connection, and the
-// peer may lose the response with it).
-const drainTimeout = 2 * time.Second
+// maxRefusing bounds the connections over MaxConns being answered 503 at
+// once; beyond it they are closed without an answer.
+const maxRefusing = 64
+
+// overloaded is the whole answer to a connection over MaxConns.
+const overloaded = "Status: 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 20\r\n" +
+	"Retry-After: 1\r\n\r\nService Unavailable\n"
 
 // readerSize is the buffer of a connection's reader: a typical head and a
 // small body arrive in one read.
@@ -42,8 +48,9 @@ const readerSize = 4 << 10
 // before the first Serve and do not change them afterwards. A Server must not
 // be copied after first use.
 type Server struct {
-	// Handler runs the app. Required; Serve sets its OriginServer to false
-	// (SCGI answers in gateway form).
+	// Handler runs the app. Required. SCGI answers in gateway form
+	// ("Status: 200 OK") whatever its OriginServer says; the Handler is not
+	// changed, so that it may serve other front ends too.
 	Handler *handler.Handler
 	// MaxHeaderBytes bounds the netstring header block; a longer one closes
 	// the connection. Zero means DefaultMaxHeaderBytes (64 KiB), the config
@@ -54,8 +61,22 @@ type Server struct {
 	// DefaultReadTimeout (30s), the config key listeners[].read_timeout;
 	// negative means no limit.
 	ReadTimeout time.Duration
-	// Log receives one line per malformed request and per response cut
-	// short. Nil means no logging.
+	// WriteTimeout is how long one write of the response may wait for the
+	// peer to read: a client (behind the web server) that stops reading no
+	// longer pins the connection, its goroutine and its buffers; the
+	// response is cut short. Zero means DefaultWriteTimeout (60s), the
+	// config key listeners[].write_timeout; negative means no limit.
+	WriteTimeout time.Duration
+	// MaxConns is how many connections are served at once. A connection
+	// over it is answered "503 Service Unavailable" (Retry-After: 1) without
+	// reading its request, and closed. Zero means DefaultMaxConns (1024),
+	// the config key listeners[].max_conns.
+	MaxConns int
+	// Refused, when set, is called for each connection over MaxConns, for
+	// metrics. It must be quick.
+	Refused func(net.Conn)
+	// Log receives malformed requests and responses cut short (one line per
+	// interval for what a peer can repeat at will). Nil means no logging.
 	Log *zap.Logger
 	// ConnState, when set, is told that a connection was accepted
 	// (http.StateNew), that its head was read (http.StateActive) and that it
@@ -66,6 +87,9 @@ type Server struct {
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[net.Conn]struct{}
+	refusing  int // connections over MaxConns being answered 503
+	badInput  lograte.Limiter
+	refused   lograte.Limiter
 	closing   atomic.Bool
 	workers   workers.Pool // runs connections on goroutines that keep their grown stacks
 	active    sync.WaitGroup
@@ -78,9 +102,6 @@ func (s *Server) init() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.listeners == nil {
-		if s.Handler != nil {
-			s.Handler.OriginServer = false
-		}
 		s.listeners = make(map[net.Listener]struct{})
 		s.conns = make(map[net.Conn]struct{})
 		s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -124,11 +145,19 @@ func (s *Server) Serve(l net.Listener) error {
 			return fmt.Errorf("scgi: accepting on %s: %w", l.Addr(), err)
 		}
 		backoff = 0
-		if !s.add(c) {
+		switch s.add(c) {
+		case connClosing:
 			c.Close()
 			return ErrServerClosed
+		case connServe:
+			s.workers.Go(func() { s.serveConn(c) })
+		case connRefuse:
+			s.refuseConn(c, true)
+			go s.overloaded(c)
+		case connDrop:
+			s.refuseConn(c, false)
+			c.Close()
 		}
-		s.workers.Go(func() { s.serveConn(c) })
 	}
 }
 
@@ -149,16 +178,66 @@ func (s *Server) untrack(l net.Listener) {
 	l.Close()
 }
 
-// add registers a connection; false once Shutdown began.
-func (s *Server) add(c net.Conn) bool {
+// What add decided for a connection.
+const (
+	connServe   = iota // within MaxConns
+	connRefuse         // over it: answer 503
+	connDrop           // over it, and too many being answered: close
+	connClosing        // Shutdown began
+)
+
+// add registers a connection and decides what becomes of it.
+func (s *Server) add(c net.Conn) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing.Load() {
-		return false
+		return connClosing
+	}
+	if len(s.conns) >= s.maxConns() {
+		if s.refusing >= maxRefusing {
+			return connDrop
+		}
+		s.refusing++
+		s.active.Add(1)
+		return connRefuse
 	}
 	s.conns[c] = struct{}{}
 	s.active.Add(1)
-	return true
+	return connServe
+}
+
+// refuseConn counts and logs a connection over MaxConns, one line per
+// interval: a peer that opens connections in a loop must not fill the log.
+func (s *Server) refuseConn(c net.Conn, answered bool) {
+	if s.Refused != nil {
+		s.Refused(c)
+	}
+	if ok, n := s.refused.Allow(time.Now()); ok {
+		msg := "scgi: over max_conns; answering 503"
+		if !answered {
+			msg = "scgi: over max_conns; connection closed"
+		}
+		s.log().Warn(msg, zap.Int("max_conns", s.maxConns()), zap.String("remote", remote(c)),
+			zap.Int64("suppressed", n))
+	}
+}
+
+// overloaded answers a connection over MaxConns 503 without reading its
+// request, and closes it with a lingering close so that the answer is not
+// lost to a reset while the web server still sends the request.
+func (s *Server) overloaded(c net.Conn) {
+	defer func() {
+		s.mu.Lock()
+		s.refusing--
+		s.mu.Unlock()
+		s.active.Done()
+	}()
+	_ = c.SetWriteDeadline(time.Now().Add(linger.Timeout))
+	if _, err := io.WriteString(c, overloaded); err != nil {
+		_ = c.Close()
+		return
+	}
+	linger.Close(c, c, s.ReadTimeout)
 }
 
 func (s *Server) remove(c net.Conn) {
@@ -205,6 +284,21 @@ func (s *Server) readTimeout() time.Duration {
 		return DefaultReadTimeout
 	}
 	return s.ReadTimeout
+}
+
+// writeTimeout is WriteTimeout with its default; negative means no limit.
+func (s *Server) writeTimeout() time.Duration {
+	if s.WriteTimeout == 0 {
+		return DefaultWriteTimeout
+	}
+	return s.WriteTimeout
+}
+
+func (s *Server) maxConns() int {
+	if s.MaxConns <= 0 {
+		return DefaultMaxConns
+	}
+	return s.MaxConns
 }
 
 func (s *Server) maxHeaderBytes() int {
@@ -254,17 +348,21 @@ func (s *Server) serve(ctx context.Context, c net.Conn, br *bufio.Reader) {
 	normalize(env, s.Handler.ServerSoftware)
 	// One allocation for what the request needs.
 	st := &requestState{
-		req:  handler.Request{Env: env, Protocol: "scgi"},
+		req:  handler.Request{Env: env, Protocol: "scgi", Form: handler.FormGateway},
 		body: bodyReader{r: br, c: c, n: length, timeout: timeout},
 	}
 	body := &st.body
 	if length > 0 {
 		st.req.Body = body
 	}
-	res := s.Handler.Serve(ctx, &st.req, c)
-	if res.Incomplete() {
-		s.log().Warn("scgi: response cut short; resetting the connection",
-			zap.String("remote", remote(c)), zap.Int("status", res.Status),
+	st.out = deadlineWriter{c: c, timeout: s.writeTimeout()}
+	res := s.Handler.Serve(ctx, &st.req, &st.out)
+	if res.Incomplete() || (res.Err != nil && isTimeout(res.Err)) {
+		msg := "scgi: response cut short; resetting the connection"
+		if isTimeout(res.Err) {
+			msg = "scgi: the peer read nothing within write_timeout; resetting the connection"
+		}
+		s.log().Warn(msg, zap.String("remote", remote(c)), zap.Int("status", res.Status),
 			zap.Int64("bytes_out", res.BytesOut), zap.Error(res.Err))
 		reset(c)
 		return
@@ -282,11 +380,17 @@ func (s *Server) refuse(c net.Conn, err error) {
 		s.log().Debug("scgi: connection closed before a request", zap.String("remote", remote(c)))
 		return
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		s.log().Warn("scgi: timed out reading the request head; closing",
-			zap.String("remote", remote(c)), zap.Duration("read_timeout", s.readTimeout()))
+		if ok, n := s.badInput.Allow(time.Now()); ok {
+			s.log().Warn("scgi: timed out reading the request head; closing",
+				zap.String("remote", remote(c)), zap.Duration("read_timeout", s.readTimeout()),
+				zap.Int64("suppressed", n))
+		}
 		return
 	}
-	s.log().Warn("scgi: bad request head; closing", zap.String("remote", remote(c)), zap.Error(err))
+	if ok, n := s.badInput.Allow(time.Now()); ok {
+		s.log().Warn("scgi: bad request head; closing", zap.String("remote", remote(c)), zap.Error(err),
+			zap.Int64("suppressed", n))
+	}
 }
 
 func remote(c net.Conn) string {
@@ -305,32 +409,49 @@ func reset(c net.Conn) {
 	_ = c.Close()
 }
 
-// closeClean ends a complete response. When the app left part of the body
-// unread, it first shuts the write side, so that the peer has the whole
-// response at once, then reads and drops what is left of the body, for at
-// most drainTimeout (or ReadTimeout when shorter), so that the close does not
-// turn into a reset. The wait ends early when the peer closes its side, as
-// nginx does once it has the response.
+// closeClean ends a complete response with a lingering close when the app
+// left part of the body unread: the peer has the whole response at once and
+// the close does not turn into a reset (see internal/linger). The drain ends
+// early when the peer closes its side, as nginx does once it has the
+// response.
 func closeClean(c net.Conn, body *bodyReader, timeout time.Duration) {
-	cw, ok := c.(interface{ CloseWrite() error })
-	if !ok || body.n <= 0 || body.err != nil {
+	if body.n <= 0 || body.err != nil {
 		_ = c.Close()
 		return
 	}
-	_ = cw.CloseWrite()
-	d := drainTimeout
-	if timeout > 0 && timeout < d {
-		d = timeout
-	}
-	_ = c.SetReadDeadline(time.Now().Add(d))
+	// The drain has its own deadline: each read may not extend it.
 	body.timeout = 0
-	_, _ = io.Copy(io.Discard, body)
-	_ = c.Close()
+	linger.Close(c, body, timeout)
 }
 
 type requestState struct {
 	req  handler.Request
 	body bodyReader
+	out  deadlineWriter
+}
+
+// deadlineWriter bounds each write of the response by timeout: the peer
+// must read within it. The deadline is moved only when a quarter of it has
+// passed, so that most writes cost no timer update (as FastCGI's writer).
+type deadlineWriter struct {
+	c       net.Conn
+	timeout time.Duration // negative: no limit
+	set     time.Time
+}
+
+func (w *deadlineWriter) Write(p []byte) (int, error) {
+	if w.timeout > 0 {
+		if now := time.Now(); now.Sub(w.set) > w.timeout/4 {
+			w.set = now
+			_ = w.c.SetWriteDeadline(now.Add(w.timeout))
+		}
+	}
+	return w.c.Write(p)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // bodyReader hands the app exactly the n body bytes the head announced.

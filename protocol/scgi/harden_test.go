@@ -1,0 +1,149 @@
+package scgi
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// TestWriteTimeoutClientStopsReading: a client that asks for a large
+// response and never reads it used to pin the connection, its goroutine and
+// its buffers for as long as it stayed connected. write_timeout cuts it.
+func TestWriteTimeoutClientStopsReading(t *testing.T) {
+	const size = 64 << 20
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		chunk := make([]byte, 64<<10)
+		for n := 0; n < size; n += len(chunk) {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	})
+	closed := make(chan struct{}, 1)
+	addr, _, logs := startServer(t, app, func(s *Server) {
+		s.WriteTimeout = 200 * time.Millisecond
+		s.ConnState = func(_ net.Conn, st http.ConnState) {
+			if st == http.StateClosed {
+				closed <- struct{}{}
+			}
+		}
+	})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// A small receive buffer, so that the server's writes block soon.
+	c.(*net.TCPConn).SetReadBuffer(4 << 10)
+	if _, err := io.WriteString(c, head("0", "REQUEST_METHOD", "GET", "REQUEST_URI", "/big")); err != nil {
+		t.Fatal(err)
+	}
+	// The client reads nothing; the server must let go of it on its own.
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server still holds the connection of a client that reads nothing")
+	}
+	if logs.FilterMessageSnippet("write_timeout").Len() == 0 {
+		t.Errorf("no log line names write_timeout: %v", logs.All())
+	}
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, _ := io.Copy(io.Discard, c)
+	if n >= size {
+		t.Errorf("the client read the whole %d-byte response after the timeout", n)
+	}
+}
+
+// TestMaxConns: the connection over max_conns is answered 503 with
+// Retry-After without reaching the app, and closed; once a slot is free,
+// connections are served again. Every refusal is counted.
+func TestMaxConns(t *testing.T) {
+	release := make(chan struct{})
+	entered := make(chan struct{}, 1)
+	var calls atomic.Int32
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		if r.URL.Path == "/hold" {
+			entered <- struct{}{}
+			<-release
+		}
+		io.WriteString(w, "ok")
+	})
+	var refused atomic.Int32
+	addr, _, logs := startServer(t, app, func(s *Server) {
+		s.MaxConns = 1
+		s.Refused = func(net.Conn) { refused.Add(1) }
+	})
+	held := make(chan string, 1)
+	go func() {
+		got, _ := exchange(addr, head("0", "REQUEST_METHOD", "GET", "REQUEST_URI", "/hold"))
+		held <- got
+	}()
+	<-entered
+	for range 5 {
+		got, err := roundTrip(t, addr, head("5", "REQUEST_METHOD", "POST", "REQUEST_URI", "/x")+"hello")
+		if err != nil || !strings.HasPrefix(got, "Status: 503 Service Unavailable\r\n") || !strings.Contains(got, "Retry-After: 1\r\n") {
+			t.Fatalf("connection over max_conns: %q %v", got, err)
+		}
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("the app ran %d times, want once (refused requests must not reach it)", n)
+	}
+	if n := refused.Load(); n != 5 {
+		t.Errorf("Refused called %d times, want 5", n)
+	}
+	if n := logs.FilterMessageSnippet("over max_conns").Len(); n != 1 {
+		t.Errorf("%d log lines for 5 refused connections, want 1", n)
+	}
+	close(release)
+	if got := <-held; !strings.HasSuffix(got, "ok") {
+		t.Errorf("held request: %q", got)
+	}
+	// The slot is free again (the server may take a moment to let go of
+	// the first connection after the client saw its answer).
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got, err := roundTrip(t, addr, head("0", "REQUEST_METHOD", "GET", "REQUEST_URI", "/x"))
+		if err == nil && strings.HasPrefix(got, "Status: 200 OK\r\n") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the slot was freed: %q %v", got, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestPeerFaults: a head without REQUEST_METHOD is the web server's fault:
+// 400, not the 500 page; malformed heads (a CONTENT_LENGTH that is not 1-18
+// digits among them) close the connection, and a flood of them is logged
+// once per interval.
+func TestPeerFaults(t *testing.T) {
+	addr, _, logs := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ran")
+	}), nil)
+	got, err := roundTrip(t, addr, head("0", "REQUEST_URI", "/x"))
+	if err != nil || !strings.HasPrefix(got, "Status: 400 Bad Request\r\n") {
+		t.Errorf("no REQUEST_METHOD: %q %v", got, err)
+	}
+	bad := []string{"-1", "+5", "1e3", " 5", "5 ", "0x10", "12345678901234567890", ""}
+	for _, cl := range bad {
+		got, _ := roundTrip(t, addr, head(cl, "REQUEST_METHOD", "GET")+"hello")
+		if got != "" {
+			t.Errorf("CONTENT_LENGTH %q: answered %q, want the connection closed", cl, got)
+		}
+	}
+	if n := logs.FilterMessageSnippet("bad request head").Len(); n != 1 {
+		t.Errorf("%d log lines for %d bad heads, want 1", n, len(bad))
+	}
+	if n := logs.FilterLevelExact(zap.ErrorLevel).Len(); n != 0 {
+		t.Errorf("%d error lines for the peer's faults", n)
+	}
+}
