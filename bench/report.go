@@ -56,7 +56,7 @@ type startRow struct {
 	Setup    string
 	Res      hyperfineResult
 	Ref      string
-	MaxRatio float64 // mean time ratio at most; 0 for none
+	MaxRatio float64 // median time ratio at most; 0 for none
 }
 
 // report is what a run measured.
@@ -139,10 +139,11 @@ func (r *report) markdown() string {
 			ratio, tgt, met := "", "", ""
 			for _, ref := range r.Start {
 				if row.Ref != "" && ref.Setup == row.Ref {
-					q := float64(row.Res.Mean) / float64(ref.Res.Mean)
+					q := float64(row.Res.Median) / float64(ref.Res.Median)
 					ratio = fmt.Sprintf("%.2f×", q)
-					tgt, met = fmt.Sprintf("≤ %.1f×", row.MaxRatio), "yes"
-					if q > row.MaxRatio {
+					if row.MaxRatio == 0 {
+						tgt, met = "—", "—"
+					} else if tgt, met = fmt.Sprintf("≤ %.1f×", row.MaxRatio), "yes"; q > row.MaxRatio {
 						met = "**no**"
 					}
 				}

@@ -21,6 +21,7 @@ import (
 	"github.com/gatewayd/gatewayd/config"
 	"github.com/gatewayd/gatewayd/core/handler"
 	"github.com/gatewayd/gatewayd/internal/fcgiwire"
+	"github.com/gatewayd/gatewayd/logger"
 	"github.com/gatewayd/gatewayd/protocol/fastcgi"
 	httpfe "github.com/gatewayd/gatewayd/protocol/http"
 	"github.com/gatewayd/gatewayd/protocol/scgi"
@@ -115,7 +116,7 @@ func daemonServer(b *testing.B, protocol string) benchServer {
 	// The logger ServeWith makes from the config (JSON, level warn), so
 	// that what logging costs when nothing is logged counts too.
 	cfg.Log.Level = "warn"
-	log, _, err := NewLogger(cfg.Log, io.Discard)
+	log, _, err := logger.New(cfg.Log, io.Discard)
 	if err != nil {
 		b.Fatal(err)
 	}
