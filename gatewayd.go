@@ -43,8 +43,8 @@ import (
 
 	"github.com/gatewayd/gatewayd/config"
 	"github.com/gatewayd/gatewayd/daemon"
-	"github.com/gatewayd/gatewayd/logger"
 	"github.com/gatewayd/gatewayd/listener"
+	"github.com/gatewayd/gatewayd/logger"
 	"github.com/gatewayd/gatewayd/protocol/cgi"
 )
 

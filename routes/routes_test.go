@@ -69,4 +69,3 @@ func TestRetireGivesUpWithItsContext(t *testing.T) {
 		t.Error("Retire did not close the apps when its context ended")
 	}
 }
-
