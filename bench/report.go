@@ -63,6 +63,7 @@ type startRow struct {
 type report struct {
 	Load     []loadRow
 	Start    []startRow
+	Mem      []memRow
 	Failures []string
 
 	root    string
@@ -152,6 +153,7 @@ func (r *report) markdown() string {
 				ms(row.Res.Mean), ms(row.Res.Stddev), ms(row.Res.Median), ms(row.Res.Min), ratio, tgt, met)
 		}
 	}
+	r.memMarkdown(&b)
 	for _, f := range r.Failures {
 		fmt.Fprintf(&b, "\nFAILED: %s\n", strings.SplitN(f, "\n", 2)[0])
 	}

@@ -160,9 +160,11 @@ func (h *harness) fastcgi(ctx context.Context) error {
 		}
 	}
 	sw := h.sock("servewith-fastcgi")
-	if err := h.serveWith(ctx, "fastcgi", sw); err != nil {
+	mem, err := h.serveWith(ctx, "fastcgi", sw)
+	if err != nil {
 		return err
 	}
+	defer mem()
 	// One nginx per side, each running the docs' recipe unchanged.
 	urls := map[string]string{}
 	for _, side := range []struct{ key, recipe, upstream string }{
@@ -224,9 +226,11 @@ func (h *harness) scgi(ctx context.Context) error {
 	if err := h.hello(ctx, "gatewayd-scgi", gw); err != nil {
 		return err
 	}
-	if err := h.serveWith(ctx, "scgi", sw); err != nil {
+	mem, err := h.serveWith(ctx, "scgi", sw)
+	if err != nil {
 		return err
 	}
+	defer mem()
 	// uWSGI: single-threaded worker processes under a master, the WSGI
 	// file answering hello.Body; request logging off like everyone else's.
 	if _, err := h.startReady(ctx, "uwsgi", uw, nil, "uwsgi", "--plugin", "python3",
@@ -462,9 +466,11 @@ func (h *harness) httpScenario(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := h.serveWith(ctx, "http", sw); err != nil {
+	mem, err := h.serveWith(ctx, "http", sw)
+	if err != nil {
 		return err
 	}
+	defer mem()
 	return h.compare(ctx, "HTTP, no nginx", []step{
 		{setup: "net/http", url: "http://" + std + "/hello"},
 		{setup: "gatewayd HTTP front end (bare)", url: "http://" + gw + "/hello", ref: "net/http"},
