@@ -130,10 +130,10 @@ func (r *report) markdown() string {
 	if len(r.Start) > 0 {
 		rounds := "one round"
 		if r.opt.rounds > 1 {
-			rounds = fmt.Sprintf("%d rounds of alternating order", r.opt.rounds)
+			rounds = fmt.Sprintf("%d rounds of rotating order", r.opt.rounds)
 		}
 		fmt.Fprintf(&b, "\nCGI start-up: hyperfine, %d runs of each program in %s, on the server CPU "+
-			"(wall time of one request, process start to exit):\n\n", r.Start[0].Res.Runs, rounds)
+			"(wall time of one request, process start to exit; ratios of the medians):\n\n", r.Start[0].Res.Runs, rounds)
 		b.WriteString("| program | mean ms | σ ms | median ms | min ms | time ratio | target | met |\n")
 		b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |\n")
 		for _, row := range r.Start {
