@@ -3,6 +3,7 @@ package environ
 import (
 	"context"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -430,5 +431,28 @@ func TestFromRequestHostWithoutPortAllocatesNoMore(t *testing.T) {
 	b := testing.AllocsPerRun(100, func() { FromRequest(without, Options{}) })
 	if b > a {
 		t.Errorf("Host without a port: %v allocations, with one: %v", b, a)
+	}
+}
+
+// A front end that splits its connection's address once (Options.Local)
+// gets the same environment as one that leaves it to FromRequest, and two
+// allocations fewer a request (the address formatted and split).
+func TestFromRequestLocalSplitOnce(t *testing.T) {
+	addr := &net.TCPAddr{IP: net.IPv4(10, 1, 2, 3), Port: 8080}
+	r := httptest.NewRequest("GET", "http://example.com/x", nil)
+	r = r.WithContext(context.WithValue(r.Context(), http.LocalAddrContextKey, net.Addr(addr)))
+	local := SplitLocal(addr)
+	each := FromRequest(r, Options{})
+	once := FromRequest(r, Options{Local: &local})
+	if each["SERVER_ADDR"] != "10.1.2.3" || each["SERVER_PORT"] != "8080" || !maps.Equal(each, once) {
+		t.Errorf("split each time %v\nsplit once %v", each, once)
+	}
+	a := testing.AllocsPerRun(100, func() { FromRequest(r, Options{}) })
+	b := testing.AllocsPerRun(100, func() { FromRequest(r, Options{Local: &local}) })
+	if b > a-2 {
+		t.Errorf("with Local: %v allocations, without: %v", b, a)
+	}
+	if l := SplitLocal(&net.UnixAddr{Name: "/run/g.sock", Net: "unix"}); l != (Local{}) {
+		t.Errorf("unix socket: %+v", l)
 	}
 }

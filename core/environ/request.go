@@ -204,6 +204,23 @@ type Options struct {
 	// SERVER_ADDR. Nil means use the request's context (net/http puts it
 	// there under http.LocalAddrContextKey).
 	LocalAddr net.Addr
+	// Local, when set, is LocalAddr already split by SplitLocal: a front
+	// end serving many requests on one connection splits its address once,
+	// not once a request (formatting and splitting it cost two allocations).
+	Local *Local
+}
+
+// Local is the host and port of the address requests arrive on.
+type Local struct{ Host, Port string }
+
+// SplitLocal splits a, as FromRequest does; a nil address, or one without
+// a port (a unix socket), gives empty strings.
+func SplitLocal(a net.Addr) Local {
+	var l Local
+	if a != nil {
+		l.Host, l.Port, _ = net.SplitHostPort(a.String())
+	}
+	return l
 }
 
 // FromRequest builds the environment a CGI server would build for r, as the
@@ -235,14 +252,17 @@ func FromRequest(r *http.Request, o Options) Env {
 	e["PATH_INFO"] = r.URL.Path
 	e["QUERY_STRING"] = r.URL.RawQuery
 
-	local := o.LocalAddr
-	if local == nil {
-		local, _ = r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	var local Local
+	if o.Local != nil {
+		local = *o.Local
+	} else {
+		addr := o.LocalAddr
+		if addr == nil {
+			addr, _ = r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+		}
+		local = SplitLocal(addr)
 	}
-	localHost, localPort := "", ""
-	if local != nil {
-		localHost, localPort, _ = net.SplitHostPort(local.String())
-	}
+	localHost, localPort := local.Host, local.Port
 	host := r.Host
 	// Most Host headers carry no port; SplitHostPort would allocate an
 	// error for each of them.

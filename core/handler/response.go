@@ -2,6 +2,7 @@ package handler
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -147,6 +148,26 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 	}
 	return w.writeBody(p)
 }
+
+// WriteString is Write for a string. While the body is held back (the
+// usual case: a small response) the string goes into the buffer as it is,
+// sparing the copy io.WriteString makes to call Write; anything else goes
+// through Write.
+func (w *responseWriter) WriteString(s string) (int, error) {
+	if !w.wroteHeader && !w.done.Load() && w.err == nil {
+		w.WriteHeader(http.StatusOK)
+	}
+	n := w.written + int64(len(s))
+	if w.done.Load() || w.err != nil || w.isHead || w.headSent || w.overflowed || !bodyAllowed(w.status) ||
+		(w.declared >= 0 && n > w.declared) || n > int64(w.hold) {
+		return w.Write([]byte(s))
+	}
+	w.written = n
+	w.buf = append(w.buf, s...)
+	return len(s), nil
+}
+
+var _ io.StringWriter = (*responseWriter)(nil)
 
 // Flush sends the head and what is held back, and pushes it to the client.
 // After a Flush the response has no Content-Length unless the app set one.
