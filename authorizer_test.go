@@ -1,7 +1,6 @@
 package gatewayd_test
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"os"
@@ -9,11 +8,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gatewayd/gatewayd"
 	"github.com/gatewayd/gatewayd/config"
 	"github.com/gatewayd/gatewayd/core/environ"
+	"github.com/gatewayd/gatewayd/internal/gwtest"
 	"github.com/gatewayd/gatewayd/internal/peertest"
 )
 
@@ -107,7 +106,7 @@ func TestAuthorizerApache(t *testing.T) {
 			web, apacheDir := startProtected(t, gw)
 			url := "http://" + web + "/private/"
 
-			code, h, body := authzDo(t, http.MethodPost, url+"env.cgi", "alice-token", "the body is the responder's")
+			code, h, body := gwtest.Fetch(t, http.MethodPost, url+"env.cgi", "the body is the responder's", map[string]string{"X-Token": "alice-token"})
 			if code != http.StatusOK {
 				t.Fatalf("granted: %d %q\n%s", code, body, peertest.ApacheErrorLog(apacheDir))
 			}
@@ -126,21 +125,21 @@ func TestAuthorizerApache(t *testing.T) {
 				t.Errorf("granted: Variable-AUTH_USER reached the client: %q", v)
 			}
 
-			if code, _, body := authzDo(t, http.MethodGet, url+"hello.txt", "alice-token", ""); code != http.StatusOK || body != "hello\n" {
+			if code, _, body := gwtest.Fetch(t, http.MethodGet, url+"hello.txt", "", map[string]string{"X-Token": "alice-token"}); code != http.StatusOK || body != "hello\n" {
 				t.Errorf("granted static file: %d %q", code, body)
 			}
 
-			code, h, body = authzDo(t, http.MethodGet, url+"env.cgi", "", "")
+			code, h, body = gwtest.Fetch(t, http.MethodGet, url+"env.cgi", "", map[string]string{"X-Token": ""})
 			if code != http.StatusUnauthorized || h.Get("WWW-Authenticate") != `Bearer realm="gatewayd"` ||
 				body != "a token is required\n" {
 				t.Errorf("no token: %d %v %q, want 401 with the authorizer's challenge and body", code, h, body)
 			}
-			code, _, body = authzDo(t, http.MethodPost, url+"env.cgi", "mallory-token", "x")
+			code, _, body = gwtest.Fetch(t, http.MethodPost, url+"env.cgi", "x", map[string]string{"X-Token": "mallory-token"})
 			if code != http.StatusForbidden || body != "that token is not welcome\n" {
 				t.Errorf("bad token: %d %q, want 403 with the authorizer's body", code, body)
 			}
 			for token, want := range map[string]int{"exit1": tc.failed, "killed": tc.killed} {
-				code, _, body := authzDo(t, http.MethodGet, url+"env.cgi", token, "")
+				code, _, body := gwtest.Fetch(t, http.MethodGet, url+"env.cgi", "", map[string]string{"X-Token": token})
 				if code != want || strings.Contains(body, "AUTH_USER") {
 					t.Errorf("authorizer %s: %d %q, want %d and the resource not run", token, code, body, want)
 				}
@@ -212,31 +211,6 @@ DocumentRoot "`+docs+`"
 </Directory>
 `+recipe)
 	return listen, apacheDir
-}
-
-// authzDo sends one request, with X-Token unless token is empty.
-func authzDo(t *testing.T, method, url, token, body string) (int, http.Header, string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	var rb io.Reader
-	if body != "" {
-		rb = strings.NewReader(body)
-	}
-	req, _ := http.NewRequestWithContext(ctx, method, url, rb)
-	if token != "" {
-		req.Header.Set("X-Token", token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: reading the body: %v", method, url, err)
-	}
-	return resp.StatusCode, resp.Header, string(b)
 }
 
 // TestAuthorizerDocs holds docs/authorizer.md to what TestAuthorizerApache

@@ -111,7 +111,7 @@ func ServeWith(h http.Handler, o Options) error {
 		inherited[name] = l
 		cfg.Listeners = []config.Listener{{Name: name, Protocol: "fastcgi"}}
 	} else if names := os.Getenv("LISTEN_FDNAMES"); os.Getenv("LISTEN_FDS") != "" && path == "" && o.Listeners == nil {
-		cfg.Listeners = activatedListeners(names)
+		cfg.Listeners = activatedConfigs(names)
 	} else if o.Listeners != nil {
 		cfg.Listeners = o.Listeners
 	}
@@ -136,9 +136,9 @@ func ServeWith(h http.Handler, o Options) error {
 	return d.Run()
 }
 
-// activatedListeners makes one listener per socket systemd passed, its
+// activatedConfigs makes one listener config per socket systemd passed, its
 // protocol read from the start of its name.
-func activatedListeners(names string) []config.Listener {
+func activatedConfigs(names string) []config.Listener {
 	var ls []config.Listener
 	list := strings.Split(names, ":")
 	if names == "" {

@@ -14,7 +14,7 @@ import (
 
 	"github.com/gatewayd/gatewayd/core/handler"
 	"github.com/gatewayd/gatewayd/protocol/fastcgi"
-	httpfe "github.com/gatewayd/gatewayd/protocol/http"
+	"github.com/gatewayd/gatewayd/protocol/httpfront"
 )
 
 // fcgiGet sends one FastCGI GET (without keep-conn) on a new connection and
@@ -76,7 +76,7 @@ func TestOneHandlerTwoFrontEnds(t *testing.T) {
 		}),
 		ServerSoftware: "gatewayd/shared",
 	}
-	hs := &httpfe.Server{Handler: h}
+	hs := &httpfront.Server{Handler: h}
 	fs := &fastcgi.Server{Handler: h}
 	hl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gatewayd/gatewayd/internal/peertest"
 )
 
 // scenario is one comparison: it starts its peers, measures each side with
@@ -233,10 +235,8 @@ func (h *harness) scgi(ctx context.Context) error {
 	defer mem()
 	// uWSGI: single-threaded worker processes under a master, the WSGI
 	// file answering hello.Body; request logging off like everyone else's.
-	if _, err := h.startReady(ctx, "uwsgi", uw, nil, "uwsgi", "--plugin", "python3",
-		"--scgi-socket", strings.TrimPrefix(uw, "unix:"), "--wsgi-file", filepath.Join(www, "hello.py"),
-		"--master", "--processes", strconv.Itoa(h.opt.uwsgi), "--die-on-term", "--need-app",
-		"--disable-logging", "--listen", "1024"); err != nil {
+	if _, err := h.startReady(ctx, "uwsgi", uw, nil, peertest.UWSGISCGIArgs(
+		strings.TrimPrefix(uw, "unix:"), filepath.Join(www, "hello.py"), h.opt.uwsgi)...); err != nil {
 		return err
 	}
 	stdURL, err := h.nginxRecipe(ctx, "nginx-uwsgi", "nginx-scgi.conf", uw)
@@ -344,7 +344,8 @@ func (h *harness) cgiScripts(ctx context.Context) error {
 	script := filepath.Join(www, "hello.sh")
 	n := strconv.Itoa(h.opt.workers)
 	wrapSock, gwSock := h.sock("fcgiwrap"), h.sock("gatewayd-cgi")
-	if _, err := h.startReady(ctx, "fcgiwrap", wrapSock, nil, "fcgiwrap", "-c", n, "-s", wrapSock); err != nil {
+	if _, err := h.startReady(ctx, "fcgiwrap", wrapSock, nil,
+		peertest.FcgiwrapArgs(strings.TrimPrefix(wrapSock, "unix:"), h.opt.workers)...); err != nil {
 		return err
 	}
 	common, err := gatewaydCommon()

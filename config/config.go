@@ -116,9 +116,9 @@ type Route struct {
 	KillGrace time.Duration `mapstructure:"kill_grace" apps:"cgi"`
 	// cgi: scripts running at once. Default 2 × CPUs.
 	MaxConcurrency int `mapstructure:"max_concurrency" apps:"cgi"`
-	// cgi: requests that may wait for a slot; beyond them 503. Default = MaxConcurrency.
+	// cgi: requests that may wait for a slot at once; one more gets 503. Default 1024.
 	QueueSize int `mapstructure:"queue_size" apps:"cgi"`
-	// cgi: how long a request may wait for a slot. Default 5s.
+	// cgi: the longest a request waits for a slot, then 503. Default 30s.
 	QueueTimeout time.Duration `mapstructure:"queue_timeout" apps:"cgi"`
 	// cgi: the daemon's own environment variables passed to scripts.
 	// Default ["PATH"] (PATH falls back to /usr/local/bin:/usr/bin:/bin).

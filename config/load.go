@@ -488,8 +488,8 @@ func applyDefaults(c *Config) {
 		def(&r.Timeout, 60*time.Second)
 		def(&r.KillGrace, 5*time.Second)
 		def(&r.MaxConcurrency, 2*runtime.NumCPU())
-		def(&r.QueueSize, r.MaxConcurrency)
-		def(&r.QueueTimeout, 5*time.Second)
+		def(&r.QueueSize, 1024)
+		def(&r.QueueTimeout, 30*time.Second)
 		if r.PassEnv == nil {
 			r.PassEnv = []string{"PATH"}
 		}

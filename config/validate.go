@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/gatewayd/gatewayd/internal/sockaddr"
 )
 
 // Version is gatewayd's version, set at link time with
@@ -32,7 +34,7 @@ func (c *Config) Check() error {
 		}
 		// An empty address means the socket comes from systemd by name.
 		if l.Address != "" {
-			if err := checkAddress(l.Address); err != nil {
+			if _, err := sockaddr.Parse(l.Address); err != nil {
 				return bad(k+".address", "%v", err)
 			}
 		}
@@ -115,7 +117,7 @@ func (c *Config) Check() error {
 			if r.Upstream == "" {
 				return bad(k+".upstream", "is required for app fastcgi")
 			}
-			if err := checkAddress(r.Upstream); err != nil {
+			if _, err := sockaddr.ParseDial(r.Upstream); err != nil {
 				return bad(k+".upstream", "%v", err)
 			}
 			if r.MaxConns <= 0 {
@@ -143,23 +145,6 @@ func (c *Config) Check() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		return bad("shutdown_timeout", "must be a positive duration such as 30s")
-	}
-	return nil
-}
-
-// checkAddress accepts host:port and unix:/absolute/path.
-func checkAddress(a string) error {
-	if a == "" {
-		return fmt.Errorf("is required (host:port or unix:/path)")
-	}
-	if p, ok := strings.CutPrefix(a, "unix:"); ok {
-		if !strings.HasPrefix(p, "/") && !(strings.HasPrefix(p, "@") && len(p) > 1) {
-			return fmt.Errorf("%q: a unix socket path must be absolute (or @name, a Linux abstract socket)", a)
-		}
-		return nil
-	}
-	if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
-		return fmt.Errorf("%q is not host:port or unix:/path", a)
 	}
 	return nil
 }

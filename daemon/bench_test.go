@@ -23,7 +23,7 @@ import (
 	"github.com/gatewayd/gatewayd/internal/fcgiwire"
 	"github.com/gatewayd/gatewayd/logger"
 	"github.com/gatewayd/gatewayd/protocol/fastcgi"
-	httpfe "github.com/gatewayd/gatewayd/protocol/http"
+	httpfe "github.com/gatewayd/gatewayd/protocol/httpfront"
 	"github.com/gatewayd/gatewayd/protocol/scgi"
 )
 

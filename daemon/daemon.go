@@ -16,11 +16,10 @@ import (
 	"github.com/gatewayd/gatewayd/config"
 	"github.com/gatewayd/gatewayd/core/handler"
 	"github.com/gatewayd/gatewayd/listener"
-	"github.com/gatewayd/gatewayd/observe"
 	"github.com/gatewayd/gatewayd/observe/metrics"
 	"github.com/gatewayd/gatewayd/observe/status"
 	"github.com/gatewayd/gatewayd/protocol/fastcgi"
-	httpfe "github.com/gatewayd/gatewayd/protocol/http"
+	"github.com/gatewayd/gatewayd/protocol/httpfront"
 	"github.com/gatewayd/gatewayd/protocol/scgi"
 	"github.com/gatewayd/gatewayd/routes"
 )
@@ -144,7 +143,7 @@ func (d *Daemon) frontEnd(lc config.Listener) frontEnd {
 		App:             &d.app,
 		ServerSoftware:  d.cfg.ServerSoftware,
 		Log:             log,
-		Observer:        observe.Multi(d.observerFor(lc.Name), sl),
+		Observer:        handler.MultiObserver(d.observerFor(lc.Name), sl),
 		TrustRequestID:  lc.RequestID.TrustHeader,
 		RequestIDHeader: lc.RequestID.ResponseHeader,
 	}
@@ -155,7 +154,7 @@ func (d *Daemon) frontEnd(lc config.Listener) frontEnd {
 	cc := connCounters{m: lm, s: sl}
 	switch lc.Protocol {
 	case "http":
-		return &httpfe.Server{
+		return &httpfront.Server{
 			ConnState:         connStateFor(cc),
 			Handler:           h,
 			ReadHeaderTimeout: lc.ReadHeaderTimeout,
@@ -217,6 +216,11 @@ func (d *Daemon) Err() <-chan error { return d.errs }
 func (d *Daemon) Shutdown(ctx context.Context) error {
 	d.serving.Store(false)
 	defer d.stopMetrics(ctx)
+	// Requests queued for a CGI slot get 503 now, not EOF when the front
+	// ends give up on them at ctx's end.
+	d.mu.Lock()
+	d.apps.Drain()
+	d.mu.Unlock()
 	var errs []error
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -260,7 +264,7 @@ func (d *Daemon) closeListeners() {
 }
 
 func isClosed(err error) bool {
-	return errors.Is(err, net.ErrClosed) || errors.Is(err, httpfe.ErrServerClosed) || errors.Is(err, scgi.ErrServerClosed) || errors.Is(err, fastcgi.ErrServerClosed)
+	return errors.Is(err, net.ErrClosed) || errors.Is(err, httpfront.ErrServerClosed) || errors.Is(err, scgi.ErrServerClosed) || errors.Is(err, fastcgi.ErrServerClosed)
 }
 
 // listen returns the socket of a listener: the one systemd passed under

@@ -18,7 +18,7 @@ import (
 	"github.com/gatewayd/gatewayd/config"
 	"github.com/gatewayd/gatewayd/core/environ"
 	"github.com/gatewayd/gatewayd/protocol/fastcgi"
-	httpfe "github.com/gatewayd/gatewayd/protocol/http"
+	"github.com/gatewayd/gatewayd/protocol/httpfront"
 	"github.com/gatewayd/gatewayd/protocol/scgi"
 	"github.com/gatewayd/gatewayd/routes"
 )
@@ -137,15 +137,16 @@ func TestConfigDefaultsMatchThePackages(t *testing.T) {
 		{"listeners.read_timeout (scgi)", l.ReadTimeout, scgi.DefaultReadTimeout},
 		{"listeners.write_timeout", l.WriteTimeout, fastcgi.DefaultWriteTimeout},
 		{"listeners.write_timeout (scgi)", l.WriteTimeout, scgi.DefaultWriteTimeout},
-		{"listeners.write_timeout (http)", l.WriteTimeout, httpfe.DefaultWriteTimeout},
+		{"listeners.write_timeout (http)", l.WriteTimeout, httpfront.DefaultWriteTimeout},
 		{"listeners.max_conns (scgi)", l.MaxConns, scgi.DefaultMaxConns},
 		{"listeners.max_header_bytes (scgi)", l.MaxHeaderBytes, scgi.DefaultMaxHeaderBytes},
-		{"listeners.max_header_bytes (http)", l.MaxHeaderBytes, httpfe.DefaultMaxHeaderBytes},
-		{"listeners.read_header_timeout", l.ReadHeaderTimeout, httpfe.DefaultReadHeaderTimeout},
-		{"listeners.idle_timeout", l.IdleTimeout, httpfe.DefaultIdleTimeout},
+		{"listeners.max_header_bytes (http)", l.MaxHeaderBytes, httpfront.DefaultMaxHeaderBytes},
+		{"listeners.read_header_timeout", l.ReadHeaderTimeout, httpfront.DefaultReadHeaderTimeout},
+		{"listeners.idle_timeout", l.IdleTimeout, httpfront.DefaultIdleTimeout},
 		{"routes.timeout", r.Timeout, cgiscript.DefaultTimeout},
 		{"routes.kill_grace", r.KillGrace, cgiscript.DefaultKillGrace},
 		{"routes.queue_timeout", r.QueueTimeout, cgiscript.DefaultQueueTimeout},
+		{"routes.queue_size", r.QueueSize, cgiscript.DefaultQueueSize},
 		{"routes.max_header_bytes", r.MaxHeaderBytes, cgiscript.DefaultMaxHeaderBytes},
 		{"routes.max_spool_bytes (cgi)", r.MaxSpoolBytes, int64(cgiscript.DefaultMaxSpoolBytes)},
 		{"routes.max_spool_bytes (fastcgi)", r.MaxSpoolBytes, int64(fcgiupstream.DefaultMaxSpoolBytes)},

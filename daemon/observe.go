@@ -13,7 +13,6 @@ import (
 	"github.com/gatewayd/gatewayd/app/cgiscript"
 	"github.com/gatewayd/gatewayd/app/fcgiupstream"
 	"github.com/gatewayd/gatewayd/core/handler"
-	"github.com/gatewayd/gatewayd/observe"
 	"github.com/gatewayd/gatewayd/observe/accesslog"
 	"github.com/gatewayd/gatewayd/observe/metrics"
 	"github.com/gatewayd/gatewayd/protocol/fastcgi"
@@ -45,7 +44,7 @@ func (d *Daemon) observerFor(name string) handler.Observer {
 	if d.metrics == nil {
 		return access
 	}
-	return observe.Multi(d.metrics.Observer(name), access)
+	return handler.MultiObserver(d.metrics.Observer(name), access)
 }
 
 // connStateFor counts an HTTP or SCGI listener's connections.

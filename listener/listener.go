@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/gatewayd/gatewayd/internal/sockaddr"
 )
 
 // DefaultSocketMode is the mode of a unix socket file when none is given.
@@ -100,20 +102,18 @@ func ParseSocketMode(s string) (fs.FileMode, error) {
 // Open opens a listener on address: "host:port" for TCP, "unix:/path" for a
 // unix socket file, "unix:@name" for a Linux abstract socket.
 func Open(ctx context.Context, address string, o Options) (net.Listener, error) {
-	path, ok := strings.CutPrefix(address, "unix:")
-	if !ok {
-		if _, _, err := net.SplitHostPort(address); err != nil {
-			return nil, fmt.Errorf("%w %q: want host:port or unix:/path", ErrAddress, address)
-		}
+	a, err := sockaddr.Parse(address)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrAddress, err)
+	}
+	path := a.Address
+	if a.Network == "tcp" {
 		var lc net.ListenConfig
 		l, err := lc.Listen(ctx, "tcp", address)
 		if err != nil {
 			return nil, fmt.Errorf("listener: %w", err)
 		}
 		return l, nil
-	}
-	if path == "" {
-		return nil, fmt.Errorf("%w %q: empty socket path", ErrAddress, address)
 	}
 	if strings.HasPrefix(path, "@") {
 		var lc net.ListenConfig

@@ -35,6 +35,15 @@ type Table struct {
 	routes   []mount.Route // what the status page lists
 	closers  []func(context.Context) error
 	inflight atomic.Int64
+	drains   []func() // stop taking requests that would wait (CGI queues)
+}
+
+// Drain makes the apps answer requests that would wait for a slot 503 at
+// once, as a shutdown begins; running work carries on.
+func (a *Table) Drain() {
+	for _, d := range a.drains {
+		d()
+	}
 }
 
 // ServeHTTP runs the route table, counting the request in, so that Retire
@@ -111,6 +120,7 @@ func Build(cfg *config.Config, log *zap.Logger, obs Observers) (*Table, error) {
 		}
 		if rn, ok := h.(*cgiscript.Runner); ok {
 			runners = append(runners, rn)
+			a.drains = append(a.drains, rn.Drain)
 		}
 		routes = append(routes, mount.Route{Prefix: rc.Prefix, Kind: rc.App, App: h})
 	}

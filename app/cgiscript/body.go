@@ -1,8 +1,6 @@
 package cgiscript
 
 import (
-	"bytes"
-	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -12,10 +10,11 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/gatewayd/gatewayd/core/environ"
+	"github.com/gatewayd/gatewayd/internal/spool"
 )
 
-// bufSize is the size of the buffers that carry bodies: the spool's memory
-// part, the stdin feeder and the stdout copy.
+// bufSize is the size of the buffers that carry bodies: the stdin feeder
+// and the stdout copy.
 const bufSize = 32 << 10
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
@@ -30,26 +29,21 @@ type reqBody struct {
 	file *os.File
 	// spooled reports that the body arrived without a length.
 	spooled bool
-	buf     *[]byte // the pooled buffer behind a body spooled in memory
+	spool   *spool.Body // the body read to its end, when it had no length
 }
 
 func (b *reqBody) close() {
-	if b.file != nil {
-		name := b.file.Name()
-		_ = b.file.Close()
-		_ = os.Remove(name) // already gone where an open file can be unlinked
-	}
-	if b.buf != nil {
-		bufPool.Put(b.buf)
-		b.buf = nil
+	if b.spool != nil {
+		_ = b.spool.Close()
 	}
 }
 
 // prepareBody decides how the body reaches the script. A body with
-// CONTENT_LENGTH is streamed; one without (chunked) is read first, in
-// memory up to bufSize and in a temporary file beyond, so that the script
-// gets a CONTENT_LENGTH (RFC 3875 section 4.2). A non-zero status is the
-// answer when the body cannot be taken.
+// CONTENT_LENGTH is streamed; one without (chunked) is read to its end by
+// the spooler (internal/spool: memory, then an unlinked temporary file that
+// becomes the script's stdin), so that the script gets a CONTENT_LENGTH
+// (RFC 3875 section 4.2). A non-zero status is the answer when the body
+// cannot be taken.
 func (rn *Runner) prepareBody(env environ.Env, r *http.Request, log *zap.Logger) (*reqBody, int) {
 	b := &reqBody{}
 	hasBody := r.Body != nil && r.Body != http.NoBody
@@ -68,60 +62,33 @@ func (rn *Runner) prepareBody(env environ.Env, r *http.Request, log *zap.Logger)
 	if !hasBody {
 		return b, 0
 	}
-	max := rn.cfg.MaxSpoolBytes
-	if max < 0 {
-		return b, http.StatusLengthRequired
-	}
 	b.spooled = true
-	body := io.LimitReader(r.Body, max+1)
-	b.buf = bufPool.Get().(*[]byte)
-	n, err := io.ReadFull(body, *b.buf)
-	switch {
-	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
-		if int64(n) > max {
-			return b, http.StatusRequestEntityTooLarge
-		}
-		if n > 0 {
-			b.length = strconv.Itoa(n)
-			b.stream = bytes.NewReader((*b.buf)[:n])
-		}
-		return b, 0
-	case err != nil:
-		log.Info("reading a request body without a length", zap.Error(err))
-		return b, http.StatusBadRequest
-	}
-
-	f, err := os.CreateTemp("", "gatewayd-cgi-body-*")
+	sp, err := spool.Read(r.Body, rn.cfg.MaxSpoolBytes, "")
 	if err != nil {
-		log.Error("spooling a request body without a length", zap.Error(err))
-		return b, http.StatusInternalServerError
+		status := spool.Status(err)
+		switch status {
+		case http.StatusRequestEntityTooLarge:
+			log.Info("request body without a length is larger than max_spool_bytes; answered 413",
+				zap.Int64("max_spool_bytes", rn.cfg.MaxSpoolBytes))
+		case http.StatusLengthRequired:
+			log.Debug("request body without a length refused (max_spool_bytes is negative); answered 411")
+		case http.StatusBadRequest:
+			log.Info("reading a request body without a length", zap.Error(err))
+		default:
+			log.Error("spooling a request body without a length", zap.Error(err))
+		}
+		return b, status
 	}
-	b.file = f
-	_ = os.Remove(f.Name()) // unlinked while open: nothing is left behind on a crash
-	if _, err := f.Write((*b.buf)[:n]); err != nil {
-		log.Error("spooling a request body without a length", zap.Error(err))
-		return b, http.StatusInternalServerError
+	b.spool = sp
+	if sp.Size() > 0 {
+		b.length = strconv.FormatInt(sp.Size(), 10)
+		if f := sp.File(); f != nil {
+			b.file = f
+			log.Debug("spooled a request body without a length to a file", zap.Int64("bytes", sp.Size()))
+		} else {
+			b.stream = sp
+		}
 	}
-	rest, err := io.CopyBuffer(writerOnly{f}, body, *b.buf)
-	if err != nil {
-		// A read error is the client's; a write error the disk's.
-		log.Info("spooling a request body without a length", zap.Error(err))
-		return b, http.StatusBadRequest
-	}
-	total := int64(n) + rest
-	if total > max {
-		log.Info("request body without a length is larger than max_spool_bytes; answered 413",
-			zap.Int64("max_spool_bytes", max))
-		return b, http.StatusRequestEntityTooLarge
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		log.Error("spooling a request body without a length", zap.Error(err))
-		return b, http.StatusInternalServerError
-	}
-	bufPool.Put(b.buf)
-	b.buf = nil
-	b.length = strconv.FormatInt(total, 10)
-	log.Debug("spooled a request body without a length to a file", zap.Int64("bytes", total))
 	return b, 0
 }
 

@@ -21,10 +21,17 @@
 //     document; LF or CRLF line ends; NPH scripts (names starting "nph-")
 //     write a whole HTTP response that is parsed and relayed. Field names
 //     are relayed canonical, but Variable-NAME keeps its spelling.
-//   - 7 system specifics: the script runs in its own directory and its own
-//     process group; a timeout, a client that goes away or [Runner.Shutdown]
-//     sends SIGTERM to the group and SIGKILL after a grace period; whatever
-//     the script leaves running in its group when it exits is killed.
+//   - 7 system specifics: the script runs in its own directory, as the
+//     root of a process tree that gatewayd holds whole: on Linux, [New]
+//     makes the process a child subreaper (orphans of scripts are
+//     re-parented to it and reaped, never a child that os/exec waits for),
+//     and every script gets a cgroup of its own where cgroup v2 is
+//     writable, else a session of its own (tree_linux.go says what each
+//     reaches). A timeout, a client that goes away or [Runner.Shutdown]
+//     sends SIGTERM to the tree and SIGKILL after a grace period; what the
+//     script leaves running when it exits is killed and reaped before its
+//     response is complete. PATH_INFO with a ".." segment is refused (400),
+//     so PATH_TRANSLATED stays under Root.
 //
 // The FastCGI Authorizer role (FastCGI 1.0 section 6.3) is supported: a
 // script behind a FastCGI listener sees FCGI_ROLE=AUTHORIZER, answers 200

@@ -2,23 +2,18 @@ package cgiscript
 
 import (
 	"bufio"
-	"bytes"
-	"errors"
-	"fmt"
-	"io"
 	"net/http"
-	"net/textproto"
-	"strconv"
 
-	"github.com/gatewayd/gatewayd/core/handler"
+	"github.com/gatewayd/gatewayd/core/cgiresp"
 )
 
-// Errors of a script's response head; each is answered 502 and logged.
+// Errors of a script's response head; each is answered 502 and logged. The
+// head is parsed by core/cgiresp, which the FastCGI upstream shares.
 var (
-	errNoOutput     = errors.New("cgiscript: the script wrote no response")
-	errHeadCut      = errors.New("cgiscript: the script's output ended inside the response head")
-	errHeadTooLarge = errors.New("cgiscript: response head larger than max_header_bytes")
-	errBadHead      = errors.New("cgiscript: malformed response head")
+	errNoOutput     = cgiresp.ErrNoOutput
+	errHeadCut      = cgiresp.ErrHeadCut
+	errHeadTooLarge = cgiresp.ErrTooLarge
+	errBadHead      = cgiresp.ErrBadHead
 )
 
 // head is a script's response head (RFC 3875 section 6.2, 6.3).
@@ -28,141 +23,13 @@ type head struct {
 	location string      // the Location field
 	hasType  bool        // a non-empty Content-Type field
 	fields   int         // how many fields, Status included
+	local    bool        // a local redirect (RFC 3875 section 6.2.2)
 }
 
-// readHead reads the head of a CGI response from br: "Name: value" lines
-// ended by LF or CRLF, up to a blank line, at most max bytes in all (line
-// ends included). Continuation lines, lines without a colon, names that are
-// not tokens, control characters in values, a repeated Status, Content-Type
-// or Location and a bad Status are errors wrapping errBadHead.
+// readHead reads the head of a CGI response from br, at most max bytes
+// (cgiresp.Read).
 func readHead(br *bufio.Reader, max int) (head, error) {
-	h := head{header: make(http.Header, 8)}
-	total := 0
-	var long []byte // a line longer than br's buffer, so far
-	for {
-		frag, err := br.ReadSlice('\n')
-		total += len(frag)
-		if total > max {
-			return h, errHeadTooLarge
-		}
-		if err == bufio.ErrBufferFull {
-			long = append(long, frag...)
-			continue
-		}
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				if total == 0 {
-					return h, errNoOutput
-				}
-				return h, errHeadCut
-			}
-			return h, fmt.Errorf("cgiscript: reading the response head: %w", err)
-		}
-		line := frag
-		if long != nil {
-			line = append(long, frag...)
-			long = nil
-		}
-		line = line[:len(line)-1]
-		if n := len(line); n > 0 && line[n-1] == '\r' {
-			line = line[:n-1]
-		}
-		if len(line) == 0 {
-			return h, nil
-		}
-		if err := h.addField(line); err != nil {
-			return h, err
-		}
-	}
-}
-
-func (h *head) addField(line []byte) error {
-	if line[0] == ' ' || line[0] == '\t' {
-		return badHead("continuation line", line)
-	}
-	colon := bytes.IndexByte(line, ':')
-	if colon < 0 {
-		if !handler.ValidHeaderName(line) {
-			return badHead("invalid field name", line)
-		}
-		return badHead("line without a field name and colon", line)
-	}
-	if colon == 0 {
-		return badHead("line without a field name and colon", line)
-	}
-	if !handler.ValidHeaderName(line[:colon]) {
-		return badHead("invalid field name", line)
-	}
-	v := line[colon+1:]
-	for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
-		v = v[1:]
-	}
-	for len(v) > 0 && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
-		v = v[:len(v)-1]
-	}
-	for _, c := range v {
-		if (c < 0x20 && c != '\t') || c == 0x7f {
-			return badHead("control character in a field value", line)
-		}
-	}
-	name := textproto.CanonicalMIMEHeaderKey(string(line[:colon]))
-	value := string(v)
-	h.fields++
-	if handler.CaseSensitiveHeader(name) {
-		// The web server passes the rest of the name on as a variable,
-		// spelled as it came (FastCGI's Authorizer): keep it byte-exact.
-		name = string(line[:colon])
-	}
-	switch name {
-	case "Status":
-		if h.status != 0 {
-			return badHead("repeated Status", line)
-		}
-		code, ok := parseStatus(value)
-		if !ok {
-			return badHead("bad Status", line)
-		}
-		h.status = code
-		return nil
-	case "Content-Type":
-		if _, ok := h.header[name]; ok {
-			return badHead("repeated Content-Type", line)
-		}
-		h.hasType = value != ""
-	case "Location":
-		if _, ok := h.header[name]; ok {
-			return badHead("repeated Location", line)
-		}
-		if value == "" {
-			return badHead("empty Location", line)
-		}
-		h.location = value
-	}
-	h.header[name] = append(h.header[name], value)
-	return nil
-}
-
-// parseStatus reads "NNN reason-phrase" (the phrase may be missing). A CGI
-// response has no interim responses, so the code is 200 to 999.
-func parseStatus(v string) (int, bool) {
-	if len(v) < 3 || (len(v) > 3 && v[3] != ' ' && v[3] != '\t') {
-		return 0, false
-	}
-	for i := 0; i < 3; i++ {
-		if v[i] < '0' || v[i] > '9' {
-			return 0, false
-		}
-	}
-	code, _ := strconv.Atoi(v[:3])
-	if code < 200 {
-		return 0, false
-	}
-	return code, true
-}
-
-func badHead(what string, line []byte) error {
-	if len(line) > 80 {
-		line = line[:80]
-	}
-	return fmt.Errorf("%w: %s: %q", errBadHead, what, line)
+	h, err := cgiresp.Read(br, max)
+	return head{status: h.Status, header: h.Header, location: h.Location, hasType: h.HasType,
+		fields: h.Fields}, err
 }

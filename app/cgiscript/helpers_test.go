@@ -266,6 +266,9 @@ func (s *httpSink) WriteHead(status int, h http.Header) error {
 func (s *httpSink) Write(p []byte) (int, error) { return s.w.Write(p) }
 func (s *httpSink) Flush() error                { return http.NewResponseController(s.w).Flush() }
 func (s *httpSink) Finish() error               { return nil }
+func (s *httpSink) SetWriteDeadline(t time.Time) error {
+	return http.NewResponseController(s.w).SetWriteDeadline(t)
+}
 
 // readPid waits until a script has written its pid to path.
 func readPid(t testing.TB, path string) int {

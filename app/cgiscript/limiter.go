@@ -25,9 +25,9 @@ func newLimiter(slots, queue int, timeout time.Duration) limiter {
 	return limiter{slots: make(chan struct{}, slots), queueSize: int64(queue), timeout: timeout}
 }
 
-// acquire takes a slot, waiting in the queue when all are busy. It returns
-// how long it waited.
-func (l *limiter) acquire(ctx context.Context, stop <-chan struct{}) (time.Duration, error) {
+// acquire takes a slot, waiting in the queue when all are busy (and calling
+// queued once it waits). It returns how long it waited.
+func (l *limiter) acquire(ctx context.Context, stop <-chan struct{}, queued func()) (time.Duration, error) {
 	select {
 	case l.slots <- struct{}{}:
 		return 0, nil
@@ -38,6 +38,7 @@ func (l *limiter) acquire(ctx context.Context, stop <-chan struct{}) (time.Durat
 		return 0, errQueueFull
 	}
 	defer l.waiting.Add(-1)
+	queued()
 	start := time.Now()
 	t := time.NewTimer(l.timeout)
 	defer t.Stop()

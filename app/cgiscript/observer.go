@@ -51,7 +51,8 @@ type Observer interface {
 	QueueWait(d time.Duration)
 	// Rejected is called when a request is answered 503 without running.
 	Rejected(reason RejectReason)
-	// StderrLine is called for every line a script writes to stderr.
+	// StderrLine is called for every line of a script's stderr that is
+	// logged (at most 1,000 per request; see internal/stderrlog).
 	StderrLine(script string)
 }
 

@@ -1,7 +1,6 @@
 package cgiscript
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/gatewayd/gatewayd/internal/stderrlog"
 )
 
 // Why gatewayd stopped a script.
@@ -23,9 +24,11 @@ const (
 	reasonShutdown        // Runner.Shutdown
 )
 
-// stderrDrain is how long stderr is still read after the script was reaped,
-// for what a process that left the group may hold open.
-const stderrDrain = 500 * time.Millisecond
+// exitDrain is how long the script's stdout and stderr are still read
+// after it exited while nothing arrives: a process it left behind (one that
+// its tree's kill could not reach) may hold them open, and the response
+// ends with the script, not with that process.
+const exitDrain = 500 * time.Millisecond
 
 // proc is one running script and the goroutines around it: the waiter
 // (reaps it), the supervisor (timeout, cancellation, shutdown), the stdin
@@ -33,16 +36,21 @@ const stderrDrain = 500 * time.Millisecond
 type proc struct {
 	cmd    *exec.Cmd
 	pid    int
+	tree   *tree    // the script and everything it starts
 	stdout *os.File // read end
 	stderr *os.File // read end
 	stdin  *os.File // write end; nil when the script reads a file or nothing
 
 	stdinOnce sync.Once
 	cancel    context.CancelFunc
+	freeSlot  func()      // gives the concurrency slot back
+	cutOutput func()      // ends a write to the client that blocks
+	writing   atomic.Bool // the request is inside a write to the client
 
 	mu          sync.Mutex
-	reaped      bool // the script was reaped: its pid may be reused
-	interrupted bool // stdout reads are being stopped
+	reaped      bool      // the script was reaped: its pid may be reused
+	interrupted bool      // stdout reads are being stopped
+	drainBy     time.Time // once the script exited: when stdout reads give up if the pipe stays empty
 
 	reason atomic.Int32
 	killed atomic.Bool // SIGKILL was needed
@@ -54,8 +62,9 @@ type proc struct {
 	logged  chan struct{} // closed when stderr is drained
 }
 
-// start runs the script with its pipes, in a process group of its own.
-func start(s *script, env []string, body *reqBody) (*proc, error) {
+// start runs the script with its pipes, in a tree of its own (see
+// tree_linux.go).
+func start(c *containment, s *script, env []string, body *reqBody) (*proc, error) {
 	var files []*os.File
 	closeAll := func() {
 		for _, f := range files {
@@ -78,27 +87,51 @@ func start(s *script, env []string, body *reqBody) (*proc, error) {
 		closeAll()
 		return nil, err
 	}
-	cmd := &exec.Cmd{
-		Path:        s.path,
-		Args:        []string{s.filename},
-		Env:         env,
-		Dir:         s.dir,
-		Stdout:      stdoutW,
-		Stderr:      stderrW,
-		SysProcAttr: sysProcAttr(),
-	}
 	var stdinR, stdinW *os.File
+	var stdin *os.File
 	switch {
 	case body.file != nil:
-		cmd.Stdin = body.file
+		stdin = body.file
 	case body.stream != nil:
 		if stdinR, stdinW, err = pipe(); err != nil {
 			closeAll()
 			return nil, err
 		}
-		cmd.Stdin = stdinR
+		stdin = stdinR
 	}
-	if err := cmd.Start(); err != nil {
+	run := func(t *tree) (*exec.Cmd, error) {
+		cmd := &exec.Cmd{
+			Path:        s.path,
+			Args:        []string{s.filename},
+			Env:         env,
+			Dir:         s.dir,
+			Stdout:      stdoutW,
+			Stderr:      stderrW,
+			SysProcAttr: t.attr(),
+		}
+		if stdin != nil {
+			cmd.Stdin = stdin
+		}
+		err := cmd.Start()
+		if err != nil {
+			t.started(nil)
+			return nil, err
+		}
+		t.started(cmd.Process)
+		return cmd, nil
+	}
+	t := c.newTree()
+	cmd, err := run(t)
+	if err != nil && t.inCgroup() {
+		// The kernel may refuse the cgroup (an old kernel, a cgroup it
+		// cannot enter): the script still runs, held by its session.
+		first := err
+		t = c.sessionOnly()
+		if cmd, err = run(t); err == nil {
+			c.cgroupFailed(first)
+		}
+	}
+	if err != nil {
 		closeAll()
 		return nil, err
 	}
@@ -109,7 +142,7 @@ func start(s *script, env []string, body *reqBody) (*proc, error) {
 		_ = stdinR.Close()
 	}
 	return &proc{
-		cmd: cmd, pid: cmd.Process.Pid,
+		cmd: cmd, pid: cmd.Process.Pid, tree: t,
 		stdout: stdoutR, stderr: stderrR, stdin: stdinW,
 		exited:  make(chan struct{}),
 		done:    make(chan struct{}),
@@ -119,12 +152,14 @@ func start(s *script, env []string, body *reqBody) (*proc, error) {
 	}, nil
 }
 
-// wait reaps the script. What it left running in its process group is
-// killed first, while the group's id cannot yet be reused.
+// wait reaps the script. What it left running in its tree is killed
+// first, while its pid (its session's and group's id) cannot yet be
+// reused; then the tree is waited for and the orphans reaped, so that no
+// process of the request outlives it.
 func (p *proc) wait() {
 	if waitNoReap(p.pid) {
 		p.mu.Lock()
-		killLeftovers(p.cmd.Process)
+		p.tree.kill()
 		_ = p.cmd.Wait()
 		p.reaped = true
 		p.mu.Unlock()
@@ -132,17 +167,60 @@ func (p *proc) wait() {
 		_ = p.cmd.Wait()
 		p.mu.Lock()
 		p.reaped = true
-		killLeftovers(p.cmd.Process)
+		p.tree.kill()
 		p.mu.Unlock()
 	}
+	p.tree.release()
+	p.startExitDrain()
 	close(p.exited)
 }
 
-// signal sends sig to the script's process group unless it was reaped.
+// startExitDrain bounds the stdout reads still to come, now that the
+// script has exited, where the pipe's fill level can be told.
+func (p *proc) startExitDrain() {
+	if _, ok := pipeBuffered(p.stdout); !ok {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.drainBy = time.Now().Add(exitDrain)
+	if !p.interrupted {
+		_ = p.stdout.SetReadDeadline(p.drainBy)
+	}
+}
+
+// Read reads the script's stdout. Once the script has exited, a read that
+// found the pipe empty for exitDrain ends the output with io.EOF; what is
+// still in the pipe is read first, however long the client takes.
+func (p *proc) Read(b []byte) (int, error) {
+	for {
+		n, err := p.stdout.Read(b)
+		if n > 0 || err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+			return n, err
+		}
+		p.mu.Lock()
+		due := !p.interrupted && !p.drainBy.IsZero() && !time.Now().Before(p.drainBy)
+		if due {
+			if n, _ := pipeBuffered(p.stdout); n > 0 {
+				p.drainBy = time.Now().Add(exitDrain)
+				_ = p.stdout.SetReadDeadline(p.drainBy)
+				p.mu.Unlock()
+				continue
+			}
+		}
+		p.mu.Unlock()
+		if due {
+			return 0, io.EOF
+		}
+		return n, err
+	}
+}
+
+// signal sends sig to the script's tree unless it was reaped.
 func (p *proc) signal(sig signal) {
 	p.mu.Lock()
 	if !p.reaped {
-		_ = signalGroup(p.cmd.Process, sig)
+		p.tree.signal(sig)
 	}
 	p.mu.Unlock()
 }
@@ -169,17 +247,25 @@ func (p *proc) supervise(ctx context.Context, timeout, grace time.Duration, stop
 		p.reason.CompareAndSwap(reasonNone, reasonShutdown)
 	}
 	p.interrupt()
+	if r := p.reason.Load(); (r == reasonTimeout || r == reasonShutdown) && p.writing.Load() {
+		// The response is under way and the client does not take it: it
+		// is cut short now, as it would be once the script is gone.
+		p.cutOutput()
+	}
 	p.signal(sigTerm)
 	g := time.NewTimer(grace)
 	defer g.Stop()
 	select {
 	case <-p.exited:
+		p.freeSlot()
 		return
 	case <-g.C:
 	case <-killNow:
 	}
 	p.killed.Store(true)
 	p.signal(sigKill)
+	<-p.exited
+	p.freeSlot()
 }
 
 // abandon stops the script because its output is no longer wanted.
@@ -203,6 +289,9 @@ func (p *proc) setReadDeadline(t time.Time) bool {
 	defer p.mu.Unlock()
 	if p.interrupted {
 		return false
+	}
+	if !p.drainBy.IsZero() && (t.IsZero() || t.After(p.drainBy)) {
+		t = p.drainBy
 	}
 	_ = p.stdout.SetReadDeadline(t)
 	return true
@@ -233,29 +322,24 @@ func (p *proc) feed(body io.Reader, log *zap.Logger) {
 	}
 }
 
-// logStderr logs the script's stderr a line at a time.
-// Each line also goes to the request's error stream when it has one (the
-// web server's error log, through FCGI_STDERR), as fcgiwrap does.
+// logStderr logs the script's stderr a line at a time, through the one
+// bounded relay (internal/stderrlog: 8 KiB a line, 1,000 lines a request).
+// Each logged line also goes to the request's error stream when it has one
+// (the web server's error log, through FCGI_STDERR), as fcgiwrap does.
 func (p *proc) logStderr(log *zap.Logger, obs Observer, name string, errs io.Writer) {
 	defer close(p.logged)
-	br := bufio.NewReaderSize(p.stderr, 4096)
+	w := stderrlog.New(log, "script stderr", func(line []byte) {
+		obs.StderrLine(name)
+		if errs != nil {
+			_, _ = errs.Write(append(line[:len(line):len(line)], '\n'))
+		}
+	})
+	defer w.Flush()
+	var buf [4096]byte
 	for {
-		line, err := br.ReadSlice('\n')
-		n := len(line)
-		if n > 0 && line[n-1] == '\n' {
-			n--
-			if n > 0 && line[n-1] == '\r' {
-				n--
-			}
-		}
-		if n > 0 {
-			log.Warn("script stderr", zap.String("line", string(line[:n])))
-			obs.StderrLine(name)
-			if errs != nil {
-				_, _ = errs.Write(append(line[:n:n], '\n'))
-			}
-		}
-		if err != nil && err != bufio.ErrBufferFull {
+		n, err := p.stderr.Read(buf[:])
+		_, _ = w.Write(buf[:n])
+		if err != nil {
 			return
 		}
 	}
@@ -270,7 +354,7 @@ func (p *proc) finish() {
 	<-p.supDone
 	p.closeStdin()
 	<-p.fed
-	_ = p.stderr.SetReadDeadline(time.Now().Add(stderrDrain))
+	_ = p.stderr.SetReadDeadline(time.Now().Add(exitDrain))
 	<-p.logged
 	_ = p.stderr.Close()
 }

@@ -27,3 +27,5 @@ func killLeftovers(*os.Process) {}
 func exitSignal(*os.ProcessState) (int, bool) { return 0, false }
 
 func waitNoReap(int) bool { return false }
+
+func pipeBuffered(*os.File) (int, bool) { return 0, false }

@@ -25,19 +25,28 @@ const flushDelay = 10 * time.Millisecond
 var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
 
 // run starts the script, relays its response and waits for it.
-func (rn *Runner) run(ctx context.Context, w http.ResponseWriter, method string, s *script, env []string, body *reqBody, info *handler.Info, log *zap.Logger) outcome {
+func (rn *Runner) run(ctx context.Context, w http.ResponseWriter, method string, s *script, env []string, body *reqBody, info *handler.Info, free func(), log *zap.Logger) outcome {
 	started := time.Now()
-	p, err := start(s, env, body)
+	p, err := start(rn.cont, s, env, body)
 	if err != nil {
 		log.Error("could not start the script", zap.String("path", s.path), zap.Error(err))
 		httpError(w, http.StatusInternalServerError)
 		return outcome{}
 	}
 	rn.obs.ScriptStarted(s.name)
+	log.Debug("script started", zap.Int("pid", p.pid))
 	info.ScriptStarted(s.name, p.pid)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	p.cancel = cancel
+	p.freeSlot = free
+	p.cutOutput = func() {
+		// A client that stopped reading holds the write; a deadline in the
+		// past ends it, where the front end's writer has one.
+		if err := http.NewResponseController(w).SetWriteDeadline(time.Now()); err != nil {
+			log.Debug("cannot cut a blocked write to the client", zap.Error(err))
+		}
+	}
 
 	go p.wait()
 	var errs io.Writer
@@ -53,7 +62,7 @@ func (rn *Runner) run(ctx context.Context, w http.ResponseWriter, method string,
 	go p.supervise(ctx, rn.cfg.Timeout, rn.cfg.KillGrace, rn.stop, rn.killNow)
 
 	br := readerPool.Get().(*bufio.Reader)
-	br.Reset(p.stdout)
+	br.Reset(p)
 	var r response
 	if s.nph {
 		r = rn.relayNPH(w, method, p, br, log)
@@ -209,7 +218,7 @@ func (p *proc) drain(r io.Reader, headWritten bool) response {
 // relayNPH reads the whole HTTP response of a non-parsed-header script
 // (RFC 3875 section 5) and relays its status, header and body unbuffered.
 func (rn *Runner) relayNPH(w http.ResponseWriter, method string, p *proc, br *bufio.Reader, log *zap.Logger) response {
-	lim := &headLimit{r: p.stdout, n: rn.cfg.MaxHeaderBytes}
+	lim := &headLimit{r: p, n: rn.cfg.MaxHeaderBytes}
 	br.Reset(lim)
 	req := &http.Request{Method: method}
 	var resp *http.Response
@@ -292,7 +301,18 @@ func (p *proc) copyBody(w http.ResponseWriter, src io.Reader, flushEach bool, lo
 		}
 		n, err := src.Read(buf)
 		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
+			p.writing.Store(true)
+			if p.isInterrupted() {
+				// Stopped: not one more write that could block.
+				p.writing.Store(false)
+				return response{stopped: true, headWritten: true}
+			}
+			_, werr := w.Write(buf[:n])
+			p.writing.Store(false)
+			if werr != nil {
+				if p.isInterrupted() {
+					return response{stopped: true, headWritten: true}
+				}
 				log.Info("writing the script's response failed; stopping the script", zap.Error(werr))
 				p.abandon()
 				return response{stopped: true, headWritten: true}

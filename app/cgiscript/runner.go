@@ -15,13 +15,15 @@ import (
 
 	"github.com/gatewayd/gatewayd/core/environ"
 	"github.com/gatewayd/gatewayd/core/handler"
+	"github.com/gatewayd/gatewayd/internal/lograte"
 )
 
 // Defaults for the zero values of [Config].
 const (
 	DefaultTimeout        = 60 * time.Second
 	DefaultKillGrace      = 5 * time.Second
-	DefaultQueueTimeout   = 5 * time.Second
+	DefaultQueueSize      = 1024
+	DefaultQueueTimeout   = 30 * time.Second
 	DefaultMaxHeaderBytes = 64 << 10
 	DefaultMaxSpoolBytes  = 64 << 20
 	DefaultMaxRedirects   = 10
@@ -56,12 +58,16 @@ type Config struct {
 	// MaxConcurrency is how many scripts run at once. Zero means 2 × the
 	// number of CPUs.
 	MaxConcurrency int
-	// QueueSize is how many requests may wait for a free slot; beyond them
-	// the answer is 503 at once. Zero means MaxConcurrency; negative means
-	// no queue.
+	// QueueSize is how many requests may wait at once for a free slot, in
+	// the order they came; one more is answered 503 (with Retry-After) at
+	// once. Zero means 1024, the FastCGI listener's default max_conns, so
+	// that with defaults a burst waits as it would in fcgiwrap's listen
+	// backlog; negative means no queue.
 	QueueSize int
-	// QueueTimeout is how long a request may wait for a slot before it gets
-	// 503. Zero means 5s.
+	// QueueTimeout is the longest a request waits in the queue for a slot;
+	// then it is answered 503 (with Retry-After). Zero means 30s: bursts
+	// wait, as behind fcgiwrap, and still get an answer before nginx's
+	// default fastcgi_read_timeout (60s) answers 504 for them.
 	QueueTimeout time.Duration
 	// PassEnv names the variables of gatewayd's own environment that
 	// scripts get. Nil means ["PATH"]; an empty, non-nil list passes none.
@@ -89,6 +95,10 @@ type Config struct {
 	// Observer is told about scripts and the queue, for metrics. Nil means
 	// none.
 	Observer Observer
+
+	// noCgroup holds trees by session even where cgroups are writable, so
+	// that tests can run the fallback.
+	noCgroup bool
 }
 
 // Runner runs CGI scripts as an http.Handler. Make one with [New]; the zero
@@ -109,9 +119,14 @@ type Runner struct {
 	script  *script
 	baseEnv []string // PassEnv resolved at New
 	lim     limiter
+	cont    *containment
+	// A client can make these happen at will: one log line per interval,
+	// the rest counted on the next (metrics count every one).
+	fullLog, waitLog, pathLog lograte.Limiter
 
 	mu      sync.Mutex
 	closed  bool
+	drain   chan struct{} // closed by Drain or Shutdown: 503 for new and queued requests
 	stop    chan struct{} // closed by Shutdown: SIGTERM everything
 	killNow chan struct{} // closed when Shutdown's context ends: SIGKILL
 	active  sync.WaitGroup
@@ -139,7 +154,7 @@ func New(cfg Config, log *zap.Logger) (*Runner, error) {
 		cfg.MaxConcurrency = 2 * runtime.NumCPU()
 	}
 	if cfg.QueueSize == 0 {
-		cfg.QueueSize = cfg.MaxConcurrency
+		cfg.QueueSize = DefaultQueueSize
 	} else if cfg.QueueSize < 0 {
 		cfg.QueueSize = 0
 	}
@@ -162,6 +177,7 @@ func New(cfg Config, log *zap.Logger) (*Runner, error) {
 		cfg:     cfg,
 		log:     log,
 		obs:     cfg.Observer,
+		drain:   make(chan struct{}),
 		stop:    make(chan struct{}),
 		killNow: make(chan struct{}),
 	}
@@ -220,6 +236,8 @@ func New(cfg Config, log *zap.Logger) (*Runner, error) {
 			return nil, fmt.Errorf("%w: env: invalid variable %q", ErrConfig, name)
 		}
 	}
+	rn.cont = newContainment(!cfg.noCgroup, log)
+	log.Debug("cgi scripts are contained", zap.String("containment", rn.cont.mode()))
 	return rn, nil
 }
 
@@ -228,6 +246,7 @@ func New(cfg Config, log *zap.Logger) (*Runner, error) {
 // SIGKILL KillGrace later, or at once when ctx ends. It returns when every
 // request has finished, or ctx's error when ctx ends first.
 func (rn *Runner) Shutdown(ctx context.Context) error {
+	rn.Drain()
 	rn.mu.Lock()
 	if !rn.closed {
 		rn.closed = true
@@ -241,6 +260,8 @@ func (rn *Runner) Shutdown(ctx context.Context) error {
 	}()
 	select {
 	case <-done:
+		rn.cont.shutdown()
+		rn.cont.close()
 		return nil
 	case <-ctx.Done():
 		rn.mu.Lock()
@@ -256,7 +277,24 @@ func (rn *Runner) Shutdown(ctx context.Context) error {
 		case <-done:
 		case <-time.After(reapWait):
 		}
+		rn.cont.shutdown()
+		rn.cont.close()
 		return ctx.Err()
+	}
+}
+
+// Drain begins a graceful stop: requests that arrive, and those waiting
+// for a slot, are answered 503 with Retry-After at once, while running
+// scripts carry on. A daemon calls it as its shutdown begins, so that a
+// queued request gets its 503 rather than waiting for a slot until the
+// front end gives up on it. Shutdown drains too.
+func (rn *Runner) Drain() {
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	select {
+	case <-rn.drain:
+	default:
+		close(rn.drain)
 	}
 }
 
@@ -267,8 +305,10 @@ const reapWait = 2 * time.Second
 func (rn *Runner) enter() bool {
 	rn.mu.Lock()
 	defer rn.mu.Unlock()
-	if rn.closed {
+	select {
+	case <-rn.drain:
 		return false
+	default:
 	}
 	rn.active.Add(1)
 	return true
@@ -326,16 +366,21 @@ func (rn *Runner) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	}
 
 	info.SetPhase(handler.PhaseQueued)
-	wait, err := rn.lim.acquire(ctx, rn.stop)
+	wait, err := rn.lim.acquire(ctx, rn.drain, func() { log.Debug("waiting for a cgi slot") })
 	if err != nil {
 		switch {
 		case errors.Is(err, errQueueFull):
 			rn.obs.Rejected(RejectQueueFull)
-			log.Warn("cgi queue full; answered 503", zap.Int("max_concurrency", rn.cfg.MaxConcurrency),
-				zap.Int("queue_size", rn.cfg.QueueSize))
+			if ok, n := rn.fullLog.Allow(time.Now()); ok {
+				log.Warn("cgi queue full; answered 503", zap.Int("max_concurrency", rn.cfg.MaxConcurrency),
+					zap.Int("queue_size", rn.cfg.QueueSize), zap.Int64("suppressed", n))
+			}
 		case errors.Is(err, errQueueTimeout):
 			rn.obs.Rejected(RejectQueueTimeout)
-			log.Warn("no cgi slot within queue_timeout; answered 503", zap.Duration("queue_timeout", rn.cfg.QueueTimeout))
+			if ok, n := rn.waitLog.Allow(time.Now()); ok {
+				log.Warn("no cgi slot within queue_timeout; answered 503", zap.Duration("queue_timeout", rn.cfg.QueueTimeout),
+					zap.Int64("suppressed", n))
+			}
 		case errors.Is(err, errStopped):
 			rn.obs.Rejected(RejectShutdown)
 		default: // the client went away while queued
@@ -344,7 +389,12 @@ func (rn *Runner) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		unavailable(w)
 		return outcome{}
 	}
-	defer rn.lim.release()
+	// The slot is the script's: it is given back when the request ends, or
+	// as soon as a stopped script's tree is gone, even if the request
+	// still waits for a client that does not read.
+	var once sync.Once
+	free := func() { once.Do(rn.lim.release) }
+	defer free()
 	rn.obs.QueueWait(wait)
 	info.QueueWaited(wait)
 
@@ -355,7 +405,7 @@ func (rn *Runner) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	for _, name := range dropped {
 		log.Warn("dropped a variable that cannot be put in an environment", zap.String("name", name))
 	}
-	return rn.run(ctx, w, r.Method, s, childEnv, body, info, log)
+	return rn.run(ctx, w, r.Method, s, childEnv, body, info, free, log)
 }
 
 // outcome is what is left to do after a script ran.

@@ -70,8 +70,8 @@ func TestNewConfigErrors(t *testing.T) {
 func TestDefaults(t *testing.T) {
 	rn := newRunner(t, Config{}, nil)
 	c := rn.cfg
-	if c.Timeout != 60*time.Second || c.KillGrace != 5*time.Second || c.QueueTimeout != 5*time.Second ||
-		c.MaxConcurrency != 2*runtime.NumCPU() || c.QueueSize != c.MaxConcurrency ||
+	if c.Timeout != 60*time.Second || c.KillGrace != 5*time.Second || c.QueueTimeout != 30*time.Second ||
+		c.MaxConcurrency != 2*runtime.NumCPU() || c.QueueSize != 1024 ||
 		c.MaxHeaderBytes != 65536 || c.MaxSpoolBytes != 64<<20 || c.MaxRedirects != 10 ||
 		len(c.PassEnv) != 1 || c.PassEnv[0] != "PATH" {
 		t.Errorf("defaults: %+v", c)
@@ -88,6 +88,10 @@ func TestRefusals(t *testing.T) {
 	}
 	write(filepath.Join(root, "ok.cgi"), 0o755)
 	write(filepath.Join(root, "plain.cgi"), 0o644)
+	write(filepath.Join(root, ".hidden.cgi"), 0o755)
+	write(filepath.Join(root, ".htaccess"), 0o755)
+	must(t, os.Mkdir(filepath.Join(root, ".git"), 0o755))
+	write(filepath.Join(root, ".git", "config"), 0o755)
 	write(filepath.Join(outside, "evil.cgi"), 0o755)
 	must(t, os.WriteFile(filepath.Join(root, "junk.cgi"), []byte("\x00\x01junk"), 0o755))
 	must(t, os.Mkdir(filepath.Join(root, "dir.cgi"), 0o755))
@@ -106,7 +110,14 @@ func TestRefusals(t *testing.T) {
 		{"/link.cgi/x", 200},
 		{"/missing.cgi", 404},
 		{"/", 404},
-		{"/../" + filepath.Base(outside) + "/evil.cgi", 404},
+		{"/../" + filepath.Base(outside) + "/evil.cgi", 400},
+		{"/ok.cgi/../../../../etc/passwd", 400},
+		{"/ok.cgi/a/..", 400},
+		{`/ok.cgi/a\..\..\etc`, 400},
+		{"/ok.cgi/./a//b", 200},
+		{"/.hidden.cgi", 403},
+		{"/.git/config", 403},
+		{"/.htaccess", 403},
 		{"/./ok.cgi", 404},
 		{"/plain.cgi", 403},
 		{"/dir.cgi", 403},
@@ -260,15 +271,18 @@ func TestClientCancel(t *testing.T) {
 }
 
 // TestClientStopsReading: a client that stops reading an endless response
-// does not keep the script alive past the timeout, and its going away ends
-// the request.
+// does not keep the script alive past the timeout, and the timeout cuts the
+// response and frees the script's slot although the client stays
+// connected: a request waiting for that slot runs.
 func TestClientStopsReading(t *testing.T) {
 	pids := t.TempDir()
-	rn := newRunner(t, Config{Timeout: 500 * time.Millisecond, Env: map[string]string{"PIDDIR": pids}}, nil)
+	rn := newRunner(t, Config{Timeout: 500 * time.Millisecond, MaxConcurrency: 1, QueueSize: 1,
+		QueueTimeout: 10 * time.Second, Env: map[string]string{"PIDDIR": pids}}, nil)
 	srv := httpFront(t, rn)
 	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
 	must(t, err)
 	defer conn.Close()
+	must(t, conn.(*net.TCPConn).SetReadBuffer(4096))
 	req, _ := http.NewRequest("GET", "http://example.com/infinite.cgi", nil)
 	must(t, req.Write(conn))
 	res, err := http.ReadResponse(bufio.NewReader(conn), req)
@@ -278,6 +292,10 @@ func TestClientStopsReading(t *testing.T) {
 	}
 	// Read no more; the script is stopped by the timeout all the same.
 	pid := readPid(t, filepath.Join(pids, "script.pid"))
+	s := get(t, rn, "GET /hello.cgi HTTP/1.0\r\n\r\n")
+	if s.resp.StatusCode != 200 || s.body != "hello\n" {
+		t.Errorf("a request after the timeout got %q: the stopped script's slot is still taken", s.raw)
+	}
 	waitGone(t, pid, pid)
 	conn.Close()
 }
@@ -683,5 +701,94 @@ func TestStderrReachesErrorStream(t *testing.T) {
 	}
 	if errs.String() != "first line\nsecond line\n" {
 		t.Errorf("error stream %q", errs.String())
+	}
+}
+
+// TestBurstQueues: with the defaults of a one-CPU host (two slots), a
+// burst of 32 concurrent requests waits in the queue and every request is
+// served, as fcgiwrap's listen backlog would have it — none gets 503.
+func TestBurstQueues(t *testing.T) {
+	ev := newEvents()
+	rn := newRunner(t, Config{MaxConcurrency: 2, Observer: ev}, nil)
+	const n = 32
+	results := make(chan served, n)
+	var releases []func()
+	for range n {
+		body, release := block()
+		releases = append(releases, release)
+		env := cgiEnv("POST", "/count.cgi", "")
+		env["CONTENT_LENGTH"] = "1"
+		go func() { results <- serve(t, context.Background(), rn, env, body, nil) }()
+	}
+	waitFor(t, "30 requests in the queue", func() bool { return rn.lim.waiting.Load() == n-2 })
+	for _, release := range releases {
+		go release() // a queued request reads its body only once it runs
+	}
+	for range n {
+		if s := <-results; s.resp == nil || s.resp.StatusCode != 200 || s.body != "1\n" {
+			t.Errorf("answer %q", s.raw)
+		}
+	}
+	if ev.has("rejected queue_full") || ev.has("rejected queue_timeout") {
+		t.Errorf("requests rejected: %v", ev.list)
+	}
+}
+
+// TestDrainAnswersQueued: when a shutdown begins (Drain), a request waiting
+// for a slot gets 503 with Retry-After at once, and the running script
+// finishes its answer.
+func TestDrainAnswersQueued(t *testing.T) {
+	ev := newEvents()
+	rn := newRunner(t, Config{MaxConcurrency: 1, QueueTimeout: time.Minute, Observer: ev}, nil)
+	body, release := block()
+	env := cgiEnv("POST", "/count.cgi", "")
+	env["CONTENT_LENGTH"] = "1"
+	first := make(chan served, 1)
+	go func() { first <- serve(t, context.Background(), rn, env, body, nil) }()
+	<-ev.started
+	queued := make(chan served, 1)
+	go func() { queued <- serve(t, context.Background(), rn, cgiEnv("GET", "/hello.cgi", ""), nil, nil) }()
+	waitFor(t, "a request in the queue", func() bool { return rn.lim.waiting.Load() == 1 })
+	rn.Drain()
+	if s := <-queued; s.resp == nil || s.resp.StatusCode != 503 || s.resp.Header.Get("Retry-After") == "" {
+		t.Errorf("queued request at drain: %q, want 503 with Retry-After", s.raw)
+	}
+	if s := get(t, rn, "GET /hello.cgi HTTP/1.0\r\n\r\n"); s.resp.StatusCode != 503 {
+		t.Errorf("new request after drain: %q, want 503", s.raw)
+	}
+	release()
+	if s := <-first; s.resp == nil || s.resp.StatusCode != 200 || s.body != "1\n" {
+		t.Errorf("running script at drain: %q", s.raw)
+	}
+}
+
+// TestStderrBounded: a script that floods its stderr puts at most 1,000
+// lines of at most 8 KiB in the log (and the web server's error stream),
+// and one line saying how many were dropped.
+func TestStderrBounded(t *testing.T) {
+	log, logs := observed(t)
+	rn := newRunner(t, Config{}, log)
+	var errs bytes.Buffer
+	h := &handler.Handler{App: rn}
+	var out bytes.Buffer
+	h.Serve(context.Background(), &handler.Request{Env: cgiEnv("GET", "/flood.cgi", ""), Errors: &errs, Protocol: "test"}, &out)
+	if !strings.HasSuffix(out.String(), "\r\n\r\nok\n") {
+		t.Fatalf("answer %q", out.String())
+	}
+	entries := logs.FilterMessage("script stderr").All()
+	if len(entries) != 1000 {
+		t.Errorf("%d stderr entries logged, want 1000", len(entries))
+	}
+	for _, e := range entries {
+		if l := len(e.ContextMap()["line"].(string)); l > 8<<10 {
+			t.Fatalf("a logged line of %d bytes", l)
+		}
+	}
+	if n := strings.Count(errs.String(), "\n"); n != 1000 {
+		t.Errorf("%d lines to the error stream, want 1000", n)
+	}
+	d := logs.FilterMessage("script stderr lines dropped").All()
+	if len(d) != 1 || d[0].ContextMap()["lines"].(int64) != 3000+3-1000 {
+		t.Errorf("dropped: %+v", d)
 	}
 }

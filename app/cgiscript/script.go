@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -68,7 +69,13 @@ func checkExecutable(path string) error {
 // script to run.
 func (rn *Runner) selectScript(env environ.Env, log *zap.Logger) (s *script, scriptName, pathInfo string, status int) {
 	sn, pi := env["SCRIPT_NAME"], env["PATH_INFO"]
-	if strings.IndexByte(sn, 0) >= 0 || strings.IndexByte(pi, 0) >= 0 {
+	if strings.IndexByte(sn, 0) >= 0 || environ.IsEscapingPath(pi) {
+		// PATH_TRANSLATED would lead out of the root, and a script that
+		// opens it (php-cgi, a template engine) would read or run a file
+		// there.
+		if ok, n := rn.pathLog.Allow(time.Now()); ok {
+			log.Info("refused a path outside the root", zap.String("path_info", pi), zap.Int64("suppressed", n))
+		}
 		return nil, "", "", http.StatusBadRequest
 	}
 	if rn.script != nil {
@@ -81,8 +88,15 @@ func (rn *Runner) selectScript(env environ.Env, log *zap.Logger) (s *script, scr
 	if i := strings.IndexByte(seg, '/'); i >= 0 {
 		seg, rest = seg[:i], seg[i:]
 	}
-	if seg == "" || seg == "." || seg == ".." || strings.IndexByte(seg, 0) >= 0 || filepath.Base(seg) != seg {
+	if seg == "" || seg == "." || filepath.Base(seg) != seg {
 		return nil, "", "", http.StatusNotFound
+	}
+	if environ.IsDotfilePath(seg) {
+		// .git, .env, .htaccess: not scripts, whatever their mode. Debug
+		// only: scanners ask for them by the thousand, and the access log
+		// has the 403.
+		log.Debug("refused a dotfile as a script", zap.String("script", seg))
+		return nil, "", "", http.StatusForbidden
 	}
 	s, err := rn.lookup(seg)
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,6 +17,8 @@ import (
 
 	"github.com/gatewayd/gatewayd/core/environ"
 	"github.com/gatewayd/gatewayd/core/handler"
+	"github.com/gatewayd/gatewayd/internal/docroot"
+	"github.com/gatewayd/gatewayd/internal/sockaddr"
 )
 
 // Defaults for the zero values of Config.
@@ -194,18 +195,14 @@ func New(cfg Config, log *zap.Logger) (*Upstream, error) {
 	}, nil
 }
 
+// parseUpstream reads the upstream's address as the config does
+// (internal/sockaddr).
 func parseUpstream(s string) (network, address string, err error) {
-	if path, ok := strings.CutPrefix(s, "unix:"); ok {
-		if path == "" {
-			return "", "", fmt.Errorf("%w: %q", ErrBadUpstream, s)
-		}
-		return "unix", path, nil
-	}
-	host, port, err := net.SplitHostPort(s)
-	if err != nil || host == "" || port == "" {
+	a, err := sockaddr.ParseDial(s)
+	if err != nil {
 		return "", "", fmt.Errorf("%w: %q", ErrBadUpstream, s)
 	}
-	return "tcp", s, nil
+	return a.Network, a.Address, nil
 }
 
 // Close closes the idle connections and the root. Requests in flight finish
@@ -302,38 +299,10 @@ func setOutcome(p *Outcome, o Outcome) {
 	}
 }
 
-// params is the request's environment as the upstream gets it.
+// params is the request's environment as the upstream gets it
+// (docroot.Params, which `gatewayd request --root` sends too).
 func (u *Upstream) params(env environ.Env, t target) map[string]string {
-	p := make(map[string]string, len(env)+6)
-	for k, v := range env {
-		p[k] = v
-	}
-	delete(p, "HTTP_PROXY")
-	if _, ok := p["REQUEST_URI"]; !ok {
-		uri := environ.Quote(env["SCRIPT_NAME"]+env["PATH_INFO"], "/;=,")
-		if q := env["QUERY_STRING"]; q != "" {
-			uri += "?" + q
-		}
-		p["REQUEST_URI"] = uri
-	}
-	p["SCRIPT_NAME"] = strings.TrimSuffix(env["SCRIPT_NAME"], "/") + "/" + t.script
-	p["SCRIPT_FILENAME"] = filepath.Join(u.dir, t.script)
-	p["DOCUMENT_ROOT"] = u.dir
-	p["PATH_INFO"] = t.pathInfo
-	if t.pathInfo != "" {
-		p["PATH_TRANSLATED"] = u.dir + t.pathInfo
-	} else {
-		delete(p, "PATH_TRANSLATED")
-	}
-	if p["GATEWAY_INTERFACE"] == "" {
-		p["GATEWAY_INTERFACE"] = "CGI/1.1"
-	}
-	if _, ok := p["REDIRECT_STATUS"]; !ok {
-		// PHP built with --enable-force-cgi-redirect wants it, as
-		// nginx's fastcgi_params sends it.
-		p["REDIRECT_STATUS"] = "200"
-	}
-	return p
+	return docroot.Params(env, u.dir, docroot.Target{Script: t.script, PathInfo: t.pathInfo})
 }
 
 // forward sends the request upstream and relays the answer, once more on a

@@ -146,13 +146,8 @@ func (s *Static) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // for the root itself). It refuses NUL bytes and ".." segments: a path that
 // climbs is never asked of the file system at all.
 func cleanName(pathInfo string) (string, bool) {
-	if strings.IndexByte(pathInfo, 0) >= 0 {
+	if environ.IsEscapingPath(pathInfo) {
 		return "", false
-	}
-	for seg := range strings.SplitSeq(pathInfo, "/") {
-		if seg == ".." {
-			return "", false
-		}
 	}
 	name := path.Clean("/" + pathInfo)[1:]
 	if name == "" {

@@ -23,7 +23,12 @@ import (
 	"github.com/gatewayd/gatewayd/daemon"
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() {
+	// Before anything runs: the Server header and gatewayd_build_info then
+	// carry the version stamped from the VCS, as if it had been linked in.
+	config.Version = stampedVersion()
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
 
 // run is main without the exit, for tests.
 func run(args []string, stdout, stderr io.Writer) int {
@@ -124,7 +129,8 @@ listeners are not used. Run by a web server, plain gatewayd does the same.`,
 			fmt.Fprint(stdout, versionLine())
 		},
 	}
-	root.AddCommand(serve, check, cgi, version)
+	root.AddCommand(serve, check, cgi, version, genCommand(root), healthcheckCommand(stderr, &code))
+	root.AddCommand(clientCommands(os.Stdin, stdout, stderr, &code)...)
 	if err := root.Execute(); err != nil {
 		fmt.Fprintf(stderr, "gatewayd: %v\n\n", err)
 		// The usage of the command that was meant, or of gatewayd.
@@ -139,7 +145,8 @@ listeners are not used. Run by a web server, plain gatewayd does the same.`,
 }
 
 // versionLine is what gatewayd version and gatewayd --version print; the
-// version itself is config.Version, set at link time.
+// version itself is config.Version, set at link time or, by main, from the
+// VCS (version.go).
 func versionLine() string { return "gatewayd " + config.Version + "\n" }
 
 // wantsHelp reports whether the arguments of a command that parses its own

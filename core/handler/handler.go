@@ -84,14 +84,6 @@ type Handler struct {
 	bufs   sync.Pool
 }
 
-// Observer watches requests go through a Handler, for metrics and access logs.
-type Observer interface {
-	// Begin is called before the app runs.
-	Begin(req *Request, info *Info)
-	// End is called once the response is finished or abandoned.
-	End(req *Request, info *Info, res *Result)
-}
-
 // Request is what a front end hands the handler for one request.
 type Request struct {
 	// Env is the request's environment. The handler removes HTTP_PROXY from
@@ -156,15 +148,15 @@ type Result struct {
 	// Info is what the core and the app recorded about the request: its
 	// id, route and app, and the app's exit status (FastCGI's appStatus).
 	Info *Info
-	// Truncated reports that the response went out only in part: the app
-	// failed after its head was sent. The front end must then cut the
-	// response short in the way its wire allows (close without the final
-	// record, reset the connection), so that the client can tell.
-	Truncated bool
+
+	incomplete bool // see Incomplete
 }
 
-// Incomplete reports whether the front end must cut the response short.
-func (r *Result) Incomplete() bool { return r.Truncated }
+// Incomplete reports that the response went out only in part: the app
+// failed after its head was sent. The front end must then cut the response
+// short in the way its wire allows (close without the final record, reset
+// the connection), so that the client can tell.
+func (r *Result) Incomplete() bool { return r.incomplete }
 
 func (h *Handler) init() {
 	h.once.Do(func() {

@@ -45,7 +45,7 @@ type responseWriter struct {
 	declared    int64     // the app's Content-Length, or -1
 	written     int64     // body bytes the app wrote
 	out         int64     // body bytes handed to the sink
-	truncated   bool      // the head went out and the body cannot be completed
+	incomplete  bool      // the head went out and the body cannot be completed
 	cl, server  [1]string // values of the headers the core adds, without an allocation each
 	reqID       [1]string // X-Request-Id's value, likewise
 	err         error     // the output's or the app's failure
@@ -337,7 +337,7 @@ func (w *responseWriter) finish() error {
 	}
 	if w.declared >= 0 && w.written < w.declared && !w.isHead && bodyAllowed(w.status) {
 		_ = w.sink.Flush()
-		w.truncated = true
+		w.incomplete = true
 		return ErrShortBody
 	}
 	if err := w.sink.Finish(); err != nil {
@@ -355,7 +355,7 @@ func (w *responseWriter) fail(err error) {
 		return
 	}
 	_ = w.sink.Flush()
-	w.truncated = true
+	w.incomplete = true
 	if w.err == nil {
 		w.err = err
 	}
@@ -404,51 +404,8 @@ func (w *responseWriter) result(err error, body *countingReader) Result {
 		status = http.StatusOK
 	}
 	return Result{Status: status, HeadSent: w.headSent, BytesIn: body.n.Load(), BytesOut: w.out, Err: err,
-		Truncated: w.truncated, Info: w.info}
+		incomplete: w.incomplete, Info: w.info}
 }
-
-// ValidHeaderName reports whether name is an RFC 9110 token, the form of a
-// header field name. Apps that parse a child's response head (CGI scripts,
-// FastCGI upstreams) use it to check the names they relay.
-func ValidHeaderName[T ~string | ~[]byte](name T) bool {
-	if len(name) == 0 {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if c >= 0x80 || !tokenChar[c] {
-			return false
-		}
-	}
-	return true
-}
-
-// CaseSensitiveHeader reports whether the spelling of a response header's
-// name carries meaning, so that it must reach the web server byte-exact:
-// a FastCGI Authorizer's Variable-NAME, whose NAME the web server takes as
-// written for a variable (FastCGI 1.0 section 6.3; Apache's mod_authnz_fcgi
-// and its environment are case-sensitive). The core writes every name as
-// the app spelled it; apps that parse a child's response head keep these
-// names as they came instead of canonicalising them. name may be spelled
-// any way.
-func CaseSensitiveHeader(name string) bool {
-	const p = "Variable-"
-	return len(name) > len(p) && strings.EqualFold(name[:len(p)], p)
-}
-
-var tokenChar = func() (t [128]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-		t[c-'a'+'A'] = true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
 
 var (
 	_ http.ResponseWriter = (*responseWriter)(nil)

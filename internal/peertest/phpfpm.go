@@ -18,6 +18,9 @@ type PHPFPMOptions struct {
 	// Env is added to php-fpm's own environment (the recipe clears it for
 	// the workers: clear_env = yes).
 	Env []string
+	// Pool is appended to the pool section of the recipe: more
+	// directives, which override the recipe's ("listen.backlog = 0").
+	Pool string
 }
 
 // PHPFPM starts php-fpm8.2 in the foreground with the pool from
@@ -45,6 +48,9 @@ func PHPFPMWith(t testing.TB, dir string, o PHPFPMOptions) (*Process, string) {
 		"WORKERS":      strconv.Itoa(o.Workers),
 		"MAX_REQUESTS": strconv.Itoa(o.MaxRequests),
 	})
+	if o.Pool != "" {
+		conf += "\n" + o.Pool + "\n"
+	}
 	path := WriteFile(t, dir, "php-fpm.conf", conf)
 	cmd := exec.Command(bin, "-F", "-R", "-y", path, "-p", dir)
 	cmd.Env = append(os.Environ(), o.Env...)

@@ -20,6 +20,13 @@ import (
 // to 1s, waits for /-/ready and returns its base URL.
 func Prometheus(t testing.TB, target string) (*Process, string) {
 	t.Helper()
+	return PrometheusTargets(t, target)
+}
+
+// PrometheusTargets is Prometheus with one target per gatewayd instance, all
+// in the job "gatewayd", as the scrape config's comment asks.
+func PrometheusTargets(t testing.TB, targets ...string) (*Process, string) {
+	t.Helper()
 	bin := Need(t, "/usr/bin/prometheus", "prometheus")
 	dir := t.TempDir()
 	deploy := filepath.Join(ModuleRoot(), "deploy", "prometheus")
@@ -28,7 +35,7 @@ func Prometheus(t testing.TB, target string) (*Process, string) {
 		t.Fatal(err)
 	}
 	s := string(cfg)
-	for old, repl := range map[string]string{`"127.0.0.1:9464"`: `"` + target + `"`, "interval: 15s": "interval: 1s"} {
+	for old, repl := range map[string]string{`"127.0.0.1:9464"`: `"` + strings.Join(targets, `", "`) + `"`, "interval: 15s": "interval: 1s"} {
 		if !strings.Contains(s, old) {
 			t.Fatalf("deploy/prometheus/prometheus.yml no longer holds %s", old)
 		}

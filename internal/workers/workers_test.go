@@ -2,9 +2,11 @@ package workers
 
 import (
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -48,44 +50,70 @@ func TestNeverBlocksWhenAllAreBusy(t *testing.T) {
 	close(release)
 }
 
-func TestIdleWorkersExit(t *testing.T) {
-	before := runtime.NumGoroutine()
-	p := Pool{Idle: 20 * time.Millisecond}
-	var wg sync.WaitGroup
-	for i := 0; i < 20; i++ {
+// busy starts n workers at once and returns when each has run.
+func busy(p *Pool, n int) {
+	var started, wg sync.WaitGroup
+	release := make(chan struct{})
+	for i := 0; i < n; i++ {
+		started.Add(1)
 		wg.Add(1)
-		p.Go(wg.Done)
+		p.Go(func() {
+			defer wg.Done()
+			started.Done()
+			<-release
+		})
 	}
+	started.Wait()
+	close(release)
 	wg.Wait()
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
+}
+
+// workersAlive counts the workers of this test's synctest bubble: every
+// other test's pools may still be winding down outside it, so the process's
+// goroutine count cannot tell.
+func workersAlive() int {
+	buf := make([]byte, 1<<20)
+	n := 0
+	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+		if strings.Contains(g, "synctest bubble") && strings.Contains(g, ".(*Pool).worker(") {
+			n++
+		}
 	}
-	if g := runtime.NumGoroutine(); g > before {
-		t.Errorf("%d goroutines left, %d before", g, before)
-	}
+	return n
+}
+
+// The tests below run in a synctest bubble, where time is fake and
+// synctest.Wait returns once every goroutine in it is blocked.
+
+func TestIdleWorkersExit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := Pool{Idle: 20 * time.Millisecond}
+		busy(&p, 20)
+		synctest.Wait()
+		if n := workersAlive(); n != 20 {
+			t.Fatalf("%d workers wait for work, want 20", n)
+		}
+		time.Sleep(20 * time.Millisecond) // fake time: the idle timeout passes
+		synctest.Wait()
+		if n := workersAlive(); n != 0 {
+			t.Errorf("%d workers left after the idle timeout", n)
+		}
+	})
 }
 
 func TestCloseStopsIdleWorkers(t *testing.T) {
-	before := runtime.NumGoroutine()
-	var p Pool
-	var wg sync.WaitGroup
-	for i := 0; i < 20; i++ {
-		wg.Add(1)
-		p.Go(wg.Done)
-	}
-	wg.Wait()
-	p.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if g := runtime.NumGoroutine(); g > before {
-		t.Errorf("%d goroutines left after Close, %d before", g, before)
-	}
-	ran := make(chan struct{})
-	p.Go(func() { close(ran) })
-	<-ran
+	synctest.Test(t, func(t *testing.T) {
+		var p Pool
+		busy(&p, 20)
+		p.Close()
+		synctest.Wait() // no time passes: only Close can have ended them
+		if n := workersAlive(); n != 0 {
+			t.Errorf("%d workers left after Close", n)
+		}
+		ran := make(chan struct{})
+		p.Go(func() { close(ran) })
+		<-ran
+	})
 }
 
 // deep grows the stack, as an app's call chain does.

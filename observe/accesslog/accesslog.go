@@ -1,7 +1,7 @@
 // Package accesslog writes gatewayd's access log: one structured zap line
 // per request, at info level, when the request ends. It is a core
 // handler.Observer; combine it with the metrics Observer through
-// observe.Multi.
+// handler.MultiObserver.
 //
 // Each line has the message "request" and these fields:
 //
@@ -97,7 +97,7 @@ func (l *Logger) End(req *handler.Request, info *handler.Info, res *handler.Resu
 	case res.Err != nil:
 		fields = append(fields, zap.Error(res.Err))
 	}
-	if res.Truncated {
+	if res.Incomplete() {
 		fields = append(fields, zap.Bool("incomplete", true))
 	}
 	ce.Write(fields...)

@@ -2,7 +2,6 @@ package accesslog
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"net/http"
 	"strings"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/gatewayd/gatewayd/core/environ"
 	"github.com/gatewayd/gatewayd/core/handler"
+	"github.com/gatewayd/gatewayd/internal/gwtest"
 )
 
 const (
@@ -52,11 +52,11 @@ func app(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, " back")
 }
 
+// serve runs app for o's sake, with the body "hello".
 func serve(t *testing.T, o handler.Observer, e environ.Env) handler.Result {
 	t.Helper()
-	h := &handler.Handler{App: http.HandlerFunc(app), Observer: o}
-	return h.Serve(context.Background(),
-		&handler.Request{Env: e, Body: strings.NewReader("hello"), Protocol: "fastcgi"}, io.Discard)
+	_, res := gwtest.Run(t, &handler.Handler{App: http.HandlerFunc(app), Observer: o}, "fastcgi", e, "hello")
+	return res
 }
 
 func TestOneLinePerRequest(t *testing.T) {

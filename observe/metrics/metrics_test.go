@@ -1,7 +1,6 @@
 package metrics
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/gatewayd/gatewayd/core/environ"
 	"github.com/gatewayd/gatewayd/core/handler"
+	"github.com/gatewayd/gatewayd/internal/gwtest"
 )
 
 func newTest(t testing.TB) (*prometheus.Registry, *Metrics) {
@@ -66,15 +66,6 @@ func testApp(inApp func()) http.Handler {
 	})
 }
 
-func serve(t testing.TB, h *handler.Handler, protocol string, e environ.Env, body string) handler.Result {
-	t.Helper()
-	var in io.Reader
-	if body != "" {
-		in = strings.NewReader(body)
-	}
-	return h.Serve(context.Background(), &handler.Request{Env: e, Body: in, Protocol: protocol}, io.Discard)
-}
-
 func TestRequestMetricsThroughTheCoreHandler(t *testing.T) {
 	reg, m := newTest(t)
 	inFlight := m.inFlight.WithLabelValues("fastcgi", "main")
@@ -83,25 +74,25 @@ func TestRequestMetricsThroughTheCoreHandler(t *testing.T) {
 		Observer: m.Observer("main")}
 
 	for i := 0; i < 3; i++ {
-		if res := serve(t, h, "fastcgi", env("POST", "/api/x", "abc"), "abc"); res.Status != 200 || res.BytesIn != 3 || res.BytesOut != 7 { // "got abc"
+		if _, res := gwtest.Run(t, h, "fastcgi", env("POST", "/api/x", "abc"), "abc"); res.Status != 200 || res.BytesIn != 3 || res.BytesOut != 7 { // "got abc"
 			t.Fatalf("api: %+v", res)
 		}
 	}
-	if res := serve(t, h, "fastcgi", env("GET", "/nowhere", ""), ""); res.Status != 404 {
+	if _, res := gwtest.Run(t, h, "fastcgi", env("GET", "/nowhere", ""), ""); res.Status != 404 {
 		t.Fatalf("404: %+v", res)
 	}
-	if res := serve(t, h, "fastcgi", env("GET", "/cgi-bin/boom", ""), ""); res.Status != 500 {
+	if _, res := gwtest.Run(t, h, "fastcgi", env("GET", "/cgi-bin/boom", ""), ""); res.Status != 500 {
 		t.Fatalf("boom: %+v", res)
 	}
-	if res := serve(t, h, "fastcgi", env("GET", "/cgi-bin/cut", ""), ""); !res.Incomplete() {
+	if _, res := gwtest.Run(t, h, "fastcgi", env("GET", "/cgi-bin/cut", ""), ""); !res.Incomplete() {
 		t.Fatalf("cut: %+v", res)
 	}
-	if res := serve(t, h, "fastcgi", env("GET", "/early", ""), ""); res.Status != 204 {
+	if _, res := gwtest.Run(t, h, "fastcgi", env("GET", "/early", ""), ""); res.Status != 204 {
 		t.Fatalf("early: %+v", res)
 	}
 	// Another listener of another protocol shares the registry.
 	h2 := &handler.Handler{App: testApp(nil), Observer: m.Observer("web"), OriginServer: true}
-	serve(t, h2, "http", env("GET", "/api/y", ""), "")
+	gwtest.Run(t, h2, "http", env("GET", "/api/y", ""), "")
 
 	for i, v := range during {
 		if v != 1 {

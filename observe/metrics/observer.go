@@ -10,8 +10,8 @@ import (
 )
 
 // Observer returns the handler.Observer of the listener named listener: set
-// it as the core Handler's Observer (with observe.Multi to add the access
-// log). Begin counts the request in flight; End counts it by status class,
+// it as the core Handler's Observer (with handler.MultiObserver to add the
+// access log). Begin counts the request in flight; End counts it by status class,
 // observes its duration and adds its body bytes. The protocol label is
 // Info.Protocol; route and app are Info.Route and Info.App as the router left
 // them, "none" when no route took the request.
@@ -109,7 +109,7 @@ func (o *requestObserver) End(req *handler.Request, info *handler.Info, res *han
 	if res.BytesOut > 0 {
 		ps.bytesOut.Add(float64(res.BytesOut))
 	}
-	if res.Truncated {
+	if res.Incomplete() {
 		ps.truncated.Inc()
 	}
 }

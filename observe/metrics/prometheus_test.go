@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatewayd/gatewayd/core/handler"
+	"github.com/gatewayd/gatewayd/internal/gwtest"
 	"github.com/gatewayd/gatewayd/internal/peertest"
 )
 
@@ -288,7 +289,7 @@ func TestRealPrometheusScrapes(t *testing.T) {
 	h := &handler.Handler{App: testApp(nil), Observer: m.Observer("main")}
 	const n = 25
 	for i := 0; i < n; i++ {
-		if res := serve(t, h, "fastcgi", env("POST", "/api/x", "abc"), "abc"); res.Status != 200 {
+		if _, res := gwtest.Run(t, h, "fastcgi", env("POST", "/api/x", "abc"), "abc"); res.Status != 200 {
 			t.Fatalf("request %d: %+v", i, res)
 		}
 	}

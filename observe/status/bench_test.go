@@ -16,7 +16,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/gatewayd/gatewayd/core/handler"
-	"github.com/gatewayd/gatewayd/observe"
 	"github.com/gatewayd/gatewayd/observe/metrics"
 	"github.com/gatewayd/gatewayd/observe/status"
 	"github.com/gatewayd/gatewayd/protocol/fastcgi"
@@ -101,7 +100,7 @@ func BenchmarkFastCGIHello(b *testing.B) {
 				r := status.New(status.Options{})
 				defer r.Close()
 				r.SetRoutes([]status.Route{{Prefix: "/", App: "demo"}})
-				obs = observe.Multi(obs, r.Listener("main", "fastcgi"))
+				obs = handler.MultiObserver(obs, r.Listener("main", "fastcgi"))
 			}
 			s := &fastcgi.Server{Handler: &handler.Handler{App: hello, Observer: obs}, Log: zap.NewNop()}
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -154,7 +153,7 @@ func BenchmarkFastCGIHelloPaired(b *testing.B) {
 		m := metrics.New(prometheus.NewRegistry(), metrics.BuildInfo{})
 		obs := m.Observer("main")
 		if i == 1 {
-			obs = observe.Multi(obs, r.Listener("main", "fastcgi"))
+			obs = handler.MultiObserver(obs, r.Listener("main", "fastcgi"))
 		}
 		s := &fastcgi.Server{Handler: &handler.Handler{App: hello, Observer: obs}, Log: zap.NewNop()}
 		ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -22,6 +22,7 @@ import (
 
 	"github.com/gatewayd/gatewayd/app/demo"
 	"github.com/gatewayd/gatewayd/config"
+	"github.com/gatewayd/gatewayd/internal/gwtest"
 	"github.com/gatewayd/gatewayd/internal/peertest"
 )
 
@@ -201,11 +202,11 @@ func TestApacheModCGI(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.HasPrefix(body, "Hello world!\n\n") {
 		t.Fatalf("GET: %d %q", resp.StatusCode, body)
 	}
-	checkEnv(t, body, map[string]string{
+	gwtest.CheckEnv(t, demo.Parse(body), map[string]string{
 		"GATEWAY_INTERFACE": "CGI/1.1", "REQUEST_METHOD": "GET", "SCRIPT_NAME": "/app.cgi", "PATH_INFO": "/users/7",
 		"QUERY_STRING": "x=1", "REQUEST_URI": "/app.cgi/users/7?x=1", "SERVER_PROTOCOL": "HTTP/1.1",
-		"REMOTE_ADDR": "127.0.0.1", "SCRIPT_FILENAME": bin, "GATEWAYD_CONFIG": "<unset>",
-		"CONTENT_LENGTH": "<unset>", "CONTENT_TYPE": "<unset>",
+		"REMOTE_ADDR": "127.0.0.1", "SCRIPT_FILENAME": bin, "GATEWAYD_CONFIG": gwtest.Unset,
+		"CONTENT_LENGTH": gwtest.Unset, "CONTENT_TYPE": gwtest.Unset,
 	})
 	if !strings.HasPrefix(demo.Parse(body)["SERVER_SOFTWARE"], "Apache") {
 		t.Errorf("SERVER_SOFTWARE = %q", demo.Parse(body)["SERVER_SOFTWARE"])
@@ -215,7 +216,7 @@ func TestApacheModCGI(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("POST: %d %q", resp.StatusCode, body)
 	}
-	checkEnv(t, body, map[string]string{
+	gwtest.CheckEnv(t, demo.Parse(body), map[string]string{
 		"REQUEST_METHOD": "POST", "PATH_INFO": "/form", "CONTENT_LENGTH": "7",
 		"CONTENT_TYPE": "application/x-www-form-urlencoded",
 	})
@@ -225,7 +226,7 @@ func TestApacheModCGI(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Header.Get("Server") != "gatewayd-under-apache" || resp.Header.Get("Date") == "" {
 		t.Errorf("NPH: %d %v", resp.StatusCode, resp.Header)
 	}
-	checkEnv(t, body, map[string]string{"SCRIPT_NAME": "/nph-app", "PATH_INFO": "/x", "SCRIPT_FILENAME": nph})
+	gwtest.CheckEnv(t, demo.Parse(body), map[string]string{"SCRIPT_NAME": "/nph-app", "PATH_INFO": "/x", "SCRIPT_FILENAME": nph})
 }
 
 // TestNetHTTPCGIHostsBinary runs the lean binary under Go's
@@ -238,10 +239,10 @@ func TestNetHTTPCGIHostsBinary(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/plain; charset=utf-8" {
 		t.Fatalf("%d %v %q", resp.StatusCode, resp.Header, body)
 	}
-	checkEnv(t, body, map[string]string{
+	gwtest.CheckEnv(t, demo.Parse(body), map[string]string{
 		"SCRIPT_NAME": "/app.cgi", "PATH_INFO": "/users/7", "QUERY_STRING": "x=1", "REQUEST_METHOD": "POST",
 		"CONTENT_LENGTH": "5", "CONTENT_TYPE": "text/plain", "GATEWAY_INTERFACE": "CGI/1.1",
-		"SERVER_SOFTWARE": "go", "HTTP_PROXY": "<unset>",
+		"SERVER_SOFTWARE": "go", "HTTP_PROXY": gwtest.Unset,
 	})
 }
 
@@ -270,25 +271,6 @@ func fetch(t *testing.T, method, url, body, contentType string) (*http.Response,
 		t.Fatal(err)
 	}
 	return resp, string(b)
-}
-
-// checkEnv compares the variables in want with what the demo app listed;
-// "<unset>" means the variable must be absent.
-func checkEnv(t *testing.T, body string, want map[string]string) {
-	t.Helper()
-	got := demo.Parse(body)
-	for k, w := range want {
-		g, ok := got[k]
-		switch {
-		case w == "<unset>" && ok:
-			t.Errorf("%s = %q, want it unset", k, g)
-		case w != "<unset>" && (!ok || g != w):
-			t.Errorf("%s = %q (set %v), want %q", k, g, ok, w)
-		}
-	}
-	if t.Failed() {
-		t.Logf("environment:\n%s", body)
-	}
 }
 
 // TestIISRecipe checks the web.config of docs/iis.md as far as can be done
@@ -330,7 +312,7 @@ func TestIISRecipe(t *testing.T) {
 	if !strings.HasPrefix(out, "Status: 200 OK\r\n") {
 		t.Fatalf("output %q\nstderr: %s", out, stderr)
 	}
-	checkEnv(t, body, map[string]string{"SCRIPT_NAME": "/app.cgi", "PATH_INFO": "/users/7", "CONTENT_LENGTH": "0"})
+	gwtest.CheckEnv(t, demo.Parse(body), map[string]string{"SCRIPT_NAME": "/app.cgi", "PATH_INFO": "/users/7", "CONTENT_LENGTH": "0"})
 }
 
 // TestLeanBinaryAnswersAsGatewaydCGI runs the same requests through

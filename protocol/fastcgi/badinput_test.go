@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // connCount is how many connections s holds.
@@ -21,17 +23,27 @@ func connCount(s *Server) int {
 }
 
 // waitConns waits until s holds n connections: the server let go of every
-// connection it closed, with the goroutines behind them.
+// connection it closed, with the goroutines behind them. The server tells
+// its Observer (a countObserver, as newServer sets) after each change.
 func waitConns(t *testing.T, s *Server, n int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for connCount(s) != n {
-		if time.Now().After(deadline) {
+	o, ok := s.Observer.(*countObserver)
+	if !ok {
+		t.Fatalf("waitConns needs a *countObserver as the server's Observer, not %T", s.Observer)
+	}
+	deadline := time.After(5 * time.Second)
+	for {
+		wake := o.wake()
+		if connCount(s) == n {
+			return
+		}
+		select {
+		case <-wake:
+		case <-deadline:
 			buf := make([]byte, 1<<20)
 			t.Logf("%s", buf[:runtime.Stack(buf, true)])
 			t.Fatalf("server holds %d connections, want %d", connCount(s), n)
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -148,6 +160,7 @@ func TestReadTimeout(t *testing.T) {
 	addr := startServer(t, s)
 	other := dialTest(t, addr)
 	other.get(1, "/hello")
+	idleSince := time.Now()
 
 	// Parameters never terminated.
 	c := dialTest(t, addr)
@@ -171,8 +184,14 @@ func TestReadTimeout(t *testing.T) {
 	half2.write(unhex("01 09 00 00 00 08 00 00 00 01"))
 	half2.waitClosed(5 * time.Second)
 
-	// Idle keep-alive connections between requests have no timeout.
-	time.Sleep(200 * time.Millisecond) // longer than read_timeout on purpose
+	// Idle keep-alive connections between requests have no timeout. A
+	// silent connection dialed after other went idle has been closed by
+	// read_timeout: other has been idle for longer than it.
+	proof := dialTest(t, addr)
+	proof.waitClosed(5 * time.Second)
+	if idle := time.Since(idleSince); idle <= s.ReadTimeout {
+		t.Fatalf("other was idle %v, not over read_timeout %v", idle, s.ReadTimeout)
+	}
 	if r := other.get(2, "/hello"); r.body() != "Hello" {
 		t.Errorf("idle keep-alive connection: %q", r.stdout.String())
 	}
@@ -182,7 +201,11 @@ func TestReadTimeout(t *testing.T) {
 func TestBeginFlood(t *testing.T) {
 	s := newServer(newTestApp())
 	s.MaxReqs = 8
-	s.ReadTimeout = 200 * time.Millisecond
+	// Long enough that the refusals below are all answered before the
+	// eight admitted heads time out, however busy the machine is.
+	s.ReadTimeout = 2 * time.Second
+	core, logs := observer.New(zapcore.DebugLevel)
+	s.Log = zap.New(core)
 	addr := startServer(t, s)
 	other := dialTest(t, addr)
 	c := dialTest(t, addr)
@@ -200,8 +223,12 @@ func TestBeginFlood(t *testing.T) {
 	if r := other.get(1, "/hello"); r.body() != "Hello" {
 		t.Errorf("other connection: %q", r.stdout.String())
 	}
-	c.waitClosed(5 * time.Second)
+	c.waitClosed(10 * time.Second)
 	waitConns(t, s, 1)
+	// 192 refusals from one peer are one warning, not 192.
+	if n := logs.FilterMessageSnippet("over max_reqs").Len(); n != 1 {
+		t.Errorf("%d warnings for one flood of refused requests, want 1", n)
+	}
 }
 
 // A web server that sends requests and never reads the answers loses its

@@ -2,8 +2,6 @@ package fastcgi
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/gatewayd/gatewayd/core/handler"
 	"github.com/gatewayd/gatewayd/internal/fcgiwire"
+	"github.com/gatewayd/gatewayd/internal/gwtest"
 )
 
 // testClient is a minimal FastCGI web-server side that multiplexes requests
@@ -271,22 +270,8 @@ func startServer(t testing.TB, s *Server) string {
 	if s.Log == nil {
 		s.Log = zaptest.NewLogger(t)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- s.Serve(l) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		if err := <-errc; !errors.Is(err, ErrServerClosed) {
-			t.Errorf("Serve returned %v, want ErrServerClosed", err)
-		}
-	})
+	l := gwtest.Listen(t)
+	gwtest.Serve(t, s, l, ErrServerClosed)
 	return l.Addr().String()
 }
 

@@ -1,9 +1,19 @@
-// Package fastcgi is gatewayd's FastCGI front end: a server (server.go,
-// conn.go, request.go) that turns a web server's requests into a CGI
-// environment, a body stream and an error stream, runs each through the core
-// handler (core/handler, gateway form) and frames the response as
-// FCGI_STDOUT records. The records themselves are internal/fcgiwire's, the
-// codec it shares with the FastCGI upstream.
+// Package fastcgi is gatewayd's FastCGI front end: a server that turns a web
+// server's requests into a CGI environment, a body stream and an error
+// stream, runs each through the core handler (core/handler, gateway form) and
+// frames the response as FCGI_STDOUT records. The records themselves are
+// internal/fcgiwire's, the codec it shares with the FastCGI upstream.
+//
+// Where each job lives: server.go (the Server, its limits and defaults,
+// accepting and refusing connections, shutdown); conn.go (one connection's
+// lifecycle: the reading loop, teardown, drain); records.go (each record
+// type, from FCGI_BEGIN_REQUEST to the end of FCGI_PARAMS, where the request
+// starts, and the answers given without running the app); stdin.go (routing
+// FCGI_STDIN to a request's body buffer); bodybuffer.go (that buffer, in
+// memory or spooled, as the app reads it); deadline.go (read deadlines);
+// output.go (the output queue and its single writer, the lingering close);
+// request.go (one request: its run through the core and its end records);
+// env.go (the FastCGI part of the environment).
 //
 // Specification: FastCGI Specification 1.0 (Open Market, 1996), sections 3
 // (records, name-value pairs, request ids) and 5–6 (management records,
@@ -41,7 +51,7 @@
 // fastcgi_params) gets PATH_INFO = SCRIPT_NAME and SCRIPT_NAME = "" unless
 // [Server.LiteralPaths]; FCGI_ROLE is set when the web server did not send it.
 //
-// A response the app cuts short after its head (handler.Result.Incomplete)
+// A response the app cuts short after its head ([handler.Result.Incomplete])
 // ends the connection without FCGI_END_REQUEST, so that the web server can
 // tell. Malformed input gets a defined answer (FCGI_UNKNOWN_TYPE, a 400 or
 // 431 response, or a closed connection) and a log line; see docs/fastcgi.md.

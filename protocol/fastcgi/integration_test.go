@@ -17,8 +17,8 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/gatewayd/gatewayd/app/demo"
-	"github.com/gatewayd/gatewayd/core/environ"
 	"github.com/gatewayd/gatewayd/core/handler"
+	"github.com/gatewayd/gatewayd/internal/gwtest"
 	"github.com/gatewayd/gatewayd/internal/peertest"
 	"github.com/gatewayd/gatewayd/listener"
 )
@@ -39,6 +39,14 @@ func peerApp() http.Handler {
 func startPeerServer(t *testing.T, unix bool, obs Observer) (string, *Server) {
 	t.Helper()
 	s := &Server{Handler: &handler.Handler{App: peerApp()}, Log: zaptest.NewLogger(t), Observer: obs}
+	return servePeer(t, s, unix), s
+}
+
+// servePeer serves s until the test ends on a loopback TCP listener, or on
+// a unix socket a web server's workers may use, and returns the address in
+// nginx's spelling.
+func servePeer(t *testing.T, s *Server, unix bool) string {
+	t.Helper()
 	addr := "127.0.0.1:0"
 	if unix {
 		addr = "unix:" + filepath.Join(peertest.Dir(t), "gatewayd.sock")
@@ -47,58 +55,11 @@ func startPeerServer(t *testing.T, unix bool, obs Observer) (string, *Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- s.Serve(l) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		s.Shutdown(ctx)
-		<-errc
-	})
+	gwtest.Serve(t, s, l, ErrServerClosed)
 	if unix {
-		return addr, s
+		return addr
 	}
-	return l.Addr().String(), s
-}
-
-func httpGet(t *testing.T, url string) (int, http.Header, string) {
-	t.Helper()
-	return httpDo(t, http.MethodGet, url, "")
-}
-
-func httpDo(t *testing.T, method, url, body string) (int, http.Header, string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	var rb io.Reader
-	if body != "" {
-		rb = strings.NewReader(body)
-	}
-	req, _ := http.NewRequestWithContext(ctx, method, url, rb)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: reading body: %v", method, url, err)
-	}
-	return resp.StatusCode, resp.Header, string(b)
-}
-
-func checkEnv(t *testing.T, env environ.Env, want map[string]string, absent ...string) {
-	t.Helper()
-	for k, v := range want {
-		if got, ok := env[k]; !ok || got != v {
-			t.Errorf("%s = %q (set %v), want %q", k, got, ok, v)
-		}
-	}
-	for _, k := range absent {
-		if v, ok := env[k]; ok {
-			t.Errorf("%s = %q, want it unset", k, v)
-		}
-	}
+	return l.Addr().String()
 }
 
 func TestNginx(t *testing.T) {
@@ -123,7 +84,7 @@ func TestNginx(t *testing.T) {
 			base := "http://" + listen
 			const n = 5
 			for i := 0; i < n; i++ {
-				status, hdr, body := httpGet(t, base+"/some/path%20x?q=1&r=2")
+				status, hdr, body := gwtest.Fetch(t, http.MethodGet, base+"/some/path%20x?q=1&r=2", "", nil)
 				if status != 200 || !strings.HasPrefix(body, "Hello world!\n\n") {
 					t.Fatalf("status %d, body %q", status, body)
 				}
@@ -133,7 +94,7 @@ func TestNginx(t *testing.T) {
 				if ct := hdr.Get("Content-Type"); ct != "text/plain; charset=utf-8" {
 					t.Errorf("Content-Type %q", ct)
 				}
-				checkEnv(t, demo.Parse(body), map[string]string{
+				gwtest.CheckEnv(t, demo.Parse(body), map[string]string{
 					"PATH_INFO":       "/some/path x",
 					"SCRIPT_NAME":     "",
 					"REQUEST_URI":     "/some/path%20x?q=1&r=2",
@@ -142,16 +103,19 @@ func TestNginx(t *testing.T) {
 					"SERVER_PROTOCOL": "HTTP/1.1",
 					"FCGI_ROLE":       "RESPONDER",
 					"REMOTE_ADDR":     "127.0.0.1",
-				}, "CONTENT_LENGTH", "CONTENT_TYPE", "REMOTE_USER")
+					"CONTENT_LENGTH":  gwtest.Unset,
+					"CONTENT_TYPE":    gwtest.Unset,
+					"REMOTE_USER":     gwtest.Unset,
+				})
 			}
 			// A body, through STDIN.
 			payload := strings.Repeat("payload ", 20000)
-			status, _, body := httpDo(t, http.MethodPost, base+"/echo", payload)
+			status, _, body := gwtest.Fetch(t, http.MethodPost, base+"/echo", payload, nil)
 			if status != 200 || body != payload {
 				t.Errorf("POST /echo: status %d, %d bytes back, want %d", status, len(body), len(payload))
 			}
-			status, _, body = httpDo(t, http.MethodPost, base+"/form", "a=1")
-			checkEnv(t, demo.Parse(body), map[string]string{"CONTENT_LENGTH": "3", "REQUEST_METHOD": "POST"})
+			status, _, body = gwtest.Fetch(t, http.MethodPost, base+"/form", "a=1", nil)
+			gwtest.CheckEnv(t, demo.Parse(body), map[string]string{"CONTENT_LENGTH": "3", "REQUEST_METHOD": "POST"})
 			if status != 200 {
 				t.Errorf("POST status %d", status)
 			}
@@ -178,11 +142,11 @@ func TestNginxSplitPathInfo(t *testing.T) {
 		"/app/x/y?z=1": {"/app", "/x/y"},
 		"/app":         {"/app", ""},
 	} {
-		status, _, body := httpGet(t, "http://"+listen+path)
+		status, _, body := gwtest.Fetch(t, http.MethodGet, "http://"+listen+path, "", nil)
 		if status != 200 {
 			t.Fatalf("%s: status %d %q", path, status, body)
 		}
-		checkEnv(t, demo.Parse(body), map[string]string{"SCRIPT_NAME": want[0], "PATH_INFO": want[1]})
+		gwtest.CheckEnv(t, demo.Parse(body), map[string]string{"SCRIPT_NAME": want[0], "PATH_INFO": want[1]})
 	}
 }
 
@@ -201,14 +165,14 @@ func TestApache(t *testing.T) {
 			conf := peertest.Recipe(t, "apache-fastcgi.conf", map[string]string{"GATEWAYD_URL": url})
 			peertest.Apache(t, listen, []string{"proxy", "proxy_fcgi"}, conf)
 			for i := 0; i < 3; i++ {
-				status, _, body := httpGet(t, "http://"+listen+"/some/path?q=1")
+				status, _, body := gwtest.Fetch(t, http.MethodGet, "http://"+listen+"/some/path?q=1", "", nil)
 				if status != 200 || !strings.HasPrefix(body, "Hello world!\n\n") {
 					t.Fatalf("status %d, body %q", status, body)
 				}
 				if i == 0 {
 					t.Logf("the app's environment:\n%s", body)
 				}
-				checkEnv(t, demo.Parse(body), map[string]string{
+				gwtest.CheckEnv(t, demo.Parse(body), map[string]string{
 					"PATH_INFO":      "/some/path",
 					"SCRIPT_NAME":    "",
 					"QUERY_STRING":   "q=1",
@@ -217,7 +181,7 @@ func TestApache(t *testing.T) {
 				})
 			}
 			payload := strings.Repeat("apache ", 10000)
-			status, _, body := httpDo(t, http.MethodPost, "http://"+listen+"/echo", payload)
+			status, _, body := gwtest.Fetch(t, http.MethodPost, "http://"+listen+"/echo", payload, nil)
 			if status != 200 || body != payload {
 				t.Errorf("POST /echo: status %d, %d bytes back, want %d", status, len(body), len(payload))
 			}
@@ -254,7 +218,7 @@ func TestCGIFCGI(t *testing.T) {
 		t.Fatalf("cgi-fcgi: %v\n%s", err, out)
 	}
 	_, body, _ := strings.Cut(string(out), "\r\n\r\n")
-	checkEnv(t, demo.Parse(body), map[string]string{"PATH_INFO": "/env", "QUERY_STRING": "a=b", "SCRIPT_NAME": ""})
+	gwtest.CheckEnv(t, demo.Parse(body), map[string]string{"PATH_INFO": "/env", "QUERY_STRING": "a=b", "SCRIPT_NAME": ""})
 }
 
 // gofast reads every record of its connection into the request it waits
@@ -298,7 +262,7 @@ func TestGofast(t *testing.T) {
 		if rec.Code != 200 {
 			t.Fatalf("status %d", rec.Code)
 		}
-		checkEnv(t, demo.Parse(rec.Body.String()), map[string]string{"PATH_INFO": "/seq/" + itoa(i), "FCGI_ROLE": "RESPONDER"})
+		gwtest.CheckEnv(t, demo.Parse(rec.Body.String()), map[string]string{"PATH_INFO": "/seq/" + itoa(i), "FCGI_ROLE": "RESPONDER"})
 	}
 	if rec := do(client, "/echo", "via gofast"); rec.Body.String() != "via gofast" {
 		t.Errorf("echo: %q", rec.Body.String())

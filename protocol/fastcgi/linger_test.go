@@ -2,10 +2,8 @@ package fastcgi
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +12,6 @@ import (
 
 	"github.com/gatewayd/gatewayd/core/handler"
 	"github.com/gatewayd/gatewayd/internal/peertest"
-	"github.com/gatewayd/gatewayd/listener"
 )
 
 // unreadApp answers without reading the request body, as an app that
@@ -45,26 +42,7 @@ func TestNginxUnreadBodyLingeringClose(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			s := &Server{Handler: &handler.Handler{App: unreadApp{}}, Log: zaptest.NewLogger(t)}
-			addr := "127.0.0.1:0"
-			if unix {
-				addr = "unix:" + filepath.Join(peertest.Dir(t), "gatewayd.sock")
-			}
-			l, err := listener.Open(context.Background(), addr, listener.Options{SocketMode: 0o666})
-			if err != nil {
-				t.Fatal(err)
-			}
-			errc := make(chan error, 1)
-			go func() { errc <- s.Serve(l) }()
-			t.Cleanup(func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				s.Shutdown(ctx)
-				<-errc
-			})
-			gw := addr
-			if !unix {
-				gw = l.Addr().String()
-			}
+			gw := servePeer(t, s, unix)
 			listen := peertest.FreeAddr(t)
 			conf := peertest.Recipe(t, "nginx-fastcgi.conf", map[string]string{"LISTEN": listen, "GATEWAYD": gw})
 			_, logDir := peertest.Nginx(t, conf, listen)

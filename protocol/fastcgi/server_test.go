@@ -4,23 +4,17 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"maps"
-	"net"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"go.uber.org/zap/zaptest"
-
-	"github.com/gatewayd/gatewayd/app/demo"
 
 	"github.com/gatewayd/gatewayd/core/handler"
 )
 
+// newServer serves app with a countObserver, which waitConns needs.
 func newServer(app *testApp) *Server {
-	return &Server{Handler: &handler.Handler{App: app}}
+	return &Server{Handler: &handler.Handler{App: app}, Observer: &countObserver{}}
 }
 
 func TestHello(t *testing.T) {
@@ -376,59 +370,6 @@ func TestAuthorizer(t *testing.T) {
 	}
 }
 
-func TestEnvNormalisation(t *testing.T) {
-	for _, tc := range []struct {
-		name    string
-		literal bool
-		params  map[string]string
-		want    map[string]string
-		absent  []string
-	}{
-		{"nginx stock params", false,
-			map[string]string{"SCRIPT_NAME": "/a/b", "CONTENT_LENGTH": "", "CONTENT_TYPE": "", "REMOTE_USER": "",
-				"AUTH_TYPE": "", "DOCUMENT_ROOT": ""},
-			map[string]string{"SCRIPT_NAME": "", "PATH_INFO": "/a/b", "FCGI_ROLE": "RESPONDER", "DOCUMENT_ROOT": ""},
-			[]string{"CONTENT_LENGTH", "CONTENT_TYPE", "REMOTE_USER", "AUTH_TYPE"}},
-		{"a user is kept", false,
-			map[string]string{"SCRIPT_NAME": "/a", "REMOTE_USER": "alice", "AUTH_TYPE": "Basic", "CONTENT_LENGTH": "0"},
-			map[string]string{"REMOTE_USER": "alice", "AUTH_TYPE": "Basic", "CONTENT_LENGTH": "0"}, nil},
-		{"split_path_info", false,
-			map[string]string{"SCRIPT_NAME": "/app", "PATH_INFO": "/x/y"},
-			map[string]string{"SCRIPT_NAME": "/app", "PATH_INFO": "/x/y"}, nil},
-		{"empty PATH_INFO is kept", false,
-			map[string]string{"SCRIPT_NAME": "/app", "PATH_INFO": ""},
-			map[string]string{"SCRIPT_NAME": "/app", "PATH_INFO": ""}, nil},
-		{"LiteralPaths", true,
-			map[string]string{"SCRIPT_NAME": "/a/b"},
-			map[string]string{"SCRIPT_NAME": "/a/b"}, []string{"PATH_INFO"}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			s := &Server{Handler: &handler.Handler{App: demo.App{}}, LiteralPaths: tc.literal}
-			c := dialTest(t, startServer(t, s))
-			p := getParams("/")
-			delete(p, "PATH_INFO")
-			delete(p, "SCRIPT_NAME")
-			for k, v := range tc.params {
-				p[k] = v
-			}
-			c.write(encodeRequest(1, roleResponder, flagKeepConn, p, nil, false))
-			env := demo.Parse(c.wait(1, 5*time.Second).body())
-			for k, v := range tc.want {
-				if got, ok := env[k]; !ok || got != v {
-					t.Errorf("%s = %q (set %v), want %q", k, got, ok, v)
-				}
-			}
-			for _, k := range tc.absent {
-				if v, ok := env[k]; ok {
-					t.Errorf("%s = %q, want unset", k, v)
-				}
-			}
-		})
-	}
-}
-
-// Without CONTENT_LENGTH the first FCGI_STDIN record says whether a body
-// (nginx streaming a chunked one) follows.
 func TestBodyWithoutContentLength(t *testing.T) {
 	c := dialTest(t, startServer(t, newServer(newTestApp())))
 	p := postParams("/echo", 0)
@@ -444,100 +385,6 @@ func TestBodyWithoutContentLength(t *testing.T) {
 		t.Errorf("no body: %q", r.stdout.String())
 	}
 }
-
-func TestShutdown(t *testing.T) {
-	app := newTestApp()
-	s := newServer(app)
-	s.Log = zaptest.NewLogger(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- s.Serve(l) }()
-	busy := dialTest(t, l.Addr().String())
-	idle := dialTest(t, l.Addr().String())
-	idle.get(1, "/hello")
-	busy.write(encodeRequest(1, roleResponder, flagKeepConn, getParams("/wait"), nil, false))
-	<-app.entered
-	done := make(chan error, 1)
-	go func() { done <- s.Shutdown(context.Background()) }()
-	idle.waitClosed(5 * time.Second)
-	if _, err := net.DialTimeout("tcp", l.Addr().String(), time.Second); err == nil {
-		t.Error("still accepting after Shutdown")
-	}
-	select {
-	case <-done:
-		t.Fatal("Shutdown returned with a request in flight")
-	default:
-	}
-	close(app.release)
-	if r := busy.wait(1, 5*time.Second); r.body() != "waited" {
-		t.Errorf("in-flight request: %q", r.stdout.String())
-	}
-	if err := <-done; err != nil {
-		t.Errorf("Shutdown: %v", err)
-	}
-	busy.waitClosed(5 * time.Second)
-	if err := <-errc; !errors.Is(err, ErrServerClosed) {
-		t.Errorf("Serve: %v", err)
-	}
-}
-
-func TestShutdownTimeout(t *testing.T) {
-	app := newTestApp()
-	s := newServer(app)
-	s.Log = zaptest.NewLogger(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve(l)
-	c := dialTest(t, l.Addr().String())
-	c.write(encodeRequest(1, roleResponder, flagKeepConn, getParams("/wait"), nil, false))
-	<-app.entered
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	if err := s.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Shutdown: %v", err)
-	}
-	if err := <-app.ctxErr; !errors.Is(err, context.Canceled) {
-		t.Errorf("request context after forced close: %v", err)
-	}
-	c.waitClosed(5 * time.Second)
-}
-
-// countObserver counts Observer calls.
-type countObserver struct {
-	mu sync.Mutex
-	n  map[string]int
-}
-
-func (o *countObserver) add(k string) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.n == nil {
-		o.n = map[string]int{}
-	}
-	o.n[k]++
-}
-func (o *countObserver) ConnOpened()              { o.add("opened") }
-func (o *countObserver) ConnClosed(n int)         { o.add("closed"); o.add("requests-" + itoa(n)) }
-func (o *countObserver) Refused(s ProtocolStatus) { o.add("refused-" + itoa(int(s))) }
-func (o *countObserver) Aborted()                 { o.add("aborted") }
-func (o *countObserver) ConnRefused()             { o.add("conn_refused") }
-func (o *countObserver) count(k string) int {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.n[k]
-}
-func (o *countObserver) snapshot() map[string]int {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return maps.Clone(o.n)
-}
-
-var _ Observer = (*countObserver)(nil)
 
 func TestSpoolLimit(t *testing.T) {
 	app := newTestApp()

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/gatewayd/gatewayd/internal/gwtest"
 )
 
 // TestWriteTimeoutClientStopsReading: a client that asks for a large
@@ -26,14 +28,10 @@ func TestWriteTimeoutClientStopsReading(t *testing.T) {
 			}
 		}
 	})
-	closed := make(chan struct{}, 1)
+	connState, closed := gwtest.ClosedConns(1)
 	addr, _, logs := startServer(t, app, func(s *Server) {
 		s.WriteTimeout = 200 * time.Millisecond
-		s.ConnState = func(_ net.Conn, st http.ConnState) {
-			if st == http.StateClosed {
-				closed <- struct{}{}
-			}
-		}
+		s.ConnState = connState
 	})
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -77,9 +75,11 @@ func TestMaxConns(t *testing.T) {
 		io.WriteString(w, "ok")
 	})
 	var refused atomic.Int32
+	connState, closed := gwtest.ClosedConns(8)
 	addr, _, logs := startServer(t, app, func(s *Server) {
 		s.MaxConns = 1
 		s.Refused = func(net.Conn) { refused.Add(1) }
+		s.ConnState = connState
 	})
 	held := make(chan string, 1)
 	go func() {
@@ -106,18 +106,16 @@ func TestMaxConns(t *testing.T) {
 	if got := <-held; !strings.HasSuffix(got, "ok") {
 		t.Errorf("held request: %q", got)
 	}
-	// The slot is free again (the server may take a moment to let go of
-	// the first connection after the client saw its answer).
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		got, err := roundTrip(t, addr, head("0", "REQUEST_METHOD", "GET", "REQUEST_URI", "/x"))
-		if err == nil && strings.HasPrefix(got, "Status: 200 OK\r\n") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after the slot was freed: %q %v", got, err)
-		}
-		time.Sleep(10 * time.Millisecond)
+	// The slot is free again once the server has let go of the first
+	// connection, which ConnState hears as http.StateClosed.
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the held connection was not closed")
+	}
+	got, err := roundTrip(t, addr, head("0", "REQUEST_METHOD", "GET", "REQUEST_URI", "/x"))
+	if err != nil || !strings.HasPrefix(got, "Status: 200 OK\r\n") {
+		t.Fatalf("after the slot was freed: %q %v", got, err)
 	}
 }
 

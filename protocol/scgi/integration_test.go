@@ -1,8 +1,6 @@
 package scgi
 
 import (
-	"context"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -15,8 +13,8 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/gatewayd/gatewayd/app/demo"
-	"github.com/gatewayd/gatewayd/core/environ"
 	"github.com/gatewayd/gatewayd/core/handler"
+	"github.com/gatewayd/gatewayd/internal/gwtest"
 	"github.com/gatewayd/gatewayd/internal/linger"
 	"github.com/gatewayd/gatewayd/internal/peertest"
 )
@@ -26,18 +24,7 @@ func serveOn(t *testing.T, l net.Listener, app http.Handler) *Server {
 	t.Helper()
 	log := zaptest.NewLogger(t)
 	s := &Server{Handler: &handler.Handler{App: app, Log: log}, Log: log}
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(l) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		if err := <-served; !errors.Is(err, ErrServerClosed) {
-			t.Errorf("Serve: %v", err)
-		}
-	})
+	gwtest.Serve(t, s, l, ErrServerClosed)
 	return s
 }
 
@@ -75,50 +62,6 @@ func demoApp() http.Handler {
 	})
 }
 
-func do(t *testing.T, method, url, body string, header map[string]string) (int, string, error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, url, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), err
-}
-
-// checkEnv compares the variables in want with what the demo app listed;
-// a want value of "<unset>" means the variable must be absent.
-func checkEnv(t *testing.T, body string, want map[string]string) environ.Env {
-	t.Helper()
-	got := demo.Parse(body)
-	for k, w := range want {
-		g, ok := got[k]
-		switch {
-		case w == "<unset>" && ok:
-			t.Errorf("%s = %q, want it unset", k, g)
-		case w != "<unset>" && (!ok || g != w):
-			t.Errorf("%s = %q (set %v), want %q", k, g, ok, w)
-		}
-	}
-	if t.Failed() {
-		t.Logf("environment:\n%s", body)
-	}
-	return got
-}
-
 // listenFor opens a loopback TCP or unix socket listener and returns it with
 // its address as nginx writes it: host:port or unix:/path.
 func listenFor(t *testing.T, network string) (net.Listener, string) {
@@ -148,32 +91,32 @@ func TestNginx(t *testing.T) {
 			_, logDir := peertest.Nginx(t, conf, listen)
 			base := "http://" + listen
 
-			status, body, err := do(t, "GET", base+"/users/7%20x?q=1&r=2", "", map[string]string{"X-Custom": "a", "Proxy": "evil"})
+			status, _, body, err := gwtest.TryFetch("GET", base+"/users/7%20x?q=1&r=2", "", map[string]string{"X-Custom": "a", "Proxy": "evil"})
 			if err != nil || status != 200 || !strings.HasPrefix(body, "Hello world!\n\n") {
 				t.Fatalf("GET: %d %q %v", status, body, err)
 			}
-			checkEnv(t, body, map[string]string{
+			gwtest.CheckEnv(t, demo.Parse(body), map[string]string{
 				"REQUEST_METHOD": "GET", "SCRIPT_NAME": "", "PATH_INFO": "/users/7 x",
 				"QUERY_STRING": "q=1&r=2", "REQUEST_URI": "/users/7%20x?q=1&r=2", "DOCUMENT_URI": "/users/7 x",
 				"SERVER_PROTOCOL": "HTTP/1.1", "GATEWAY_INTERFACE": "CGI/1.1", "SCGI": "1",
 				"HTTP_X_CUSTOM": "a", "REMOTE_ADDR": "127.0.0.1", "SERVER_PORT": listen[strings.LastIndexByte(listen, ':')+1:],
-				"CONTENT_LENGTH": "<unset>", "CONTENT_TYPE": "<unset>", "HTTP_PROXY": "<unset>",
-				"HTTP_CONTENT_LENGTH": "<unset>",
+				"CONTENT_LENGTH": gwtest.Unset, "CONTENT_TYPE": gwtest.Unset, "HTTP_PROXY": gwtest.Unset,
+				"HTTP_CONTENT_LENGTH": gwtest.Unset,
 			})
 
-			status, body, err = do(t, "POST", base+"/form", "a=1&b=2", map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+			status, _, body, err = gwtest.TryFetch("POST", base+"/form", "a=1&b=2", map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
 			if err != nil || status != 200 {
 				t.Fatalf("POST: %d %q %v", status, body, err)
 			}
-			checkEnv(t, body, map[string]string{
+			gwtest.CheckEnv(t, demo.Parse(body), map[string]string{
 				"REQUEST_METHOD": "POST", "PATH_INFO": "/form", "CONTENT_LENGTH": "7",
 				"CONTENT_TYPE":        "application/x-www-form-urlencoded",
-				"HTTP_CONTENT_LENGTH": "<unset>", "HTTP_CONTENT_TYPE": "<unset>",
+				"HTTP_CONTENT_LENGTH": gwtest.Unset, "HTTP_CONTENT_TYPE": gwtest.Unset,
 			})
 
 			// A large body reaches the app whole.
 			big := strings.Repeat("0123456789", 20000)
-			status, body, err = do(t, "PUT", base+"/echo/", big, nil)
+			status, _, body, err = gwtest.TryFetch("PUT", base+"/echo/", big, nil)
 			if err != nil || status != 200 || body != big {
 				t.Fatalf("PUT: %d, %d bytes back, %v", status, len(body), err)
 			}
@@ -181,7 +124,7 @@ func TestNginx(t *testing.T) {
 			// An answer before the body was read reaches the client at
 			// once, though the body is larger than what is drained.
 			start := time.Now()
-			status, body, err = do(t, "PUT", base+"/early/", strings.Repeat("x", 1<<20), nil)
+			status, _, body, err = gwtest.TryFetch("PUT", base+"/early/", strings.Repeat("x", 1<<20), nil)
 			if err != nil || status != 413 || body != "too large" {
 				t.Errorf("early answer: %d %q %v\n%s", status, body, err, peertest.NginxErrorLog(logDir))
 			}
@@ -191,7 +134,7 @@ func TestNginx(t *testing.T) {
 
 			// A response the app breaks off reaches the client cut short,
 			// and nginx saw an error, not a clean end.
-			_, _, err = do(t, "GET", base+"/broken/", "", nil)
+			_, _, _, err = gwtest.TryFetch("GET", base+"/broken/", "", nil)
 			if err == nil {
 				t.Error("a broken-off response read as complete")
 			}
@@ -226,42 +169,42 @@ func TestApache(t *testing.T) {
 			peertest.Apache(t, listen, []string{"proxy", "proxy_scgi"}, conf+"\nKeepAlive Off\n")
 			base := "http://" + listen
 
-			status, body, err := do(t, "GET", base+"/users/7%20x?q=1", "", map[string]string{"X-Custom": "a"})
+			status, _, body, err := gwtest.TryFetch("GET", base+"/users/7%20x?q=1", "", map[string]string{"X-Custom": "a"})
 			if err != nil || status != 200 || !strings.HasPrefix(body, "Hello world!\n\n") {
 				t.Fatalf("GET: %d %q %v", status, body, err)
 			}
-			checkEnv(t, body, map[string]string{
+			gwtest.CheckEnv(t, demo.Parse(body), map[string]string{
 				"REQUEST_METHOD": "GET", "SCRIPT_NAME": "", "PATH_INFO": "/users/7 x",
 				"QUERY_STRING": "q=1", "REQUEST_URI": "/users/7%20x?q=1", "SERVER_PROTOCOL": "HTTP/1.1",
 				"GATEWAY_INTERFACE": "CGI/1.1", "SCGI": "1", "HTTP_X_CUSTOM": "a", "REMOTE_ADDR": "127.0.0.1",
-				"CONTENT_LENGTH": "<unset>",
+				"CONTENT_LENGTH": gwtest.Unset,
 			})
 
 			// Apache merges the slashes and drops the dot segment in the
 			// SCRIPT_NAME it sends; it is still recognised as the whole path.
-			status, body, err = do(t, "GET", base+"//a/./b%20c/", "", nil)
+			status, _, body, err = gwtest.TryFetch("GET", base+"//a/./b%20c/", "", nil)
 			if err != nil || status != 200 {
 				t.Fatalf("GET: %d %q %v", status, body, err)
 			}
-			checkEnv(t, body, map[string]string{"SCRIPT_NAME": "", "PATH_INFO": "/a/b c/", "REQUEST_URI": "//a/./b%20c/"})
+			gwtest.CheckEnv(t, demo.Parse(body), map[string]string{"SCRIPT_NAME": "", "PATH_INFO": "/a/b c/", "REQUEST_URI": "//a/./b%20c/"})
 
-			status, body, err = do(t, "POST", base+"/form", "a=1&b=2", map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+			status, _, body, err = gwtest.TryFetch("POST", base+"/form", "a=1&b=2", map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
 			if err != nil || status != 200 {
 				t.Fatalf("POST: %d %q %v", status, body, err)
 			}
-			checkEnv(t, body, map[string]string{
+			gwtest.CheckEnv(t, demo.Parse(body), map[string]string{
 				"REQUEST_METHOD": "POST", "PATH_INFO": "/form", "SCRIPT_NAME": "", "CONTENT_LENGTH": "7",
 				"CONTENT_TYPE": "application/x-www-form-urlencoded",
 			})
 
 			// Apache sends the whole body before it reads the answer; what
 			// the app left unread is drained.
-			status, body, err = do(t, "PUT", base+"/early/", strings.Repeat("x", 100000), nil)
+			status, _, body, err = gwtest.TryFetch("PUT", base+"/early/", strings.Repeat("x", 100000), nil)
 			if err != nil || status != 413 || body != "too large" {
 				t.Errorf("early answer: %d %q %v", status, body, err)
 			}
 			big := strings.Repeat("0123456789", 20000)
-			status, body, err = do(t, "PUT", base+"/echo/", big, nil)
+			status, _, body, err = gwtest.TryFetch("PUT", base+"/echo/", big, nil)
 			if err != nil || status != 200 || body != big {
 				t.Fatalf("PUT: %d, %d bytes back, %v", status, len(body), err)
 			}
@@ -270,7 +213,7 @@ func TestApache(t *testing.T) {
 			// end its chunked answer without the last chunk. A unix socket
 			// cannot be reset and Apache does not check the length, so there
 			// the client cannot tell (docs/scgi.md).
-			_, _, err = do(t, "GET", base+"/broken/", "", nil)
+			_, _, _, err = gwtest.TryFetch("GET", base+"/broken/", "", nil)
 			if network == "tcp" && err == nil {
 				t.Error("a broken-off response read as complete")
 			}

@@ -1,15 +1,12 @@
 package scgi
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,6 +16,7 @@ import (
 
 	"github.com/gatewayd/gatewayd/app/demo"
 	"github.com/gatewayd/gatewayd/core/handler"
+	"github.com/gatewayd/gatewayd/internal/gwtest"
 )
 
 // head is a request head: CONTENT_LENGTH, SCGI 1, then the name-value pairs.
@@ -38,22 +36,8 @@ func startServer(t *testing.T, app http.Handler, configure func(*Server)) (strin
 	if configure != nil {
 		configure(s)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(l) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		if err := <-served; !errors.Is(err, ErrServerClosed) {
-			t.Errorf("Serve returned %v, want ErrServerClosed", err)
-		}
-	})
+	l := gwtest.Listen(t)
+	gwtest.Serve(t, s, l, ErrServerClosed)
 	return l.Addr().String(), s, logs
 }
 
@@ -205,17 +189,6 @@ func TestMalformed(t *testing.T) {
 	}
 }
 
-// shutdown waits for the server's connections to end, so that the logs are
-// complete.
-func shutdown(t *testing.T, s *Server) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := s.Shutdown(ctx); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestTruncatedHead(t *testing.T) {
 	addr, s, logs := startServer(t, demo.App{}, nil)
 	c, err := net.Dial("tcp", addr)
@@ -277,13 +250,9 @@ func TestReadTimeout(t *testing.T) {
 }
 
 func TestHealthCheckIsQuiet(t *testing.T) {
-	closed := make(chan struct{})
+	connState, closed := gwtest.ClosedConns(1)
 	addr, _, logs := startServer(t, demo.App{}, func(s *Server) {
-		s.ConnState = func(_ net.Conn, st http.ConnState) {
-			if st == http.StateClosed {
-				close(closed)
-			}
-		}
+		s.ConnState = connState
 	})
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -382,116 +351,6 @@ func TestIncompleteResets(t *testing.T) {
 	}
 }
 
-func TestConnState(t *testing.T) {
-	var mu sync.Mutex
-	var events []http.ConnState
-	addr, s, _ := startServer(t, demo.App{}, func(s *Server) {
-		s.ConnState = func(_ net.Conn, st http.ConnState) {
-			mu.Lock()
-			events = append(events, st)
-			mu.Unlock()
-		}
-	})
-	if _, err := roundTrip(t, addr, specRequest); err != nil {
-		t.Fatal(err)
-	}
-	shutdown(t, s)
-	mu.Lock()
-	defer mu.Unlock()
-	want := []http.ConnState{http.StateNew, http.StateActive, http.StateClosed}
-	if !slices.Equal(events, want) {
-		t.Errorf("events %v, want %v", events, want)
-	}
-}
-
-func TestShutdownWaitsForInFlight(t *testing.T) {
-	started, release := make(chan struct{}), make(chan struct{})
-	addr, s, _ := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		close(started)
-		<-release
-		io.WriteString(w, "done")
-	}), nil)
-	answer := make(chan string, 1)
-	go func() {
-		got, _ := exchange(addr, specRequest)
-		answer <- got
-	}()
-	<-started
-	shut := make(chan error, 1)
-	go func() { shut <- s.Shutdown(context.Background()) }()
-	// New connections are refused once the listener is closed.
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			break
-		}
-		c.Close()
-		if time.Now().After(deadline) {
-			t.Fatal("still accepting after Shutdown")
-		}
-		time.Sleep(time.Millisecond)
-	}
-	select {
-	case err := <-shut:
-		t.Fatalf("Shutdown returned %v with a request in flight", err)
-	default:
-	}
-	close(release)
-	if err := <-shut; err != nil {
-		t.Fatal(err)
-	}
-	if got := <-answer; !strings.HasSuffix(got, "\r\n\r\ndone") {
-		t.Errorf("in-flight answer %q", got)
-	}
-}
-
-func TestShutdownTimeout(t *testing.T) {
-	started := make(chan struct{})
-	cancelled := make(chan struct{})
-	addr, s, _ := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		close(started)
-		<-r.Context().Done()
-		close(cancelled)
-	}), nil)
-	go exchange(addr, specRequest)
-	<-started
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
-	if err := s.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Shutdown: %v", err)
-	}
-	select {
-	case <-cancelled:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the request's context was not cancelled")
-	}
-}
-
-func TestServeAfterShutdown(t *testing.T) {
-	s := &Server{Handler: &handler.Handler{App: demo.App{}}}
-	if err := s.Shutdown(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Serve(l); !errors.Is(err, ErrServerClosed) {
-		t.Errorf("Serve: %v", err)
-	}
-	if _, err := l.Accept(); !errors.Is(err, net.ErrClosed) {
-		t.Errorf("listener left open: %v", err)
-	}
-}
-
-func TestServeNeedsHandler(t *testing.T) {
-	if err := (&Server{}).Serve(nil); err == nil {
-		t.Error("Serve without a Handler succeeded")
-	}
-}
-
-// TestDemoEnvironment runs the demo app behind a head as nginx's stock
-// scgi_params send it and checks the environment the app saw.
 func TestDemoEnvironment(t *testing.T) {
 	addr, _, _ := startServer(t, demo.App{}, nil)
 	env := map[string]string{

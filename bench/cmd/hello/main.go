@@ -5,7 +5,7 @@
 //	hello -serve gatewayd-fastcgi -listen unix:/tmp/x.sock   protocol/fastcgi + core/handler
 //	hello -serve nethttp-fcgi     -listen unix:/tmp/y.sock   net/http/fcgi
 //	hello -serve gatewayd-scgi    -listen unix:/tmp/z.sock   protocol/scgi + core/handler
-//	hello -serve gatewayd-http    -listen 127.0.0.1:8001     protocol/http + core/handler
+//	hello -serve gatewayd-http    -listen 127.0.0.1:8001     protocol/httpfront + core/handler
 //	hello -serve nethttp          -listen 127.0.0.1:8002     net/http
 //	hello -serve servewith-fastcgi -listen … -config FILE    gatewayd.ServeWith (also -scgi, -http)
 //
@@ -37,7 +37,7 @@ import (
 	"github.com/gatewayd/gatewayd/config"
 	"github.com/gatewayd/gatewayd/core/handler"
 	"github.com/gatewayd/gatewayd/protocol/fastcgi"
-	gwhttp "github.com/gatewayd/gatewayd/protocol/http"
+	"github.com/gatewayd/gatewayd/protocol/httpfront"
 	"github.com/gatewayd/gatewayd/protocol/scgi"
 )
 
@@ -76,7 +76,7 @@ func run() int {
 	case "gatewayd-scgi":
 		s = &scgi.Server{Handler: &handler.Handler{App: hello.App{}}}
 	case "gatewayd-http":
-		s = &gwhttp.Server{Handler: &handler.Handler{App: hello.App{}}}
+		s = &httpfront.Server{Handler: &handler.Handler{App: hello.App{}}}
 	case "nethttp":
 		s = &http.Server{Handler: hello.App{}, ReadHeaderTimeout: 10 * time.Second}
 	default:

@@ -1,0 +1,74 @@
+package cgiresp
+
+import (
+	"bufio"
+	"errors"
+	"strings"
+	"testing"
+)
+
+// TestParseAgreesWithRead holds the in-place parser (the FastCGI upstream's)
+// to the stream reader (the CGI runner's): one rule for both.
+func TestParseAgreesWithRead(t *testing.T) {
+	for _, in := range []string{
+		"Content-Type: text/plain\r\n\r\nbody",
+		"Status: 404 Not Found\nContent-Type: text/html\n\n",
+		"Location: /next?a=1\n\n",
+		"X-Long: " + strings.Repeat("v", 5000) + "\r\n\r\n",
+		"X-A: b\n c\n\n",
+		"X-A: a\x00b\n\n",
+		"Status: 100 Continue\n\n",
+		"\r\n",
+	} {
+		end := HeadEnd([]byte(in))
+		if end < 0 {
+			t.Fatalf("%.20q: no end found", in)
+		}
+		ph, perr := Parse([]byte(in[:end]))
+		rh, rerr := Read(bufio.NewReaderSize(strings.NewReader(in), 16), 1<<20)
+		if (perr == nil) != (rerr == nil) || (perr != nil && !errors.Is(perr, ErrBadHead)) {
+			t.Errorf("%.20q: Parse error %v, Read error %v", in, perr, rerr)
+			continue
+		}
+		if ph.Status != rh.Status || ph.Location != rh.Location || ph.Fields != rh.Fields ||
+			ph.HasType != rh.HasType || len(ph.Header) != len(rh.Header) {
+			t.Errorf("%.20q: Parse %+v, Read %+v", in, ph, rh)
+		}
+	}
+}
+
+func TestHeadEnd(t *testing.T) {
+	for in, want := range map[string]int{
+		"":                     -1,
+		"A: b\n":               -1,
+		"A: b\r\n\r":           -1,
+		"\n":                   1,
+		"\r\nrest":             2,
+		"A: b\n\nrest":         6,
+		"A: b\r\n\r\nrest":     8,
+		"A: b\r\nC: d\r\n\r\n": 14,
+	} {
+		if got := HeadEnd([]byte(in)); got != want {
+			t.Errorf("HeadEnd(%q) = %d, want %d", in, got, want)
+		}
+	}
+}
+
+func TestIsLocalRedirect(t *testing.T) {
+	for in, want := range map[string]bool{
+		"Location: /a\n\n":                          true,
+		"Location: //evil/a\n\n":                    false,
+		"Location: http://h/a\n\n":                  false,
+		"Location: /a\nContent-Type: text/html\n\n": false,
+		"Status: 302 Found\nLocation: /a\n\n":       false,
+		"Content-Type: text/plain\n\n":              false,
+	} {
+		h, err := Parse([]byte(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := h.IsLocalRedirect(); got != want {
+			t.Errorf("%q: IsLocalRedirect %v, want %v", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,70 @@
+package docroot
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/gatewayd/gatewayd/core/environ"
+)
+
+func TestResolve(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"app.php", "sub/index.php", "style.css", ".env", ".git/config.php", ".well-known/x.php"} {
+		p := filepath.Join(dir, filepath.FromSlash(f))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	deny := Lookup{Index: "index.php", Extensions: []string{".php"}}
+	allow := deny
+	allow.Dotfiles = true
+	tests := []struct {
+		l    Lookup
+		path string
+		want Target
+	}{
+		{deny, "/app.php/x", Target{Script: "app.php", PathInfo: "/x"}},
+		{deny, "/sub/", Target{Script: "sub/index.php"}},
+		{deny, "/sub", Target{Status: http.StatusMovedPermanently, Dir: "sub"}},
+		{deny, "/style.css", Target{Status: http.StatusForbidden, File: true}},
+		{deny, "/../app.php", Target{Status: http.StatusBadRequest}},
+		{deny, "/sub\\..\\..\\app.php", Target{Status: http.StatusBadRequest}},
+		{deny, "/app.php\x00.css", Target{Status: http.StatusBadRequest}},
+		{deny, "/.git/config.php", Target{Status: http.StatusForbidden}},
+		{deny, "/.env", Target{Status: http.StatusForbidden}},
+		{deny, "/.well-known/x.php", Target{Script: ".well-known/x.php"}},
+		{allow, "/.git/config.php", Target{Script: ".git/config.php"}},
+		{deny, "/missing.php", Target{Status: http.StatusNotFound}},
+	}
+	for _, tt := range tests {
+		if got := tt.l.Resolve(root, tt.path); got != tt.want {
+			t.Errorf("Resolve(%q, dotfiles %v) = %+v, want %+v", tt.path, tt.l.Dotfiles, got, tt.want)
+		}
+	}
+}
+
+func TestParams(t *testing.T) {
+	env := environ.Env{"SCRIPT_NAME": "/php", "PATH_INFO": "/app.php/x", "QUERY_STRING": "a=1", "HTTP_PROXY": "evil"}
+	p := Params(env, "/srv/www", Target{Script: "app.php", PathInfo: "/x"})
+	want := map[string]string{"SCRIPT_NAME": "/php/app.php", "SCRIPT_FILENAME": "/srv/www/app.php", "DOCUMENT_ROOT": "/srv/www",
+		"PATH_INFO": "/x", "PATH_TRANSLATED": "/srv/www/x", "REQUEST_URI": "/php/app.php/x?a=1", "REDIRECT_STATUS": "200",
+		"GATEWAY_INTERFACE": "CGI/1.1", "QUERY_STRING": "a=1"}
+	for k, v := range want {
+		if p[k] != v {
+			t.Errorf("%s = %q, want %q", k, p[k], v)
+		}
+	}
+	if _, ok := p["HTTP_PROXY"]; ok {
+		t.Error("HTTP_PROXY passed (httpoxy)")
+	}
+}

@@ -1,0 +1,189 @@
+// Package gwtest holds what the tests of several packages share when they
+// drive gatewayd's own pieces: serving a front end on a listener until the
+// test ends, knowing when a listener was closed, running one request
+// through the core, and comparing an environment with what a test wants.
+// Real peers (nginx, Apache, php-fpm, …) are internal/peertest's.
+package gwtest
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatewayd/gatewayd/core/environ"
+	"github.com/gatewayd/gatewayd/core/handler"
+)
+
+// ShutdownTimeout is how long Serve's cleanup lets a server drain.
+const ShutdownTimeout = 10 * time.Second
+
+// Server is what every front end's server is (fastcgi.Server,
+// scgi.Server, the HTTP front end's Server).
+type Server interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
+}
+
+// Serve runs s on l until the test ends. Then it shuts s down, and the test
+// fails unless Shutdown returns nil within ShutdownTimeout and Serve returns
+// an error that is closed (the package's ErrServerClosed).
+func Serve(t testing.TB, s Server, l net.Listener, closed error) {
+	t.Helper()
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(l) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		if err := <-served; !errors.Is(err, closed) {
+			t.Errorf("Serve returned %v, want %v", err, closed)
+		}
+	})
+}
+
+// Listen opens a listener on a free loopback TCP port; the test closes it
+// when it ends, if nothing else has.
+func Listen(t testing.TB) net.Listener {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listening on loopback: %v", err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// ClosingListener is a listener that tells when it is closed: a server's
+// Shutdown closes its listeners before it waits for requests in flight.
+type ClosingListener struct {
+	net.Listener
+	closed chan struct{}
+	once   sync.Once
+}
+
+// NewClosingListener wraps l.
+func NewClosingListener(l net.Listener) *ClosingListener {
+	return &ClosingListener{Listener: l, closed: make(chan struct{})}
+}
+
+// Close closes the listener and wakes Closed.
+func (l *ClosingListener) Close() error {
+	err := l.Listener.Close()
+	l.once.Do(func() { close(l.closed) })
+	return err
+}
+
+// Closed is closed once Close was called.
+func (l *ClosingListener) Closed() <-chan struct{} { return l.closed }
+
+// Run runs one request through h, as a front end of the given protocol
+// would, and returns what the core wrote and its result. An empty body is
+// no body at all.
+func Run(t testing.TB, h *handler.Handler, protocol string, env environ.Env, body string) (string, handler.Result) {
+	t.Helper()
+	var in io.Reader
+	if body != "" {
+		in = strings.NewReader(body)
+	}
+	var out strings.Builder
+	res := h.Serve(context.Background(), &handler.Request{Env: env, Body: in, Protocol: protocol}, &out)
+	return out.String(), res
+}
+
+// Unset, as a value in CheckEnv's want, means the variable must be absent.
+const Unset = "<unset>"
+
+// CheckEnv reports each variable of want that got does not have with that
+// value (or, for Unset, has at all); on failure it logs the whole
+// environment.
+func CheckEnv(t testing.TB, got environ.Env, want map[string]string) {
+	t.Helper()
+	failed := false
+	for k, w := range want {
+		g, ok := got[k]
+		switch {
+		case w == Unset && ok:
+			t.Errorf("%s = %q, want it unset", k, g)
+			failed = true
+		case w != Unset && (!ok || g != w):
+			t.Errorf("%s = %q (set %v), want %q", k, g, ok, w)
+			failed = true
+		}
+	}
+	if failed {
+		names := make([]string, 0, len(got))
+		for k := range got {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		var b strings.Builder
+		for _, k := range names {
+			b.WriteString(k + "=" + got[k] + "\n")
+		}
+		t.Logf("environment:\n%s", b.String())
+	}
+}
+
+// FetchTimeout bounds each of Fetch's and TryFetch's requests.
+const FetchTimeout = 20 * time.Second
+
+// TryFetch sends one HTTP request (body "" for none, with header's fields;
+// a field whose value is "" is left out) and returns the answer, or the error that cut it short: for tests of
+// answers that must not arrive whole.
+func TryFetch(method, url, body string, header map[string]string) (int, http.Header, string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), FetchTimeout)
+	defer cancel()
+	var rb io.Reader
+	if body != "" {
+		rb = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rb)
+	if err != nil {
+		return 0, nil, "", err
+	}
+	for k, v := range header {
+		if v != "" {
+			req.Header.Set(k, v)
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(b), err
+}
+
+// Fetch is TryFetch for answers that must arrive whole: any error fails
+// the test.
+func Fetch(t testing.TB, method, url, body string, header map[string]string) (int, http.Header, string) {
+	t.Helper()
+	status, h, b, err := TryFetch(method, url, body, header)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	return status, h, b
+}
+
+// ClosedConns returns a ConnState hook for a server (the HTTP and SCGI
+// front ends have one) and a channel that receives once for each
+// connection that reached http.StateClosed. It holds n unreceived; past
+// that the hook, and the server's goroutine with it, waits for the test.
+func ClosedConns(n int) (func(net.Conn, http.ConnState), <-chan struct{}) {
+	ch := make(chan struct{}, n)
+	return func(_ net.Conn, st http.ConnState) {
+		if st == http.StateClosed {
+			ch <- struct{}{}
+		}
+	}, ch
+}

@@ -1,0 +1,221 @@
+package httpfront
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/gatewayd/gatewayd/core/environ"
+	"github.com/gatewayd/gatewayd/core/handler"
+)
+
+// Defaults for the zero values of Server's fields.
+const (
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultIdleTimeout       = 120 * time.Second
+	DefaultMaxHeaderBytes    = 64 << 10
+	DefaultWriteTimeout      = 60 * time.Second
+)
+
+// Server serves HTTP/1.x on listeners through a core handler.
+type Server struct {
+	// Handler runs the app. Required. Responses are in origin-server form
+	// (Server header) whatever its OriginServer says; the Handler is not
+	// changed, so that it may serve other front ends too.
+	Handler *handler.Handler
+	// ReadHeaderTimeout bounds reading a request's head. Zero means 10s.
+	ReadHeaderTimeout time.Duration
+	// IdleTimeout closes keep-alive connections idle that long. Zero means 120s.
+	IdleTimeout time.Duration
+	// MaxHeaderBytes bounds a request's head, exactly: a longer one is
+	// answered 431 and the connection closed. Zero means 64 KiB.
+	MaxHeaderBytes int
+	// WriteTimeout is how long one write of a response may wait for the
+	// client to read: a client that stops reading no longer pins the
+	// connection, its goroutine and its buffers; the response is cut short.
+	// It bounds progress, not the whole response: a long download that
+	// keeps moving, or an app that takes long to answer, is not cut. Zero
+	// means DefaultWriteTimeout (60s); negative means no limit.
+	WriteTimeout time.Duration
+	// PassAuthorization passes Authorization as HTTP_AUTHORIZATION. Default false.
+	PassAuthorization bool
+	// ServerSoftware is SERVER_SOFTWARE. Empty means "gatewayd".
+	ServerSoftware string
+	// Log receives server errors. Nil means none.
+	Log *zap.Logger
+	// ConnState, when set, is told of connection state changes (metrics).
+	ConnState func(net.Conn, http.ConnState)
+
+	once  sync.Once
+	srv   *http.Server
+	exchs sync.Pool // *exchange
+}
+
+// exchange is what one request needs besides the core's state; pooled,
+// since nothing keeps it once ServeHTTP returns.
+type exchange struct {
+	req  handler.Request
+	sink sink
+}
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = http.ErrServerClosed
+
+func (s *Server) server() *http.Server {
+	s.once.Do(s.init)
+	return s.srv
+}
+
+func (s *Server) init() {
+	log := s.Log
+	if log == nil {
+		log = zap.NewNop()
+	}
+	s.srv = &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: orDefault(s.ReadHeaderTimeout, DefaultReadHeaderTimeout),
+		IdleTimeout:       orDefault(s.IdleTimeout, DefaultIdleTimeout),
+		// net/http refuses heads over this plus 4096 bytes; check makes
+		// the limit exact.
+		MaxHeaderBytes: s.maxHeaderBytes(),
+		ErrorLog:       zap.NewStdLog(log.Named("http")),
+		ConnState:      s.ConnState,
+		ConnContext:    withConn,
+	}
+}
+
+func (s *Server) maxHeaderBytes() int { return orDefault(s.MaxHeaderBytes, DefaultMaxHeaderBytes) }
+
+func (s *Server) writeTimeout() time.Duration { return orDefault(s.WriteTimeout, DefaultWriteTimeout) }
+
+// Serve accepts connections on l until Shutdown; it returns ErrServerClosed
+// then. Call it once per listener; all share the settings.
+func (s *Server) Serve(l net.Listener) error {
+	return s.server().Serve(watchListener{l})
+}
+
+// Shutdown stops accepting, waits for in-flight requests until ctx ends,
+// then closes what is left.
+func (s *Server) Shutdown(ctx context.Context) error {
+	srv := s.server()
+	err := srv.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		_ = srv.Close()
+	}
+	return err
+}
+
+// ServeHTTP runs one request through the core.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rf, closeConn := s.check(r)
+	wc := connOf(r)
+	if rf != nil {
+		if wc != nil {
+			wc.unread.Store(r.ContentLength != 0)
+		}
+		refuse(w, rf)
+		return
+	}
+	opts := environ.Options{
+		ServerSoftware:    s.ServerSoftware,
+		PassAuthorization: s.PassAuthorization,
+	}
+	if wc != nil {
+		opts.Local = &wc.local
+	}
+	env := environ.FromRequest(r, opts)
+	x, _ := s.exchs.Get().(*exchange)
+	if x == nil {
+		x = new(exchange)
+	}
+	x.req = handler.Request{Env: env, Body: r.Body, Protocol: "http", HTTP: r, Form: handler.FormOrigin}
+	x.sink = sink{w: w, timeout: s.writeTimeout(), closeConn: closeConn}
+	x.sink.dl, _ = w.(deadliner)
+	res := s.Handler.ServeSink(r.Context(), &x.req, &x.sink)
+	if wc != nil {
+		// A body the app left unread makes the connection's close a
+		// lingering one (a chunked body's length is not known: -1).
+		wc.unread.Store(r.ContentLength != 0 && res.BytesIn != r.ContentLength)
+	}
+	// net/http writes what is buffered and the end of the response after
+	// ServeHTTP returns: under the same bound.
+	x.sink.extend(true)
+	*x = exchange{}
+	s.exchs.Put(x)
+	if res.Incomplete() {
+		// Make net/http drop the connection without ending the body
+		// properly, so the client sees a truncated response.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// sink hands the core's response to net/http, which frames it.
+type sink struct {
+	w         http.ResponseWriter
+	dl        deadliner     // w's connection deadline, nil when w has none
+	timeout   time.Duration // WriteTimeout; negative: none
+	set       time.Time     // when the write deadline was last moved
+	closeConn bool          // end the connection after this response
+}
+
+// deadliner is what net/http's ResponseWriter offers (and
+// http.ResponseController uses) to bound its connection's writes.
+type deadliner interface{ SetWriteDeadline(time.Time) error }
+
+// extend moves the write deadline to WriteTimeout from now before a write
+// may block. It is moved only when a quarter of it has passed, so that most
+// writes cost no timer update; force moves it regardless.
+func (s *sink) extend(force bool) {
+	if s.dl == nil || s.timeout <= 0 {
+		return
+	}
+	if now := time.Now(); force || now.Sub(s.set) > s.timeout/4 {
+		s.set = now
+		_ = s.dl.SetWriteDeadline(now.Add(s.timeout))
+	}
+}
+
+func (s *sink) WriteHead(status int, header http.Header) error {
+	dst := s.w.Header()
+	for k, v := range header {
+		dst[k] = v
+	}
+	if s.closeConn {
+		dst["Connection"] = []string{"close"}
+	}
+	s.extend(false)
+	s.w.WriteHeader(status)
+	return nil
+}
+
+func (s *sink) Write(p []byte) (int, error) {
+	s.extend(false)
+	return s.w.Write(p)
+}
+
+func (s *sink) Flush() error {
+	s.extend(false)
+	return http.NewResponseController(s.w).Flush()
+}
+
+// Finish leaves the last flush to net/http, which does it when ServeHTTP
+// returns, together with the end of the response.
+func (s *sink) Finish() error { return nil }
+
+func orDefault[T comparable](v, d T) T {
+	var zero T
+	if v == zero {
+		return d
+	}
+	return v
+}
+
+var (
+	_ http.Handler = (*Server)(nil)
+	_ handler.Sink = (*sink)(nil)
+)
