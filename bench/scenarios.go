@@ -400,25 +400,25 @@ func (h *harness) phpFPMScenario(ctx context.Context) error {
 		return err
 	}
 	// A pool for each side: a php-fpm worker serves one connection until it
-	// closes, so gatewayd's idle pooled connections would hold workers that
-	// nginx then waits for.
-	socket, err := h.phpFPM(ctx, "php-fpm-gatewayd", h.opt.workers)
-	if err != nil {
-		return err
+	// closes, so one side's idle pooled connections would hold workers that
+	// the other side then waits for.
+	sockets := map[string]string{}
+	for _, name := range []string{"gatewayd", "gofast", "nginx", "nginx-keep"} {
+		if sockets[name], err = h.phpFPM(ctx, "php-fpm-"+name, h.opt.workers); err != nil {
+			return err
+		}
 	}
-	nginxSocket, err := h.phpFPM(ctx, "php-fpm-nginx", h.opt.workers)
-	if err != nil {
-		return err
-	}
-	listen, err := freePort()
-	if err != nil {
-		return err
-	}
-	common, err := gatewaydCommon()
-	if err != nil {
-		return err
-	}
-	conf := fmt.Sprintf(`listeners:
+	listens := map[string]string{}
+	for _, transport := range []string{"native", "gofast"} {
+		pool := map[string]string{"native": "gatewayd", "gofast": "gofast"}[transport]
+		common, err := gatewaydCommon() // a metrics port of its own
+		if err != nil {
+			return err
+		}
+		if listens[transport], err = freePort(); err != nil {
+			return err
+		}
+		conf := fmt.Sprintf(`listeners:
   - protocol: http
     address: %s
 routes:
@@ -427,24 +427,41 @@ routes:
     upstream: unix:%s
     root: %s
     max_conns: %d
-%s`, listen, socket, www, h.opt.workers, common)
-	if err := h.gatewayd(ctx, "gatewayd-php", conf, listen); err != nil {
-		return err
+    transport: %s
+%s`, listens[transport], sockets[pool], www, h.opt.workers, transport, common)
+		if err := h.gatewayd(ctx, "gatewayd-php-"+transport, conf, listens[transport]); err != nil {
+			return err
+		}
 	}
 	// nginx's usual php-fpm block: one connection per request.
 	nginxURL, err := h.nginxServer(ctx, "nginx-php", fmt.Sprintf(`    root %s;
     location ~ \.php$ {
         include /etc/nginx/fastcgi.conf;
         fastcgi_pass unix:%s;
-    }`, www, nginxSocket), "")
+    }`, www, sockets["nginx"]), "")
+	if err != nil {
+		return err
+	}
+	// And nginx at its best: connections kept, as many as workers.
+	keepURL, err := h.nginxServer(ctx, "nginx-php-keep", fmt.Sprintf(`    root %s;
+    location ~ \.php$ {
+        include /etc/nginx/fastcgi.conf;
+        fastcgi_keep_conn on;
+        fastcgi_pass php_keep;
+    }`, www), fmt.Sprintf("upstream php_keep {\n    server unix:%s;\n    keepalive %d;\n}\n",
+		sockets["nginx-keep"], h.opt.workers))
 	if err != nil {
 		return err
 	}
 	base := fmt.Sprintf("nginx → php-fpm (%d workers)", h.opt.workers)
+	keep := fmt.Sprintf("nginx → php-fpm, fastcgi_keep_conn, keepalive %d", h.opt.workers)
 	return h.compare(ctx, "php-fpm (hello.php)", []step{
 		{setup: base, url: nginxURL + "/hello.php"},
-		{setup: fmt.Sprintf("gatewayd (HTTP) → php-fpm, max_conns %d", h.opt.workers),
-			url: "http://" + listen + "/hello.php", ref: base},
+		{setup: keep, url: keepURL + "/hello.php"},
+		{setup: fmt.Sprintf("gatewayd (HTTP) → php-fpm, max_conns %d, native", h.opt.workers),
+			url: "http://" + listens["native"] + "/hello.php", ref: keep},
+		{setup: fmt.Sprintf("gatewayd (HTTP) → php-fpm, max_conns %d, gofast", h.opt.workers),
+			url: "http://" + listens["gofast"] + "/hello.php", ref: keep},
 	})
 }
 

@@ -106,7 +106,7 @@ type Route struct {
 	// static (the same meaning for every app that serves files): "deny"
 	// answers paths with a segment starting with "." (.env, .git/,
 	// .htaccess) 403, all but /.well-known/; "allow" serves them. Default deny.
-	Dotfiles string `mapstructure:"dotfiles" apps:"static"`
+	Dotfiles string `mapstructure:"dotfiles" apps:"static,fastcgi"`
 
 	// cgi: one script for the whole mount instead of scripts from Root.
 	Script string `mapstructure:"script" apps:"cgi"`
@@ -117,9 +117,11 @@ type Route struct {
 	// cgi: scripts running at once. Default 2 × CPUs.
 	MaxConcurrency int `mapstructure:"max_concurrency" apps:"cgi"`
 	// cgi: requests that may wait for a slot at once; one more gets 503. Default 1024.
-	QueueSize int `mapstructure:"queue_size" apps:"cgi"`
+	// fastcgi: the same, for a connection to the upstream.
+	QueueSize int `mapstructure:"queue_size" apps:"cgi,fastcgi"`
 	// cgi: the longest a request waits for a slot, then 503. Default 30s.
-	QueueTimeout time.Duration `mapstructure:"queue_timeout" apps:"cgi"`
+	// fastcgi: the same, for a connection to the upstream.
+	QueueTimeout time.Duration `mapstructure:"queue_timeout" apps:"cgi,fastcgi"`
 	// cgi: the daemon's own environment variables passed to scripts.
 	// Default ["PATH"] (PATH falls back to /usr/local/bin:/usr/bin:/bin).
 	PassEnv []string `mapstructure:"pass_env" apps:"cgi"`
@@ -133,7 +135,7 @@ type Route struct {
 	// cgi: allow running scripts while gatewayd runs as root. Default false.
 	AllowRoot bool `mapstructure:"allow_root" apps:"cgi"`
 	// cgi: local redirects followed per request. Default 10.
-	MaxRedirects int `mapstructure:"max_redirects" apps:"cgi"`
+	MaxRedirects int `mapstructure:"max_redirects" apps:"cgi,fastcgi"`
 
 	// fastcgi: unix:/path or host:port of the upstream. Required for fastcgi.
 	Upstream string `mapstructure:"upstream" apps:"fastcgi"`
@@ -146,6 +148,31 @@ type Route struct {
 	ConnectTimeout time.Duration `mapstructure:"connect_timeout" apps:"fastcgi"`
 	// fastcgi (and cgi via Timeout): how long to wait for the upstream's answer. Default 60s.
 	UpstreamTimeout time.Duration `mapstructure:"upstream_timeout" apps:"fastcgi"`
+	// fastcgi: native (gatewayd's FastCGI client) or gofast (the
+	// compatibility transport). Default native.
+	Transport string `mapstructure:"transport" apps:"fastcgi"`
+	// fastcgi: serve files under root that are not scripts (as the static
+	// app does) instead of answering 403. Default false.
+	StaticFiles bool `mapstructure:"static_files" apps:"fastcgi"`
+	// fastcgi: several addresses of the same application (unix:/path,
+	// host:port, or dns:name:port for every address name resolves to),
+	// instead of upstream. Each gets max_conns connections.
+	Upstreams []string `mapstructure:"upstreams" apps:"fastcgi"`
+	// fastcgi: how often dns: upstreams are looked up again. Default 30s.
+	ResolveInterval time.Duration `mapstructure:"resolve_interval" apps:"fastcgi"`
+	// fastcgi: active health checks of the upstream addresses; off when
+	// its interval is 0 (the default).
+	HealthCheck HealthCheck `mapstructure:"health_check" apps:"fastcgi"`
+}
+
+// HealthCheck configures a fastcgi route's active health checks.
+type HealthCheck struct {
+	// Interval between probes of each address. Default 0: passive health
+	// only.
+	Interval time.Duration `mapstructure:"interval"`
+	// Path is the script path the probe GETs (answer below 500). Default
+	// "": FCGI_GET_VALUES.
+	Path string `mapstructure:"path"`
 }
 
 // Log configures logging.

@@ -501,6 +501,8 @@ func applyDefaults(c *Config) {
 		def(&r.ConnectTimeout, 5*time.Second)
 		def(&r.UpstreamTimeout, 60*time.Second)
 		def(&r.Dotfiles, "deny")
+		def(&r.Transport, "native")
+		def(&r.ResolveInterval, 30*time.Second)
 	}
 	def(&c.Log.Level, "info")
 	def(&c.Log.Format, "auto")

@@ -114,14 +114,35 @@ func (c *Config) Check() error {
 			if r.Root == "" {
 				return bad(k+".root", "is required for app fastcgi (the scripts' directory, as the upstream sees it)")
 			}
-			if r.Upstream == "" {
+			switch {
+			case r.Upstream == "" && len(r.Upstreams) == 0:
 				return bad(k+".upstream", "is required for app fastcgi")
+			case r.Upstream != "" && len(r.Upstreams) > 0:
+				return bad(k+".upstreams", "and upstream exclude each other")
+			case r.Upstream != "":
+				if _, err := sockaddr.ParseDial(r.Upstream); err != nil {
+					return bad(k+".upstream", "%v", err)
+				}
 			}
-			if _, err := sockaddr.ParseDial(r.Upstream); err != nil {
-				return bad(k+".upstream", "%v", err)
+			for j, a := range r.Upstreams {
+				if name, ok := strings.CutPrefix(a, "dns:"); ok {
+					if host, port, err := net.SplitHostPort(name); err != nil || host == "" || port == "" {
+						return bad(fmt.Sprintf("%s.upstreams[%d]", k, j), "%q is not dns:name:port", a)
+					}
+					continue
+				}
+				if _, err := sockaddr.ParseDial(a); err != nil {
+					return bad(fmt.Sprintf("%s.upstreams[%d]", k, j), "%v", err)
+				}
 			}
 			if r.MaxConns <= 0 {
 				return bad(k+".max_conns", "must be positive, not %d", r.MaxConns)
+			}
+			if r.Transport != "native" && r.Transport != "gofast" {
+				return bad(k+".transport", "%q is not one of native, gofast", r.Transport)
+			}
+			if r.QueueSize < 0 {
+				return bad(k+".queue_size", "must not be negative")
 			}
 		}
 	}

@@ -70,6 +70,9 @@ func TestBuildAppsEveryKind(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "page.txt"), []byte("static page\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(filepath.Join(dir, ".env"), []byte("SECRET=1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(filepath.Join(dir, "index.php"), []byte("<?php echo 'hi';"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -83,6 +86,7 @@ routes:
   - {prefix: /files, app: static, root: "` + dir + `"}
   - {prefix: /cgi, app: cgi, script: "` + script + `", allow_root: true}
   - {prefix: /php, app: fastcgi, root: "` + dir + `", upstream: "127.0.0.1:1", connect_timeout: 1s}
+  - {prefix: /site, app: fastcgi, root: "` + dir + `", upstream: "127.0.0.1:1", static_files: true}
 `)
 	if err != nil {
 		t.Fatal(err)
@@ -101,7 +105,12 @@ routes:
 		{"/files/page.txt", 200, "static page"},
 		{"/cgi", 200, "from the script"},
 		{"/php/index.php", 502, ""}, // nothing listens on the upstream's port
-		{"/php/page.txt", 200, "static page"},
+		// A file that is not a script is refused, as documented, unless
+		// static_files serves it; dotfiles are refused either way.
+		{"/php/page.txt", 403, ""},
+		{"/site/page.txt", 200, "static page"},
+		{"/php/.env", 403, ""},
+		{"/site/.env", 403, ""},
 	} {
 		env := environ.Env{"REQUEST_METHOD": "GET", "SERVER_NAME": "h", "SERVER_PORT": "80",
 			"SERVER_PROTOCOL": "HTTP/1.1", "SCRIPT_NAME": "", "PATH_INFO": tt.path, "QUERY_STRING": "",
@@ -155,6 +164,11 @@ func TestConfigDefaultsMatchThePackages(t *testing.T) {
 		{"routes.max_conns", r.MaxConns, fcgiupstream.DefaultMaxConns},
 		{"routes.connect_timeout", r.ConnectTimeout, fcgiupstream.DefaultConnectTimeout},
 		{"routes.upstream_timeout", r.UpstreamTimeout, fcgiupstream.DefaultUpstreamTimeout},
+		{"routes.queue_timeout (fastcgi)", r.QueueTimeout, fcgiupstream.DefaultQueueTimeout},
+		{"routes.queue_size (fastcgi)", r.QueueSize, fcgiupstream.DefaultQueueSize},
+		{"routes.max_redirects (fastcgi)", r.MaxRedirects, fcgiupstream.DefaultMaxRedirects},
+		{"routes.transport", r.Transport, fcgiupstream.TransportNative},
+		{"routes.resolve_interval", r.ResolveInterval, fcgiupstream.DefaultResolveInterval},
 	} {
 		if fmt.Sprint(d.cfg) != fmt.Sprint(d.pkgs) {
 			t.Errorf("%s: config's default %v, the package's %v", d.key, d.cfg, d.pkgs)

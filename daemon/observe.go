@@ -115,9 +115,16 @@ type upstreamObserver struct{ u *metrics.Upstream }
 func (o upstreamObserver) Request(out fcgiupstream.Outcome, d time.Duration) {
 	o.u.Request(string(out), d)
 }
-func (o upstreamObserver) Pool(inUse, open int) { o.u.Pool(inUse, open) }
+func (o upstreamObserver) Pool(inUse, open int)            { o.u.Pool(inUse, open) }
+func (o upstreamObserver) QueueWait(d time.Duration)       { o.u.QueueWait(d) }
+func (o upstreamObserver) Rejected(reason string)          { o.u.Rejected(reason) }
+func (o upstreamObserver) Retried()                        { o.u.Retried() }
+func (o upstreamObserver) Health(a string, n int, up bool) { o.u.Health(a, n, up) }
 
-var _ fcgiupstream.Observer = upstreamObserver{}
+var (
+	_ fcgiupstream.Observer     = upstreamObserver{}
+	_ fcgiupstream.PoolObserver = upstreamObserver{}
+)
 
 // metricsServer serves metrics, /healthz and /readyz.
 type metricsServer struct {

@@ -28,7 +28,7 @@ func statusRoutes(a *routes.Table) []status.Route {
 				s := app.Stats()
 				// The wait for a connection is bounded by upstream_timeout,
 				// not by a queue length.
-				return status.Pool{Limit: s.MaxConns, Busy: s.InUse, QueueSize: -1, Waiting: s.Waiting}
+				return status.Pool{Limit: s.MaxConns, Busy: s.InUse, QueueSize: s.QueueSize, Waiting: s.Waiting}
 			}
 			sr.Upstream = func() status.Upstream {
 				s := app.Stats()

@@ -107,7 +107,7 @@ listeners:
   - {name: web, protocol: http, address: "127.0.0.1:0", request_id: {trust_header: true, response_header: true}}
 routes:
   - {prefix: /cgi, app: cgi, root: %q, max_concurrency: 3, queue_size: 1, queue_timeout: 60s, allow_root: true, env: {STATE: %q}}
-  - {prefix: /php, app: fastcgi, root: %q, upstream: "unix:%s", max_conns: 2, upstream_timeout: 60s}
+  - {prefix: /php, app: fastcgi, root: %q, upstream: "unix:%s", max_conns: 2, upstream_timeout: 60s, queue_size: 4, queue_timeout: 60s}
 metrics: {address: "127.0.0.1:0"}
 log: {slow_request: 300ms}
 `, cgiRoot, dir, phpRoot, sock))
@@ -202,7 +202,7 @@ log: {slow_request: 300ms}
 	if c := route(s, "/cgi"); *c.Pool != (status.PoolStatus{Limit: 3, Busy: 3, QueueSize: 1, Waiting: 1}) || c.InFlight != 4 {
 		t.Errorf("cgi route %+v pool %+v", c, c.Pool)
 	}
-	if p := route(s, "/php"); *p.Pool != (status.PoolStatus{Limit: 2, Busy: 2, QueueSize: -1, Waiting: 1}) || p.InFlight != 3 {
+	if p := route(s, "/php"); *p.Pool != (status.PoolStatus{Limit: 2, Busy: 2, QueueSize: 4, Waiting: 1}) || p.InFlight != 3 {
 		t.Errorf("fastcgi route %+v pool %+v", p, p.Pool)
 	}
 	if len(s.Upstreams) != 1 || s.Upstreams[0].InUse != 2 || s.Upstreams[0].MaxConns != 2 || s.Upstreams[0].Waiting != 1 ||
@@ -306,7 +306,7 @@ log: {slow_request: 300ms}
 	}
 	for _, want := range []*regexp.Regexp{
 		regexp.MustCompile(`<tr id="route-/cgi"><td>/cgi</td><td>cgi</td><td class="n">4</td><td class="n full">3 / 3</td><td class="n">1 / 1</td>`),
-		regexp.MustCompile(`<tr id="route-/php"><td>/php</td><td>fastcgi</td><td class="n">3</td><td class="n full">2 / 2</td><td class="n">1 / ∞</td>`),
+		regexp.MustCompile(`<tr id="route-/php"><td>/php</td><td>fastcgi</td><td class="n">3</td><td class="n full">2 / 2</td><td class="n">1 / 4</td>`),
 		regexp.MustCompile(`<td>unix:` + regexp.QuoteMeta(sock) + `</td><td class="n full">2 / 2</td><td class="n">1</td><td>up</td>`),
 		regexp.MustCompile(`<span id="inflight">7</span>`),
 	} {

@@ -109,6 +109,7 @@ func Build(cfg *config.Config, log *zap.Logger, obs Observers) (*Table, error) {
 	a := &Table{}
 	routes := make([]mount.Route, 0, len(cfg.Routes))
 	var runners []*cgiscript.Runner
+	var upstreams []*fcgiupstream.Upstream
 	for i, rc := range cfg.Routes {
 		h, closer, err := buildApp(rc, log.With(zap.String("route", rc.Prefix), zap.String("app", rc.App)), obs)
 		if err != nil {
@@ -122,6 +123,9 @@ func Build(cfg *config.Config, log *zap.Logger, obs Observers) (*Table, error) {
 			runners = append(runners, rn)
 			a.drains = append(a.drains, rn.Drain)
 		}
+		if up, ok := h.(*fcgiupstream.Upstream); ok {
+			upstreams = append(upstreams, up)
+		}
 		routes = append(routes, mount.Route{Prefix: rc.Prefix, Kind: rc.App, App: h})
 	}
 	a.routes = routes
@@ -130,6 +134,9 @@ func Build(cfg *config.Config, log *zap.Logger, obs Observers) (*Table, error) {
 	// whole route table, as a CGI server does.
 	for _, rn := range runners {
 		rn.Redirect = router
+	}
+	for _, up := range upstreams {
+		up.Redirect = router
 	}
 	a.Handler = router
 	if cfg.Validate {
@@ -165,26 +172,44 @@ func buildApp(rc config.Route, log *zap.Logger, m Observers) (http.Handler, func
 		}
 		return st, closeFunc(st.Close), nil
 	case "fastcgi":
-		// Files that are not scripts come from the same root, as nginx's
-		// try_files would serve them.
-		files, err := static.New(static.Config{Root: rc.Root}, log)
-		if err != nil {
-			return nil, nil, err
+		// Files that are not scripts are 403 unless static_files serves
+		// them from the same root, as nginx's try_files would.
+		var files *static.Static
+		if rc.StaticFiles {
+			var err error
+			files, err = static.New(static.Config{Root: rc.Root}, log)
+			if err != nil {
+				return nil, nil, err
+			}
 		}
 		var obs fcgiupstream.Observer
 		if m != nil {
 			obs = m.Upstream(rc.Prefix)
 		}
-		up, err := fcgiupstream.New(fcgiupstream.Config{
-			Upstream: rc.Upstream, Root: rc.Root, Index: rc.Index, Files: files,
+		cfg := fcgiupstream.Config{
+			Upstream: rc.Upstream, Root: rc.Root, Index: rc.Index,
 			MaxConns: rc.MaxConns, ConnectTimeout: rc.ConnectTimeout, UpstreamTimeout: rc.UpstreamTimeout,
 			MaxSpoolBytes: rc.MaxSpoolBytes, Observer: obs,
-		}, log)
+			Transport: rc.Transport, QueueSize: rc.QueueSize, QueueTimeout: rc.QueueTimeout,
+			Upstreams: rc.Upstreams, ResolveInterval: rc.ResolveInterval,
+			HealthInterval: rc.HealthCheck.Interval, HealthPath: rc.HealthCheck.Path,
+			MaxRedirects: rc.MaxRedirects, AllowDotfiles: rc.Dotfiles == "allow",
+		}
+		if files != nil {
+			cfg.Files = files
+		}
+		up, err := fcgiupstream.New(cfg, log)
+		closeFiles := func() error {
+			if files == nil {
+				return nil
+			}
+			return files.Close()
+		}
 		if err != nil {
-			_ = files.Close()
+			_ = closeFiles()
 			return nil, nil, err
 		}
-		return up, func(context.Context) error { return errors.Join(up.Close(), files.Close()) }, nil
+		return up, func(context.Context) error { return errors.Join(up.Close(), closeFiles()) }, nil
 	}
 	return nil, nil, fmt.Errorf("app %q is not available in this build", rc.App)
 }

@@ -1,6 +1,7 @@
 package fcgiupstream
 
 import (
+	"bufio"
 	"io"
 	"net"
 	"sync"
@@ -30,6 +31,17 @@ type conn struct {
 	// for a token, and how long dialing took (0 when reused).
 	waited, dialed time.Duration
 
+	// The native transport's state: a read buffer that lives as long as
+	// the connection, the record reader on it, and the deadline bookkeeping
+	// of nativeReader.
+	br        *bufio.Reader
+	rr        fcgiwire.Reader
+	nr        nativeReader
+	writeArm  time.Time    // when the write deadline was last set
+	hold      []byte       // body held back with the head
+	member    *member      // the fleet member it belongs to, while a request holds it
+	lastWrite atomic.Int64 // unix nanoseconds of the body writer's last progress
+
 	reading  atomic.Bool   // a Read is waiting on the upstream
 	activity atomic.Uint64 // reads and writes done
 
@@ -43,6 +55,7 @@ type conn struct {
 	pad    int     // padding bytes left
 	end    [8]byte // FCGI_END_REQUEST's body
 	en     int
+	hs     int // where the head scan stands: 0 in a line, 1 at a line's start, 2 after a CR there
 }
 
 // streamState is what the connection saw during one request.
@@ -52,15 +65,31 @@ type streamState struct {
 	protoStatus fcgiwire.ProtocolStatus
 	badVersion  bool
 	stdout      int64 // FCGI_STDOUT content bytes
+	headEnded   bool  // the blank line that ends the response head went by
+	headTooBig  bool  // maxHeadBytes of FCGI_STDOUT went by without it
 	readErr     error
 	writeErr    error
 }
 
-func newConn(c net.Conn, timeout time.Duration) *conn {
+func newConn(c net.Conn, timeout time.Duration, native bool) *conn {
 	pc := &conn{Conn: c, timeout: timeout}
+	if native {
+		pc.nr.c = pc
+		pc.br = bufio.NewReaderSize(&pc.nr, readBufSize)
+		pc.rr.Reset(pc.br)
+		return pc
+	}
 	// gofast's client owns the framing; it only ever sees this conn.
 	pc.client, _ = gofast.SimpleClientFactory(func() (net.Conn, error) { return pc, nil })()
 	return pc
+}
+
+// close closes the connection, whichever transport it serves.
+func (c *conn) close() error {
+	if c.client != nil {
+		return c.client.Close()
+	}
+	return c.Conn.Close()
 }
 
 // begin readies the connection for a request whose FCGI_STDERR goes to
@@ -69,7 +98,7 @@ func (c *conn) begin(stderr io.Writer) {
 	c.mu.Lock()
 	c.stderr = stderr
 	c.st = streamState{}
-	c.hn, c.remain, c.pad, c.en = 0, 0, 0, 0
+	c.hn, c.remain, c.pad, c.en, c.hs = 0, 0, 0, 0, 1
 	c.mu.Unlock()
 }
 
@@ -91,6 +120,11 @@ func (c *conn) Read(p []byte) (int, error) {
 	c.activity.Add(1)
 	c.mu.Lock()
 	c.follow(p[:n])
+	if c.st.headTooBig {
+		// gofast would buffer a head without end for ever: its parser only
+		// gives up on a line over 1 KiB.
+		n, err = 0, errHeadTooLarge
+	}
 	if err != nil && c.st.readErr == nil {
 		c.st.readErr = err
 	}
@@ -145,6 +179,9 @@ func (c *conn) follow(b []byte) {
 			switch c.typ {
 			case fcgiwire.TypeStdout:
 				c.st.stdout += int64(k)
+				if !c.st.headEnded {
+					c.scanHead(chunk)
+				}
 			case fcgiwire.TypeStderr:
 				if c.stderr != nil {
 					_, _ = c.stderr.Write(chunk)
@@ -161,6 +198,31 @@ func (c *conn) follow(b []byte) {
 		}
 		if c.remain == 0 && c.pad == 0 {
 			c.recordDone()
+		}
+	}
+}
+
+// scanHead looks for the blank line that ends the response head in the
+// FCGI_STDOUT bytes b, and marks a head that grows past maxHeadBytes.
+// Called with mu held.
+func (c *conn) scanHead(b []byte) {
+	start := c.st.stdout - int64(len(b))
+	for i, x := range b {
+		switch {
+		case c.hs == 0 && x == '\n':
+			c.hs = 1
+		case c.hs == 0:
+		case x == '\n':
+			c.st.headEnded = true
+			return
+		case c.hs == 1 && x == '\r':
+			c.hs = 2
+		default:
+			c.hs = 0
+		}
+		if start+int64(i)+1 > maxHeadBytes {
+			c.st.headTooBig = true
+			return
 		}
 	}
 }

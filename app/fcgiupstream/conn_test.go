@@ -131,7 +131,7 @@ func TestAlive(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return newConn(nc, time.Second), peer
+		return newConn(nc, time.Second, false), peer
 	}
 	c, peer := dial()
 	if !c.alive() {

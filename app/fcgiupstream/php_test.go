@@ -9,7 +9,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"mime/multipart"
+	"net"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -47,10 +49,28 @@ echo json_encode([
 	"stderr.php":     `<?php error_log('marker-' . $_GET['m']); echo 'logged';`,
 	"headers.php":    `<?php http_response_code(418); header('X-A: 1'); setcookie('a', '1'); setcookie('b', '2'); echo 'teapot';`,
 	"redirect.php":   `<?php header('Location: /elsewhere?x=1'); echo 'moved';`,
-	"long.php":       `<?php header('X-Long: ' . str_repeat('a', 2000)); echo 'long';`,
+	"long.php":       `<?php header('X-Long: ' . str_repeat('a', 5000)); echo 'long';`,
 	"big.php":        `<?php echo str_repeat('0123456789abcdef', (int)$_GET['kb'] * 64);`,
 	"blog/index.php": `<?php echo 'blog index ', $_SERVER['SCRIPT_NAME'];`,
-	"style.css":      `p {}`,
+	"sse.php": `<?php
+while (ob_get_level()) ob_end_flush(); // php.ini's output_buffering holds 4 KiB
+header('Content-Type: text/event-stream');
+$dir = $_GET['dir'];
+for ($i = 0; $i < 5; $i++) {
+  echo "data: $i\n\n";
+  flush();
+  usleep(100000);
+  // Go on only once the client has seen this event (or after 5 s).
+  for ($w = 0; $w < 500 && !file_exists("$dir/ack-$i"); $w++) usleep(10000);
+  if (!file_exists("$dir/ack-$i")) { echo "data: stalled\n\n"; break; }
+}
+echo "data: end\n\n";`,
+	"locredir.php": `<?php ini_set('default_mimetype', ''); header_remove('X-Powered-By');
+$to = $_GET['to'] ?? '/hello.php'; if ($to === 'self') $to = '/locredir.php?to=self';
+header('Location: ' . $to); http_response_code(200);`,
+	"ppid.php":     `<?php usleep((int)($_GET['ms'] ?? 0) * 1000); echo posix_getppid();`,
+	"hugehead.php": `<?php for ($i = 0; $i < 140; $i++) header("X-H$i: " . str_repeat('h', 500)); echo 'huge';`,
+	"style.css":    `p {}`,
 }
 
 // phpHarness is php-fpm started by the test with an Upstream in front.
@@ -126,8 +146,10 @@ func decodeEnv(t *testing.T, r response) phpEnv {
 	return e
 }
 
-func TestPHPGet(t *testing.T) {
-	h := startPHP(t, peertest.PHPFPMOptions{Workers: 2}, Config{MaxConns: 2})
+func TestPHPGet(t *testing.T) { forEachTransport(t, testPHPGet) }
+
+func testPHPGet(t *testing.T, tr string) {
+	h := startPHP(t, peertest.PHPFPMOptions{Workers: 2}, Config{MaxConns: 2, Transport: tr})
 	r := h.get(t, "/hello.php")
 	if r.status != 200 || r.body != "hello" || r.header.Get("Content-Type") != "text/html; charset=UTF-8" {
 		t.Errorf("hello: %d %q %v", r.status, r.body, r.header)
@@ -166,8 +188,17 @@ func TestPHPGet(t *testing.T) {
 	if r.status != 200 || len(r.body) != 300<<10 || r.header.Get("Content-Length") != "" {
 		t.Errorf("big: %d, %d bytes, %v", r.status, len(r.body), r.header)
 	}
-	if r := h.get(t, "/long.php"); r.status != 502 {
-		t.Errorf("header line over 1 KiB: %d", r.status)
+	// A 5,000-byte header line: gofast gives up on lines over 1 KiB.
+	r = h.get(t, "/long.php")
+	if tr == TransportGofast && r.status != 502 {
+		t.Errorf("header line over 1 KiB through gofast: %d", r.status)
+	}
+	if tr == TransportNative && (r.status != 200 || len(r.header.Get("X-Long")) != 5000 || r.body != "long") {
+		t.Errorf("header line of 5,000 bytes: %d %q", r.status, r.body)
+	}
+	// A 70 KiB head is 502 through either transport.
+	if r := h.get(t, "/hugehead.php"); r.status != 502 {
+		t.Errorf("70 KiB head: %d", r.status)
 	}
 }
 
@@ -218,8 +249,10 @@ func TestPHPEnvironment(t *testing.T) {
 	}
 }
 
-func TestPHPPost(t *testing.T) {
-	h := startPHP(t, peertest.PHPFPMOptions{Workers: 2}, Config{MaxConns: 2})
+func TestPHPPost(t *testing.T) { forEachTransport(t, testPHPPost) }
+
+func testPHPPost(t *testing.T, tr string) {
+	h := startPHP(t, peertest.PHPFPMOptions{Workers: 2}, Config{MaxConns: 2, Transport: tr})
 	form := url.Values{"a": {"1"}, "b": {"x y&z"}}.Encode()
 	for _, chunked := range []bool{false, true} {
 		e := decodeEnv(t, h.post(t, "/env.php", "application/x-www-form-urlencoded", []byte(form), chunked))
@@ -248,8 +281,10 @@ func TestPHPPost(t *testing.T) {
 	}
 }
 
-func TestPHPUpload(t *testing.T) {
-	h := startPHP(t, peertest.PHPFPMOptions{Workers: 2}, Config{MaxConns: 2, MaxSpoolBytes: 8 << 20})
+func TestPHPUpload(t *testing.T) { forEachTransport(t, testPHPUpload) }
+
+func testPHPUpload(t *testing.T, tr string) {
+	h := startPHP(t, peertest.PHPFPMOptions{Workers: 2}, Config{MaxConns: 2, MaxSpoolBytes: 8 << 20, Transport: tr})
 	data := make([]byte, 6<<20)
 	rand.Read(data)
 	sum := md5.Sum(data)
@@ -459,6 +494,13 @@ func TestPHPWorkerKilled(t *testing.T) {
 	}
 }
 
+// forEachTransport runs test once through each transport.
+func forEachTransport(t *testing.T, test func(t *testing.T, tr string)) {
+	for _, tr := range transports {
+		t.Run(tr, func(t *testing.T) { test(t, tr) })
+	}
+}
+
 func benchPHP(b *testing.B, idle time.Duration) {
 	root := peertest.Dir(b)
 	peertest.WriteFile(b, root, "hello.php", phpScripts["hello.php"])
@@ -484,3 +526,38 @@ func BenchmarkPHPHello(b *testing.B) { benchPHP(b, 0) }
 
 // BenchmarkPHPHelloNoKeepAlive is the same with a new connection a request.
 func BenchmarkPHPHelloNoKeepAlive(b *testing.B) { benchPHP(b, -1) }
+
+// TestCapturePHPResponses writes php-fpm's raw answers (records as they
+// came off the socket) to testdata, the seeds of FuzzNativeResponse. It runs
+// only when GATEWAYD_CAPTURE=1: go test -run CapturePHP ./app/fcgiupstream.
+func TestCapturePHPResponses(t *testing.T) {
+	if os.Getenv("GATEWAYD_CAPTURE") != "1" {
+		t.Skip("set GATEWAYD_CAPTURE=1 to capture php-fpm's answers into testdata")
+	}
+	// No FCGI_KEEP_CONN: php-fpm closes after its answer.
+	h := startPHP(t, peertest.PHPFPMOptions{Workers: 1}, Config{MaxConns: 1, IdleTimeout: -1})
+	for name, query := range map[string]string{"hello.php": "", "headers.php": "", "stderr.php": "m=x",
+		"long.php": "", "redirect.php": ""} {
+		nc, err := net.Dial("unix", h.socket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env := reqEnv("GET", "/"+name, "QUERY_STRING", query)
+		environ.SetupTestingDefaults(env)
+		t2 := target{script: name}
+		ps := h.up.paramSet(env, t2)
+		wr, err := h.up.encode(&ps, nil, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := nc.Write(*wr.buf); err != nil {
+			t.Fatal(err)
+		}
+		raw, err := io.ReadAll(nc)
+		nc.Close()
+		if err != nil && len(raw) == 0 {
+			t.Fatal(err)
+		}
+		peertest.WriteFile(t, "testdata", "php-"+strings.TrimSuffix(name, ".php")+".fcgi", string(raw))
+	}
+}

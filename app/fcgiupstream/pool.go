@@ -20,7 +20,11 @@ type pool struct {
 	connectTimeout   time.Duration
 	ioTimeout        time.Duration
 	idleTimeout      time.Duration // < 0: no keep-alive
+	queueSize        int64
+	queueTimeout     time.Duration
+	native           bool
 	obs              Observer
+	pobs             PoolObserver // obs, when it is one
 
 	tokens chan struct{}
 
@@ -39,16 +43,39 @@ type pool struct {
 	done   chan struct{}
 }
 
-func newPool(network, address string, maxConns int, connectTimeout, ioTimeout, idleTimeout time.Duration, obs Observer) *pool {
+// poolConfig is what a pool is made of; Config's fields with defaults
+// applied.
+type poolConfig struct {
+	maxConns, queueSize                                  int
+	queueTimeout, connectTimeout, ioTimeout, idleTimeout time.Duration
+	native                                               bool
+}
+
+// hasRoom reports whether a token is free now.
+func (p *pool) hasRoom() bool { return len(p.tokens) < cap(p.tokens) }
+
+// tryToken takes a token if one is free.
+func (p *pool) tryToken() bool {
+	select {
+	case p.tokens <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func newPool(network, address string, cfg poolConfig, obs Observer) *pool {
 	p := &pool{
 		network: network, address: address,
-		connectTimeout: connectTimeout, ioTimeout: ioTimeout, idleTimeout: idleTimeout,
+		connectTimeout: cfg.connectTimeout, ioTimeout: cfg.ioTimeout, idleTimeout: cfg.idleTimeout,
+		queueSize: int64(cfg.queueSize), queueTimeout: cfg.queueTimeout, native: cfg.native,
 		obs:    obs,
-		tokens: make(chan struct{}, maxConns),
+		tokens: make(chan struct{}, cfg.maxConns),
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
 	}
-	if idleTimeout > 0 {
+	p.pobs, _ = obs.(PoolObserver)
+	if cfg.idleTimeout > 0 {
 		go p.reap()
 	} else {
 		close(p.done)
@@ -56,28 +83,31 @@ func newPool(network, address string, maxConns int, connectTimeout, ioTimeout, i
 	return p
 }
 
-// get returns a connection, reused or new, waiting for a token as long as
-// ctx allows. The error wraps ErrTimeout or ErrConnect, or is ctx's error
-// when ctx was canceled.
+// get returns a connection, reused or new. When every connection is busy
+// it waits in the queue, at most queueTimeout and only while fewer than
+// queueSize others wait. The error wraps ErrBusy or ErrConnect, or is ctx's
+// error when the client went away. The wait's bound is not ctx's: a token
+// that frees up at the wait's last moment is used, and the dial that may
+// follow has its own connect timeout.
 func (p *pool) get(ctx context.Context, fresh bool) (*conn, error) {
 	var waited time.Duration
 	select {
 	case p.tokens <- struct{}{}:
+		if p.pobs != nil {
+			p.pobs.QueueWait(0)
+		}
 	default:
-		start := time.Now()
-		p.waiting.Add(1)
-		select {
-		case p.tokens <- struct{}{}:
-			p.waiting.Add(-1)
-			waited = time.Since(start)
-		case <-ctx.Done():
-			p.waiting.Add(-1)
-			if ctx.Err() == context.DeadlineExceeded {
-				return nil, fmt.Errorf("%w: no free connection (max_conns %d)", ErrTimeout, cap(p.tokens))
-			}
-			return nil, ctx.Err()
+		var err error
+		if waited, err = p.wait(ctx); err != nil {
+			return nil, err
 		}
 	}
+	return p.take(ctx, fresh, waited)
+}
+
+// take returns a connection for a caller that holds a token (which it gives
+// back on an error): an idle one, or a new one.
+func (p *pool) take(ctx context.Context, fresh bool, waited time.Duration) (*conn, error) {
 	p.mu.Lock()
 	p.inUse++
 	p.mu.Unlock()
@@ -113,6 +143,36 @@ func (p *pool) get(ctx context.Context, fresh bool) (*conn, error) {
 	return c, nil
 }
 
+// wait takes a token, queued, and returns how long it waited.
+func (p *pool) wait(ctx context.Context) (time.Duration, error) {
+	if p.waiting.Add(1) > p.queueSize {
+		p.waiting.Add(-1)
+		if p.pobs != nil {
+			p.pobs.Rejected("queue_full")
+		}
+		return 0, fmt.Errorf("%w: queue full (max_conns %d, queue_size %d)", ErrBusy, cap(p.tokens), p.queueSize)
+	}
+	defer p.waiting.Add(-1)
+	start := time.Now()
+	t := time.NewTimer(p.queueTimeout)
+	defer t.Stop()
+	select {
+	case p.tokens <- struct{}{}:
+		waited := time.Since(start)
+		if p.pobs != nil {
+			p.pobs.QueueWait(waited)
+		}
+		return waited, nil
+	case <-t.C:
+		if p.pobs != nil {
+			p.pobs.Rejected("queue_timeout")
+		}
+		return 0, fmt.Errorf("%w: no connection within queue_timeout %v (max_conns %d)", ErrBusy, p.queueTimeout, cap(p.tokens))
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
 func (p *pool) popIdle() *conn {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -127,21 +187,25 @@ func (p *pool) popIdle() *conn {
 }
 
 func (p *pool) dial(ctx context.Context) (*conn, error) {
+	if err := ctx.Err(); err != nil {
+		// Not a connect error: the request ended before the dial began.
+		return nil, err
+	}
 	d := net.Dialer{Timeout: p.connectTimeout}
 	nc, err := d.DialContext(ctx, p.network, p.address)
 	if err != nil {
-		if ctx.Err() == context.Canceled {
+		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		p.health.Store(int32(HealthDown))
+		p.setHealth(false)
 		return nil, fmt.Errorf("%w %s: %w", ErrConnect, p.address, err)
 	}
-	p.health.Store(int32(HealthUp))
+	p.setHealth(true)
 	p.mu.Lock()
 	p.open++
 	p.mu.Unlock()
 	p.report()
-	return newConn(nc, p.ioTimeout), nil
+	return newConn(nc, p.ioTimeout, p.native), nil
 }
 
 // put gives back a connection taken with get: kept for reuse when keep is
@@ -164,11 +228,26 @@ func (p *pool) put(c *conn, keep bool) {
 
 // discard closes a connection that is not coming back.
 func (p *pool) discard(c *conn) {
-	_ = c.client.Close()
+	_ = c.close()
 	p.mu.Lock()
 	p.open--
 	p.mu.Unlock()
 	p.report()
+}
+
+// setHealth tells the observer when the upstream's reachability changes.
+func (p *pool) setHealth(up bool) {
+	v := int32(HealthDown)
+	if up {
+		v = int32(HealthUp)
+	}
+	if p.health.Swap(v) != v && p.pobs != nil {
+		addr := p.address
+		if p.network == "unix" {
+			addr = "unix:" + addr
+		}
+		p.pobs.Health(addr, cap(p.tokens), up)
+	}
 }
 
 func (p *pool) report() {
@@ -276,8 +355,8 @@ type Stats struct {
 	// Upstream is the address as configured.
 	Upstream string
 	// MaxConns is the bound; InUse the connections requests hold (or are
-	// dialing); Waiting the requests waiting for one.
-	MaxConns, InUse, Waiting int
+	// dialing); Waiting the requests waiting for one, at most QueueSize.
+	MaxConns, InUse, Waiting, QueueSize int
 	// Health is what the last connection attempt said.
 	Health Health
 	// LastError is the last failure (connect, timeout, protocol) and when
@@ -288,11 +367,19 @@ type Stats struct {
 
 // Stats returns the pool's numbers as they are now.
 func (u *Upstream) Stats() Stats {
+	if u.fleet != nil {
+		// The fleet's lock is only ever held for bookkeeping, never
+		// across I/O.
+		s := Stats{Upstream: u.name}
+		u.fleet.stats(&s)
+		return s
+	}
 	p := u.pool
 	s := Stats{
 		Upstream: u.name,
 		MaxConns: cap(p.tokens), InUse: len(p.tokens), Waiting: int(p.waiting.Load()),
-		Health: Health(p.health.Load()),
+		QueueSize: int(p.queueSize),
+		Health:    Health(p.health.Load()),
 	}
 	if e := p.lastErr.Load(); e != nil {
 		s.LastError, s.LastErrorAt = e.msg, e.at

@@ -2,6 +2,7 @@ package fcgiupstream
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net/http"
 	"sync"
@@ -26,6 +27,7 @@ type relay struct {
 	status  int
 	started bool // the head went to w
 	failed  bool // w failed
+	each    bool // flush every write: text/event-stream or X-Accel-Buffering: no
 	onFail  func()
 	held    *[]byte
 	writing atomic.Bool   // inside a write to the client
@@ -54,7 +56,7 @@ func (rl *relay) start() {
 	rl.started = true
 	h := rl.w.Header()
 	for k, vs := range rl.header {
-		if environ.IsHopByHop(k) || k == "Status" {
+		if environ.IsHopByHop(k) || k == "Status" || k == "X-Accel-Buffering" {
 			continue
 		}
 		h[k] = vs
@@ -62,6 +64,7 @@ func (rl *relay) start() {
 	if rl.status == 0 {
 		rl.status = http.StatusOK
 	}
+	rl.each = streams(rl.header)
 	rl.w.WriteHeader(rl.status)
 	if rl.held != nil {
 		rl.send(*rl.held)
@@ -74,7 +77,7 @@ func (rl *relay) Write(p []byte) (int, error) {
 		if rl.held == nil {
 			rl.held = heldBufs.Get().(*[]byte)
 		}
-		if len(*rl.held)+len(p) <= holdBytes {
+		if len(*rl.held)+len(p) <= holdBytes && !streams(rl.header) {
 			*rl.held = append(*rl.held, p...)
 			return len(p), nil
 		}
@@ -92,6 +95,12 @@ func (rl *relay) send(p []byte) {
 	_, err := rl.w.Write(p)
 	rl.writing.Store(false)
 	rl.moved.Add(1)
+	if err == nil && rl.each {
+		err = http.NewResponseController(rl.w).Flush()
+		if errors.Is(err, http.ErrNotSupported) {
+			err = nil
+		}
+	}
 	if err != nil {
 		rl.failed = true
 		rl.onFail()

@@ -22,10 +22,9 @@ type target struct {
 }
 
 // resolve finds the script for pathInfo with docroot's lookup, which
-// `gatewayd request --root` and `gatewayd explain` share. Dotfiles pass, as
-// this app has always let them (the client commands deny them, as the
-// static app does by default).
+// `gatewayd request --root` and `gatewayd explain` share. Dotfiles are 403
+// unless Config.AllowDotfiles (the dotfiles key), as in the static app.
 func (u *Upstream) resolve(pathInfo string) target {
-	t := docroot.Lookup{Index: u.index, Extensions: u.exts, Dotfiles: true}.Resolve(u.root, pathInfo)
+	t := docroot.Lookup{Index: u.index, Extensions: u.exts, Dotfiles: u.dotfiles}.Resolve(u.root, pathInfo)
 	return target{script: t.Script, pathInfo: t.PathInfo, status: t.Status, dir: t.Dir, file: t.File}
 }

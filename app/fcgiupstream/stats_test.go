@@ -20,7 +20,7 @@ func TestStatsShowAFailingUpstream(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer up.Close()
-	if s := up.Stats(); s != (Stats{Upstream: upstream, MaxConns: 3, Health: HealthUnknown}) {
+	if s := up.Stats(); s != (Stats{Upstream: upstream, MaxConns: 3, QueueSize: DefaultQueueSize, Health: HealthUnknown}) {
 		t.Errorf("before any request: %+v", s)
 	}
 	before := time.Now()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,9 +16,11 @@ import (
 	"github.com/yookoala/gofast"
 	"go.uber.org/zap"
 
+	"github.com/gatewayd/gatewayd/core/cgiresp"
 	"github.com/gatewayd/gatewayd/core/environ"
 	"github.com/gatewayd/gatewayd/core/handler"
 	"github.com/gatewayd/gatewayd/internal/docroot"
+	"github.com/gatewayd/gatewayd/internal/fcgiwire"
 	"github.com/gatewayd/gatewayd/internal/sockaddr"
 )
 
@@ -29,11 +32,24 @@ const (
 	DefaultUpstreamTimeout = 60 * time.Second
 	DefaultMaxSpoolBytes   = 64 << 20
 	DefaultIdleTimeout     = 60 * time.Second
+	DefaultQueueTimeout    = 30 * time.Second
+	DefaultQueueSize       = 1024
+	DefaultResolveInterval = 30 * time.Second
+	DefaultMaxRedirects    = 10
+)
+
+// The transports: how requests are framed and sent.
+const (
+	// TransportNative is gatewayd's own FastCGI client, the default.
+	TransportNative = "native"
+	// TransportGofast is github.com/yookoala/gofast, the compatibility
+	// transport.
+	TransportGofast = "gofast"
 )
 
 // Errors New returns, and the causes a failed request is logged with.
 var (
-	ErrNoUpstream  = errors.New("fcgiupstream: upstream is required")
+	ErrNoUpstream  = errors.New("fcgiupstream: one of upstream and upstreams is required")
 	ErrNoRoot      = errors.New("fcgiupstream: root is required")
 	ErrBadUpstream = errors.New("fcgiupstream: upstream must be unix:/path or host:port")
 	ErrBadIndex    = errors.New("fcgiupstream: index must be a file name")
@@ -41,13 +57,36 @@ var (
 	ErrTimeout     = errors.New("fcgiupstream: upstream timed out")
 	ErrProtocol    = errors.New("fcgiupstream: upstream broke the protocol")
 	ErrTooLarge    = errors.New("fcgiupstream: request body larger than max_spool_bytes")
+	ErrBusy        = errors.New("fcgiupstream: every connection to the upstream is busy")
+	ErrTransport   = errors.New("fcgiupstream: transport must be native or gofast")
 )
 
 // Config configures an [Upstream]. Only Upstream and Root are required.
 type Config struct {
 	// Upstream is the FastCGI application's address: "unix:/path/to.sock"
-	// or "host:port". Required.
+	// or "host:port". Required, unless Upstreams is set.
 	Upstream string
+	// Upstreams are several addresses of the same application (a fleet):
+	// each "unix:/path", "host:port" or "dns:name:port", which is looked up
+	// every ResolveInterval and stands for every address it resolves to (a
+	// Kubernetes headless Service). Each address gets MaxConns connections;
+	// a request goes to the one with the fewest requests in flight among
+	// those not backing off after failures. Exclusive with Upstream.
+	Upstreams []string
+	// ResolveInterval is how often dns: addresses are looked up again.
+	// Default 30s.
+	ResolveInterval time.Duration
+	// Resolver looks dns: names up. Default net.DefaultResolver.
+	Resolver Resolver
+	// HealthInterval, when positive, probes every address that often on a
+	// connection of its own (within MaxConns), besides the passive health
+	// requests give: a failed probe backs the address off, a good one ends
+	// its back-off. Default 0: passive health only. Setting it makes even
+	// a single Upstream a fleet of one.
+	HealthInterval time.Duration
+	// HealthPath is the path the probe GETs (it must answer below 500).
+	// Default "": FCGI_GET_VALUES, which needs no script.
+	HealthPath string
 	// Root is the document root: scripts are looked up under it, and
 	// SCRIPT_FILENAME and DOCUMENT_ROOT name paths in it, so the upstream
 	// must see the same files at the same paths. Required.
@@ -87,6 +126,33 @@ type Config struct {
 	// Observer, when set, is told about every request forwarded and every
 	// change in the pool, for metrics. Default nil.
 	Observer Observer
+	// AllowDotfiles serves paths with a segment starting with "." (.env,
+	// .git/, .htaccess; /.well-known/ always passes), as scripts or
+	// through Files. Default false: 403, the static app's rule
+	// (environ.IsDotfilePath). Security: a deployed PHP app's root
+	// usually holds its secrets in dotfiles.
+	AllowDotfiles bool
+	// Transport is "native" (gatewayd's own FastCGI client) or "gofast"
+	// (the compatibility transport, with gofast's limits: header lines of
+	// at most 1 KiB, no local redirects, no streaming before 16 KiB of
+	// body or the end). Default "native".
+	Transport string
+	// QueueSize is how many requests may wait for a connection when all
+	// MaxConns are busy; beyond them the answer is 503 with Retry-After at
+	// once. Default 1024 (the CGI runner's); negative means no queue.
+	QueueSize int
+	// QueueTimeout is how long a request waits for a connection before it
+	// gets 503 with Retry-After. Default 30s (the CGI runner's).
+	QueueTimeout time.Duration
+	// MaxRedirects is how many local redirects (a "Location: /path" with
+	// no other field, RFC 3875 section 6.2.2) one request may follow
+	// through Redirect; past it, 500. Default 10; negative sends local
+	// redirects to the client as 302.
+	MaxRedirects int
+	// Redirect serves local redirects: the router sets it to itself, as
+	// for the CGI runner. Nil sends them to the client as 302. Set it
+	// before the first request.
+	Redirect http.Handler
 }
 
 // Outcome is how a forwarded request ended.
@@ -99,6 +165,7 @@ const (
 	OutcomeTimeout  Outcome = "timeout"  // no free connection, or the upstream went silent: 504
 	OutcomeProtocol Outcome = "protocol" // the upstream hung up or sent nonsense: 502
 	OutcomeCanceled Outcome = "canceled" // the client went away first
+	OutcomeBusy     Outcome = "busy"     // every connection busy past queue_size or queue_timeout: 503
 )
 
 // Observer watches an Upstream, for metrics. Its methods are called from
@@ -108,6 +175,24 @@ type Observer interface {
 	Request(outcome Outcome, d time.Duration)
 	// Pool is called when the number of connections in use or open changes.
 	Pool(inUse, open int)
+}
+
+// PoolObserver is what an Observer may also implement to be told about
+// admission and the upstream's health, for metrics. Its methods are called
+// from request goroutines and must be safe for concurrent use and quick.
+type PoolObserver interface {
+	// QueueWait is how long a request waited for a connection (zero when
+	// one was free).
+	QueueWait(d time.Duration)
+	// Rejected is a request answered 503 because every connection was
+	// busy: reason is "queue_full" or "queue_timeout".
+	Rejected(reason string)
+	// Retried is a request sent again on a new connection.
+	Retried()
+	// Health is called when address becomes reachable (up) or not (a
+	// connect failure), and once with the first connection; maxConns is
+	// its bound.
+	Health(address string, maxConns int, up bool)
 }
 
 // Upstream forwards requests to a FastCGI application. It is safe for
@@ -123,8 +208,17 @@ type Upstream struct {
 	spoolDir string
 	obs      Observer
 	log      *zap.Logger
-	pool     *pool
+	pool     *pool  // the one address, or nil for a fleet
+	fleet    *fleet // several addresses, or nil
+	pobs     PoolObserver
 	name     string // the upstream as configured
+
+	dotfiles     bool
+	native       bool
+	beginFlags   uint8
+	maxRedirects int
+	// Redirect is Config.Redirect.
+	Redirect http.Handler
 }
 
 var _ http.Handler = (*Upstream)(nil)
@@ -132,15 +226,30 @@ var _ http.Handler = (*Upstream)(nil)
 // New checks cfg, opens the root and returns the app. It does not connect:
 // the first request does. log may be nil.
 func New(cfg Config, log *zap.Logger) (*Upstream, error) {
-	if cfg.Upstream == "" {
+	if (cfg.Upstream == "") == (len(cfg.Upstreams) == 0) {
 		return nil, ErrNoUpstream
 	}
 	if cfg.Root == "" {
 		return nil, ErrNoRoot
 	}
-	network, address, err := parseUpstream(cfg.Upstream)
-	if err != nil {
-		return nil, err
+	var network, address string
+	var err error
+	if cfg.Upstream != "" {
+		if network, address, err = parseUpstream(cfg.Upstream); err != nil {
+			return nil, err
+		}
+	} else {
+		for _, a := range cfg.Upstreams {
+			if _, _, _, err := fleetAddr(a); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if cfg.ResolveInterval <= 0 {
+		cfg.ResolveInterval = DefaultResolveInterval
+	}
+	if cfg.Resolver == nil {
+		cfg.Resolver = net.DefaultResolver
 	}
 	if cfg.Index == "" {
 		cfg.Index = DefaultIndex
@@ -166,6 +275,24 @@ func New(cfg Config, log *zap.Logger) (*Upstream, error) {
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = DefaultIdleTimeout
 	}
+	switch cfg.Transport {
+	case "":
+		cfg.Transport = TransportNative
+	case TransportNative, TransportGofast:
+	default:
+		return nil, fmt.Errorf("%w: %q", ErrTransport, cfg.Transport)
+	}
+	if cfg.QueueSize == 0 {
+		cfg.QueueSize = DefaultQueueSize
+	} else if cfg.QueueSize < 0 {
+		cfg.QueueSize = 0
+	}
+	if cfg.QueueTimeout <= 0 {
+		cfg.QueueTimeout = DefaultQueueTimeout
+	}
+	if cfg.MaxRedirects == 0 {
+		cfg.MaxRedirects = DefaultMaxRedirects
+	}
 	if log == nil {
 		log = zap.NewNop()
 	}
@@ -177,22 +304,70 @@ func New(cfg Config, log *zap.Logger) (*Upstream, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fcgiupstream: opening root: %w", err)
 	}
-	log = log.With(zap.String("upstream", cfg.Upstream))
-	return &Upstream{
-		root:     root,
-		dir:      dir,
-		index:    cfg.Index,
-		exts:     cfg.Extensions,
-		files:    cfg.Files,
-		timeout:  cfg.UpstreamTimeout,
-		maxSpool: cfg.MaxSpoolBytes,
-		spoolDir: cfg.SpoolDir,
-		obs:      cfg.Observer,
-		log:      log,
-		name:     cfg.Upstream,
-		pool: newPool(network, address, cfg.MaxConns, cfg.ConnectTimeout,
-			cfg.UpstreamTimeout, cfg.IdleTimeout, cfg.Observer),
-	}, nil
+	name := cfg.Upstream
+	if name == "" {
+		name = strings.Join(cfg.Upstreams, ",")
+	}
+	log = log.With(zap.String("upstream", name))
+	native := cfg.Transport == TransportNative
+	pcfg := poolConfig{
+		maxConns: cfg.MaxConns, queueSize: cfg.QueueSize, queueTimeout: cfg.QueueTimeout,
+		connectTimeout: cfg.ConnectTimeout, ioTimeout: cfg.UpstreamTimeout, idleTimeout: cfg.IdleTimeout,
+		native: native,
+	}
+	var p *pool
+	var fl *fleet
+	switch {
+	case cfg.Upstream != "" && cfg.HealthInterval <= 0:
+		p = newPool(network, address, pcfg, cfg.Observer)
+	default:
+		addrs := cfg.Upstreams
+		if cfg.Upstream != "" {
+			addrs = []string{cfg.Upstream}
+		}
+		if fl, err = newFleet(addrs, cfg.Resolver, cfg.ResolveInterval, pcfg, cfg.Observer); err != nil {
+			_ = root.Close()
+			return nil, err
+		}
+	}
+	pobs, _ := cfg.Observer.(PoolObserver)
+	var flags uint8
+	if cfg.IdleTimeout >= 0 {
+		flags = fcgiwire.FlagKeepConn
+	}
+	u := &Upstream{
+		dotfiles:     cfg.AllowDotfiles,
+		native:       native,
+		beginFlags:   flags,
+		maxRedirects: cfg.MaxRedirects,
+		Redirect:     cfg.Redirect,
+		root:         root,
+		dir:          dir,
+		index:        cfg.Index,
+		exts:         cfg.Extensions,
+		files:        cfg.Files,
+		timeout:      cfg.UpstreamTimeout,
+		maxSpool:     cfg.MaxSpoolBytes,
+		spoolDir:     cfg.SpoolDir,
+		obs:          cfg.Observer,
+		log:          log,
+		name:         name,
+		pool:         p,
+		fleet:        fl,
+		pobs:         pobs,
+	}
+	if fl != nil {
+		var probe []byte
+		if cfg.HealthPath != "" {
+			if probe, err = u.healthProbe(cfg.HealthPath); err != nil {
+				fl.close()
+				_ = root.Close()
+				return nil, err
+			}
+		}
+		fl.startChecks(cfg.HealthInterval, probe)
+	}
+	return u, nil
 }
 
 // parseUpstream reads the upstream's address as the config does
@@ -208,7 +383,11 @@ func parseUpstream(s string) (network, address string, err error) {
 // Close closes the idle connections and the root. Requests in flight finish
 // and their connections are closed after them.
 func (u *Upstream) Close() error {
-	u.pool.close()
+	if u.fleet != nil {
+		u.fleet.close()
+	} else {
+		u.pool.close()
+	}
 	return u.root.Close()
 }
 
@@ -241,19 +420,21 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	params := u.params(env, t)
+	ps := u.paramSet(env, t)
 	if info != nil {
-		params[handler.RequestIDVar] = info.ID
+		ps.Set(handler.RequestIDVar, info.ID)
 	}
 	var body io.Reader
 	var sp *spooled
+	n := int64(-1)
 	switch {
 	case r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0:
 	case r.ContentLength > 0:
 		// Never more than announced, whatever the front end's reader does.
 		body = io.LimitReader(r.Body, r.ContentLength)
-		if params["CONTENT_LENGTH"] == "" {
-			params["CONTENT_LENGTH"] = strconv.FormatInt(r.ContentLength, 10)
+		n = r.ContentLength
+		if env["CONTENT_LENGTH"] == "" {
+			ps.ContentLength = strconv.FormatInt(r.ContentLength, 10)
 		}
 	default:
 		var err error
@@ -275,7 +456,8 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer sp.close()
 		if sp.size > 0 {
 			body = sp
-			params["CONTENT_LENGTH"] = strconv.FormatInt(sp.size, 10)
+			n = sp.size
+			ps.ContentLength = strconv.FormatInt(sp.size, 10)
 		}
 	}
 
@@ -288,7 +470,8 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer func() { u.obs.Request(*outcome, time.Since(start)) }()
 	}
 	info.SetPhase(handler.PhaseQueued)
-	if appStatus, ok := u.forward(ctx, w, r, params, body, sp, log, outcome); ok && info != nil {
+	call := forwardCall{w: w, r: r, env: env, ps: &ps, body: body, n: n, sp: sp, log: log, outcome: outcome}
+	if appStatus, ok := u.forward(ctx, &call); ok && info != nil {
 		info.AppStatus = int(appStatus)
 	}
 }
@@ -299,71 +482,178 @@ func setOutcome(p *Outcome, o Outcome) {
 	}
 }
 
-// params is the request's environment as the upstream gets it
-// (docroot.Params, which `gatewayd request --root` sends too).
+// paramSet is the request's environment as the upstream gets it: env with
+// the variables of the script put in and HTTP_PROXY taken out
+// (docroot.ParamSet, which `gatewayd request --root` sends too). The native
+// transport encodes it straight from env, with no map in between.
+type paramSet = docroot.ParamSet
+
+func (u *Upstream) paramSet(env environ.Env, t target) paramSet {
+	return docroot.NewParamSet(env, u.dir, docroot.Target{Script: t.script, PathInfo: t.pathInfo})
+}
+
+// params is the request's environment as the upstream gets it, as a map
+// (docroot.Params).
 func (u *Upstream) params(env environ.Env, t target) map[string]string {
 	return docroot.Params(env, u.dir, docroot.Target{Script: t.script, PathInfo: t.pathInfo})
+}
+
+// forwardCall is one request on its way upstream.
+type forwardCall struct {
+	w       http.ResponseWriter
+	r       *http.Request
+	env     environ.Env
+	ps      *paramSet
+	body    io.Reader
+	n       int64 // body bytes, -1 for none
+	sp      *spooled
+	log     *zap.Logger
+	outcome *Outcome
 }
 
 // forward sends the request upstream and relays the answer, once more on a
 // new connection when a reused one turns out to have been closed by the
 // upstream before it took the request. It reports the upstream's app status
 // when the upstream answered.
-func (u *Upstream) forward(ctx context.Context, w http.ResponseWriter, r *http.Request,
-	params map[string]string, body io.Reader, sp *spooled, log *zap.Logger, outcome *Outcome) (uint32, bool) {
-	for attempt := 0; ; attempt++ {
-		gctx, cancel := context.WithTimeout(ctx, u.timeout)
-		c, err := u.pool.get(gctx, attempt > 0)
-		cancel()
+func (u *Upstream) forward(ctx context.Context, fc *forwardCall) (uint32, bool) {
+	w, r, log := fc.w, fc.r, fc.log
+	var wr wireRequest
+	var params map[string]string
+	if u.native {
+		var err error
+		wr, err = u.encode(fc.ps, fc.body, fc.n)
 		if err != nil {
-			if ctx.Err() == nil {
-				u.pool.failed(err)
-			}
-			status := http.StatusBadGateway
-			switch {
-			case errors.Is(err, ErrTimeout):
-				log.Warn("upstream unavailable", zap.Error(err))
-				setOutcome(outcome, OutcomeTimeout)
-				status = http.StatusGatewayTimeout
-			case errors.Is(err, ErrConnect):
-				log.Error("upstream unavailable", zap.Error(err))
-				setOutcome(outcome, OutcomeConnect)
-			}
-			http.Error(w, statusText(status), status)
+			log.Info("reading the request body", zap.Error(err))
+			http.Error(w, statusText(http.StatusBadRequest), http.StatusBadRequest)
 			return 0, false
 		}
-
+		defer wr.release()
+	} else {
+		params = fc.ps.Map()
+	}
+	for attempt := 0; ; attempt++ {
+		c, err := u.getConn(ctx, attempt > 0)
+		if err != nil {
+			if ctx.Err() == nil {
+				u.failed(err)
+			}
+			u.unavailable(w, err, fc.outcome, log)
+			return 0, false
+		}
 		if info := handler.InfoFrom(ctx); info != nil {
 			info.QueueWaited(c.waited)
 			info.UpstreamConnected(u.name, c.dialed)
 		}
-		ex := u.exchange(ctx, c, w, r, params, body, log)
-		replayable := body == nil || sp != nil || ex.bodyRead == 0
+
+		var ex exchanged
+		if u.native {
+			ex = u.exchangeNative(ctx, c, w, r, fc.env, &wr, log)
+		} else {
+			ex = u.exchange(ctx, c, w, r, params, fc.body, log)
+		}
+		replayable := fc.body == nil || fc.sp != nil || ex.bodyRead == 0 || wr.whole
 		if ex.stale && attempt == 0 && replayable && (idempotent(r.Method) || ex.st.writeErr != nil) {
-			u.pool.put(c, false)
-			if sp != nil {
-				if err := sp.rewind(); err != nil {
+			u.putConn(c, false, OutcomeCanceled)
+			if fc.sp != nil && !wr.whole {
+				if err := fc.sp.rewind(); err != nil {
 					log.Error("retrying", zap.Error(err))
-					setOutcome(outcome, OutcomeProtocol)
+					setOutcome(fc.outcome, OutcomeProtocol)
 					http.Error(w, statusText(http.StatusBadGateway), http.StatusBadGateway)
 					return 0, false
 				}
+			}
+			if po := u.pobs; po != nil {
+				po.Retried()
 			}
 			log.Debug("connection closed by the upstream; retrying on a new one",
 				zap.NamedError("read", ex.st.readErr), zap.NamedError("write", ex.st.writeErr))
 			continue
 		}
-		u.pool.put(c, ex.reusable)
-		setOutcome(outcome, ex.outcome)
-		if ex.outcome == OutcomeOK {
-			return ex.st.appStatus, true
+		u.putConn(c, ex.reusable, ex.outcome)
+		setOutcome(fc.outcome, ex.outcome)
+		if ex.outcome != OutcomeOK {
+			if ex.outcome != OutcomeCanceled {
+				u.failed(ex.cause)
+			}
+			u.fail(w, r, ex, log)
+			return 0, false
 		}
-		if ex.outcome != OutcomeCanceled {
-			u.pool.failed(ex.cause)
+		if ex.redirect != "" {
+			// Served after the connection went back: the redirect may
+			// need one.
+			u.localRedirect(w, r, fc.env, ex.redirect, log)
 		}
-		u.fail(w, r, ex, log)
-		return 0, false
+		return ex.st.appStatus, true
 	}
+}
+
+func (u *Upstream) getConn(ctx context.Context, fresh bool) (*conn, error) {
+	if u.fleet != nil {
+		return u.fleet.get(ctx, fresh)
+	}
+	return u.pool.get(ctx, fresh)
+}
+
+// putConn gives c back after a request that ended with outcome, which
+// tells a fleet's balancer how the address did.
+func (u *Upstream) putConn(c *conn, keep bool, outcome Outcome) {
+	if c.member != nil {
+		u.fleet.put(c, keep, outcome)
+		return
+	}
+	u.pool.put(c, keep)
+}
+
+// failed records a failure for the status page.
+func (u *Upstream) failed(err error) {
+	if u.fleet != nil {
+		u.fleet.failed(err)
+		return
+	}
+	u.pool.failed(err)
+}
+
+// unavailable answers a request that got no connection.
+func (u *Upstream) unavailable(w http.ResponseWriter, err error, outcome *Outcome, log *zap.Logger) {
+	switch {
+	case errors.Is(err, ErrBusy):
+		log.Warn("upstream saturated; answered 503", zap.Error(err))
+		setOutcome(outcome, OutcomeBusy)
+		// Saturation is an answer, not a failure: the client may come
+		// back, and a load balancer may try another instance.
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, statusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
+	case errors.Is(err, ErrConnect):
+		log.Error("upstream unavailable", zap.Error(err))
+		setOutcome(outcome, OutcomeConnect)
+		http.Error(w, statusText(http.StatusBadGateway), http.StatusBadGateway)
+	default: // the client went away while waiting
+		http.Error(w, statusText(http.StatusBadGateway), http.StatusBadGateway)
+	}
+}
+
+// localRedirect serves loc, the upstream's local redirect (RFC 3875 section
+// 6.2.2), through the routes, as the CGI runner does (core/cgiresp).
+func (u *Upstream) localRedirect(w http.ResponseWriter, r *http.Request, env environ.Env, loc string, log *zap.Logger) {
+	if n := cgiresp.Redirects(r.Context()); n >= u.maxRedirects {
+		log.Error("too many local redirects; answered 500", zap.Int("max_redirects", u.maxRedirects),
+			zap.String("location", loc))
+		http.Error(w, statusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return
+	}
+	req, err := cgiresp.RedirectRequest(r, env, loc)
+	if errors.Is(err, cgiresp.ErrBadRedirect) {
+		log.Error("upstream sent a bad local redirect; answered 502", zap.String("location", loc))
+		http.Error(w, statusText(http.StatusBadGateway), http.StatusBadGateway)
+		return
+	}
+	if err != nil {
+		log.Error("building the local redirect", zap.String("location", loc), zap.Error(err))
+		http.Error(w, statusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return
+	}
+	log.Debug("local redirect", zap.String("location", loc))
+	u.Redirect.ServeHTTP(w, req)
 }
 
 // exchanged is how one request on one connection went.
@@ -375,6 +665,7 @@ type exchanged struct {
 	stale    bool  // a reused connection the upstream had closed
 	reusable bool
 	bodyRead int64
+	redirect string // a local redirect to serve (native)
 }
 
 func (u *Upstream) exchange(ctx context.Context, c *conn, w http.ResponseWriter, r *http.Request,

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -60,4 +61,50 @@ func TestTroubleshootingDurationTrap(t *testing.T) {
 	if err == nil || !strings.Contains(string(out), m[1]) {
 		t.Errorf("check: %v %q\nthe guide: %q", err, out, m[1])
 	}
+}
+
+// TestTroubleshootingClientMistakes runs the guide's probe of a socket that
+// is not there and its request under the wrong root, and compares what the
+// binary prints and its exit code with what the guide says.
+func TestTroubleshootingClientMistakes(t *testing.T) {
+	bin := peertest.Gatewayd(t)
+	doc, _ := os.ReadFile(filepath.Join(peertest.ModuleRoot(), "docs", "troubleshooting.md"))
+	// The guide's paths live under a directory of the test's own, so that
+	// nothing on this machine answers them.
+	dir := t.TempDir()
+	at := func(s, path string) string { return strings.ReplaceAll(s, path, dir+path) }
+
+	probe := regexp.MustCompile("\\$ gatewayd probe (fastcgi://(\\S+))\n(connect fastcgi://\\S+) [0-9.]+[µm]?s(: [^\n]+)").FindStringSubmatch(string(doc))
+	if probe == nil {
+		t.Fatal("the guide quotes no probe of a missing socket")
+	}
+	sock := probe[2]
+	out, err := exec.Command(bin, "probe", at(probe[1], sock)).CombinedOutput()
+	if code := exitCode(err); code != 2 || !strings.Contains(string(out), at(probe[3], sock)) || !strings.Contains(string(out), at(probe[4], sock)) {
+		t.Errorf("probe: exit %d %q\nthe guide: %q … %q", code, out, probe[3], probe[4])
+	}
+
+	req := regexp.MustCompile("\\$ gatewayd request --root (\\S+) (fastcgi://\\S+) (\\S+)\n(gatewayd request: [^\n]+)").FindStringSubmatch(string(doc))
+	if req == nil {
+		t.Fatal("the guide quotes no request under the wrong root")
+	}
+	root := req[1]
+	if err := os.MkdirAll(dir+root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, err = exec.Command(bin, "request", "--root", dir+root, at(req[2], "/run"), req[3]).CombinedOutput()
+	if code := exitCode(err); code == 0 || !strings.Contains(string(out), at(req[4], root)) {
+		t.Errorf("request: exit %d %q\nthe guide: %q", code, out, req[4])
+	}
+}
+
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
 }

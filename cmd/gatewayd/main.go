@@ -129,7 +129,7 @@ listeners are not used. Run by a web server, plain gatewayd does the same.`,
 			fmt.Fprint(stdout, versionLine())
 		},
 	}
-	root.AddCommand(serve, check, cgi, version, genCommand(root), healthcheckCommand(stderr, &code))
+	root.AddCommand(serve, check, cgi, version, genCommand(root))
 	root.AddCommand(clientCommands(os.Stdin, stdout, stderr, &code)...)
 	if err := root.Execute(); err != nil {
 		fmt.Fprintf(stderr, "gatewayd: %v\n\n", err)

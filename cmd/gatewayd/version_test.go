@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -137,29 +135,6 @@ func TestGenCompletion(t *testing.T) {
 	bash := peertest.Need(t, "bash")
 	if out, err := exec.Command(bash, "-n", filepath.Join(dir, "bash", "gatewayd")).CombinedOutput(); err != nil {
 		t.Errorf("bash -n: %v\n%s", err, out)
-	}
-}
-
-func TestHealthcheck(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/healthz" {
-			http.Error(w, "not ready", http.StatusServiceUnavailable)
-		}
-	}))
-	defer srv.Close()
-	for _, c := range []struct {
-		url  string
-		want int
-	}{
-		{srv.URL + "/healthz", 0},
-		{srv.URL + "/readyz", 1},              // 503
-		{"http://" + peertest.FreeAddr(t), 1}, // nobody listens
-		{"::bad", 2},
-	} {
-		var errs bytes.Buffer
-		if code := run([]string{"healthcheck", c.url}, io.Discard, &errs); code != c.want {
-			t.Errorf("healthcheck %s: exit %d, want %d (%s)", c.url, code, c.want, errs.String())
-		}
 	}
 }
 

@@ -30,7 +30,7 @@ var (
 type Head struct {
 	// Status is the code of the Status field; 0 when there is none.
 	Status int
-	// Header holds every field but Status, names canonical.
+	// Header holds every field but Status, names canonical but Variable-*.
 	Header http.Header
 	// Location is the Location field.
 	Location string

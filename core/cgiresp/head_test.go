@@ -2,6 +2,7 @@ package cgiresp
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"strings"
 	"testing"
@@ -71,4 +72,31 @@ func TestIsLocalRedirect(t *testing.T) {
 			t.Errorf("%q: IsLocalRedirect %v, want %v", in, got, want)
 		}
 	}
+}
+
+// FuzzParse holds the in-place parser to the stream reader on any input:
+// the same head, the same verdict.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("Content-Type: text/plain\r\n\r\nbody"))
+	f.Add([]byte("Status: 404 Not Found\nLocation: /x\n\n"))
+	f.Add([]byte("X-A: b\n c\n\n"))
+	f.Add([]byte("Variable-Remote_User: alice\n\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		end := HeadEnd(in)
+		rh, rerr := Read(bufio.NewReaderSize(bytes.NewReader(in), 16), 1<<20)
+		if end < 0 {
+			if rerr == nil {
+				t.Fatalf("Read found a head that HeadEnd did not: %q", in)
+			}
+			return
+		}
+		ph, perr := Parse(in[:end])
+		if (perr == nil) != (rerr == nil) {
+			t.Fatalf("Parse %v, Read %v: %q", perr, rerr, in)
+		}
+		if perr == nil && (ph.Status != rh.Status || ph.Location != rh.Location || ph.Fields != rh.Fields ||
+			ph.HasType != rh.HasType || len(ph.Header) != len(rh.Header)) {
+			t.Fatalf("Parse %+v, Read %+v", ph, rh)
+		}
+	})
 }

@@ -30,7 +30,7 @@ func TestImage(t *testing.T) {
 		"{{.Config.User}}":                  "65532:65532",
 		"{{.Config.StopSignal}}":            "SIGTERM",
 		"{{json .Config.Entrypoint}}":       `["/usr/bin/gatewayd"]`,
-		"{{json .Config.Healthcheck.Test}}": `["CMD","/usr/bin/gatewayd","healthcheck","http://127.0.0.1:9464/healthz"]`,
+		"{{json .Config.Healthcheck.Test}}": `["CMD","/usr/bin/gatewayd","probe","http://127.0.0.1:9464","/healthz"]`,
 	} {
 		if got := p.Run(t, "image", "inspect", "--format", format, image); got != want {
 			t.Errorf("image %s = %s, want %s", format, got, want)

@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/gatewayd/gatewayd/core/environ"
+	"github.com/gatewayd/gatewayd/internal/fcgiwire"
 )
 
 // Target is what a PATH_INFO resolves to.
@@ -131,36 +132,152 @@ func statStatus(err error) int {
 // request's, after mounting) when t was resolved under the absolute
 // directory dir: SCRIPT_NAME, SCRIPT_FILENAME, DOCUMENT_ROOT, PATH_INFO and
 // PATH_TRANSLATED from the lookup, REQUEST_URI when the web server sent
-// none, REDIRECT_STATUS for PHP, and never HTTP_PROXY.
+// none, REDIRECT_STATUS for PHP, and never HTTP_PROXY. It is ParamSet's
+// map.
 func Params(env environ.Env, dir string, t Target) map[string]string {
-	p := make(map[string]string, len(env)+6)
-	for k, v := range env {
-		p[k] = v
+	ps := NewParamSet(env, dir, t)
+	return ps.Map()
+}
+
+// ParamSet is Params without a map in between: env and the variables set
+// for the script, which a client encodes straight from env into its
+// FCGI_PARAMS stream (Append) — the fastcgi app's hot path — or turns into
+// a map (Map). Both give the same pairs.
+type ParamSet struct {
+	env                                 environ.Env
+	scriptName, scriptFilename, docRoot string
+	pathInfo, pathTranslated, uri       string
+	gateway, redirectStatus             bool // add GATEWAY_INTERFACE, REDIRECT_STATUS
+	// ContentLength, when set, replaces env's CONTENT_LENGTH (a spooled
+	// body's length).
+	ContentLength string
+	// extra are variables Set puts in, replacing env's.
+	extra  [2][2]string
+	nExtra int
+}
+
+// Set puts name in with value, replacing env's (the request id the gateway
+// gave the request). A ParamSet holds two such variables.
+func (ps *ParamSet) Set(name, value string) {
+	for i := range ps.nExtra {
+		if ps.extra[i][0] == name {
+			ps.extra[i][1] = value
+			return
+		}
 	}
-	delete(p, "HTTP_PROXY")
-	if _, ok := p["REQUEST_URI"]; !ok {
+	if ps.nExtra == len(ps.extra) {
+		panic("docroot: ParamSet.Set holds two variables")
+	}
+	ps.extra[ps.nExtra] = [2]string{name, value}
+	ps.nExtra++
+}
+
+// NewParamSet is the parameter set of Params.
+func NewParamSet(env environ.Env, dir string, t Target) ParamSet {
+	ps := ParamSet{
+		env:            env,
+		scriptName:     strings.TrimSuffix(env["SCRIPT_NAME"], "/") + "/" + t.Script,
+		scriptFilename: filepath.Join(dir, t.Script),
+		docRoot:        dir,
+		pathInfo:       t.PathInfo,
+		gateway:        env["GATEWAY_INTERFACE"] == "",
+	}
+	if t.PathInfo != "" {
+		ps.pathTranslated = dir + t.PathInfo
+	}
+	if _, ok := env["REQUEST_URI"]; !ok {
 		uri := environ.Quote(env["SCRIPT_NAME"]+env["PATH_INFO"], "/;=,")
 		if q := env["QUERY_STRING"]; q != "" {
 			uri += "?" + q
 		}
-		p["REQUEST_URI"] = uri
+		ps.uri = uri
 	}
-	p["SCRIPT_NAME"] = strings.TrimSuffix(env["SCRIPT_NAME"], "/") + "/" + t.Script
-	p["SCRIPT_FILENAME"] = filepath.Join(dir, t.Script)
-	p["DOCUMENT_ROOT"] = dir
-	p["PATH_INFO"] = t.PathInfo
-	if t.PathInfo != "" {
-		p["PATH_TRANSLATED"] = dir + t.PathInfo
-	} else {
-		delete(p, "PATH_TRANSLATED")
+	// PHP built with --enable-force-cgi-redirect wants it, as nginx's
+	// fastcgi_params sends it.
+	_, ok := env["REDIRECT_STATUS"]
+	ps.redirectStatus = !ok
+	return ps
+}
+
+// replaced reports the variables of env that ps leaves out or sets itself.
+func (ps *ParamSet) replaced(name string) bool {
+	switch name {
+	case "HTTP_PROXY", "SCRIPT_NAME", "SCRIPT_FILENAME", "DOCUMENT_ROOT", "PATH_INFO", "PATH_TRANSLATED":
+		return true
+	case "CONTENT_LENGTH":
+		return ps.ContentLength != ""
+	case "GATEWAY_INTERFACE":
+		return ps.gateway
 	}
-	if p["GATEWAY_INTERFACE"] == "" {
+	for i := range ps.nExtra {
+		if ps.extra[i][0] == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Append appends the pairs as FastCGI name-value pairs.
+func (ps *ParamSet) Append(dst []byte) []byte {
+	for k, v := range ps.env {
+		if !ps.replaced(k) {
+			dst = fcgiwire.AppendPair(dst, k, v)
+		}
+	}
+	dst = fcgiwire.AppendPair(dst, "SCRIPT_NAME", ps.scriptName)
+	dst = fcgiwire.AppendPair(dst, "SCRIPT_FILENAME", ps.scriptFilename)
+	dst = fcgiwire.AppendPair(dst, "DOCUMENT_ROOT", ps.docRoot)
+	dst = fcgiwire.AppendPair(dst, "PATH_INFO", ps.pathInfo)
+	if ps.pathTranslated != "" {
+		dst = fcgiwire.AppendPair(dst, "PATH_TRANSLATED", ps.pathTranslated)
+	}
+	if ps.uri != "" {
+		dst = fcgiwire.AppendPair(dst, "REQUEST_URI", ps.uri)
+	}
+	if ps.gateway {
+		dst = fcgiwire.AppendPair(dst, "GATEWAY_INTERFACE", "CGI/1.1")
+	}
+	if ps.redirectStatus {
+		dst = fcgiwire.AppendPair(dst, "REDIRECT_STATUS", "200")
+	}
+	if ps.ContentLength != "" {
+		dst = fcgiwire.AppendPair(dst, "CONTENT_LENGTH", ps.ContentLength)
+	}
+	for _, kv := range ps.extra[:ps.nExtra] {
+		dst = fcgiwire.AppendPair(dst, kv[0], kv[1])
+	}
+	return dst
+}
+
+// Map returns the pairs as a map.
+func (ps *ParamSet) Map() map[string]string {
+	p := make(map[string]string, len(ps.env)+8)
+	for k, v := range ps.env {
+		if !ps.replaced(k) {
+			p[k] = v
+		}
+	}
+	p["SCRIPT_NAME"] = ps.scriptName
+	p["SCRIPT_FILENAME"] = ps.scriptFilename
+	p["DOCUMENT_ROOT"] = ps.docRoot
+	p["PATH_INFO"] = ps.pathInfo
+	if ps.pathTranslated != "" {
+		p["PATH_TRANSLATED"] = ps.pathTranslated
+	}
+	if ps.uri != "" {
+		p["REQUEST_URI"] = ps.uri
+	}
+	if ps.gateway {
 		p["GATEWAY_INTERFACE"] = "CGI/1.1"
 	}
-	if _, ok := p["REDIRECT_STATUS"]; !ok {
-		// PHP built with --enable-force-cgi-redirect wants it, as
-		// nginx's fastcgi_params sends it.
+	if ps.redirectStatus {
 		p["REDIRECT_STATUS"] = "200"
+	}
+	if ps.ContentLength != "" {
+		p["CONTENT_LENGTH"] = ps.ContentLength
+	}
+	for _, kv := range ps.extra[:ps.nExtra] {
+		p[kv[0]] = kv[1]
 	}
 	return p
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/gatewayd/gatewayd/core/environ"
+	"github.com/gatewayd/gatewayd/internal/fcgiwire"
 )
 
 func TestResolve(t *testing.T) {
@@ -66,5 +67,37 @@ func TestParams(t *testing.T) {
 	}
 	if _, ok := p["HTTP_PROXY"]; ok {
 		t.Error("HTTP_PROXY passed (httpoxy)")
+	}
+}
+
+// TestParamSetAppendIsMap: the pairs the fastcgi app encodes straight from
+// the environment are Params' map, with the variables Set put in.
+func TestParamSetAppendIsMap(t *testing.T) {
+	env := environ.Env{"REQUEST_METHOD": "POST", "SCRIPT_NAME": "/php", "PATH_INFO": "/a.php/x",
+		"HTTP_PROXY": "http://evil", "CONTENT_LENGTH": "", "REQUEST_ID": "from-the-client", "QUERY_STRING": "q=1"}
+	ps := NewParamSet(env, "/srv", Target{Script: "a.php", PathInfo: "/x"})
+	ps.ContentLength = "3"
+	ps.Set("REQUEST_ID", "r-1")
+	got := map[string]string{}
+	if err := fcgiwire.DecodePairs(string(ps.Append(nil)), fcgiwire.Limits{}, func(n, v string) {
+		if _, dup := got[n]; dup {
+			t.Errorf("%s twice", n)
+		}
+		got[n] = v
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := ps.Map()
+	if len(got) != len(want) {
+		t.Errorf("Append %v, Map %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: Append %q, Map %q", k, got[k], v)
+		}
+	}
+	if want["HTTP_PROXY"] != "" || want["REQUEST_ID"] != "r-1" || want["CONTENT_LENGTH"] != "3" ||
+		want["SCRIPT_NAME"] != "/php/a.php" || want["PATH_TRANSLATED"] != "/srv/x" || want["REQUEST_URI"] != "/php/a.php/x?q=1" {
+		t.Errorf("params %v", want)
 	}
 }

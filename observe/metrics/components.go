@@ -149,6 +149,12 @@ type Upstream struct {
 	duration prometheus.Observer
 	open     prometheus.Gauge
 	inUse    prometheus.Gauge
+	wait     prometheus.Observer
+	rejected [3]prometheus.Counter // upRejectReasons, then other
+	retries  prometheus.Counter
+	route    string
+	maxConns *prometheus.GaugeVec
+	up       *prometheus.GaugeVec
 }
 
 // Upstream returns the recorder of the fastcgi route mounted at route.
@@ -159,6 +165,14 @@ func (m *Metrics) Upstream(route string) *Upstream {
 		duration: m.upDuration.WithLabelValues(route),
 		open:     m.upOpen.WithLabelValues(route),
 		inUse:    m.upInUse.WithLabelValues(route),
+		wait:     m.upWait.WithLabelValues(route),
+		retries:  m.upRetries.WithLabelValues(route),
+		route:    route,
+		maxConns: m.upMaxConns,
+		up:       m.upUp,
+	}
+	for i := range u.rejected {
+		u.rejected[i] = m.upRejected.WithLabelValues(route, labelAt(upRejectReasons, i))
 	}
 	for i := range u.errors {
 		u.errors[i] = m.upErrors.WithLabelValues(route, labelAt(upstreamErrKinds, i))
@@ -167,7 +181,8 @@ func (m *Metrics) Upstream(route string) *Upstream {
 }
 
 // Request records a forwarded request that ended after d. outcome is "ok"
-// or "canceled" (the client went away first) for no error, or the error's
+// or "canceled" (the client went away first) or "busy" (answered 503 at
+// saturation, counted in rejected_requests_total) for no error, or the error's
 // kind: "connect", "timeout" or "protocol" (app/fcgiupstream's Outcome
 // values); anything else is an error of kind "other".
 func (u *Upstream) Request(outcome string, d time.Duration) {
@@ -177,6 +192,27 @@ func (u *Upstream) Request(outcome string, d time.Duration) {
 		return
 	}
 	u.errors[index(outcome, upstreamErrKinds)].Inc()
+}
+
+// QueueWait records the time a request waited for a connection.
+func (u *Upstream) QueueWait(d time.Duration) { u.wait.Observe(d.Seconds()) }
+
+// Rejected records a request answered 503 because every connection was
+// busy: reason is "queue_full" or "queue_timeout"; anything else is "other".
+func (u *Upstream) Rejected(reason string) { u.rejected[index(reason, upRejectReasons)].Inc() }
+
+// Retried records a request sent again on a new connection.
+func (u *Upstream) Retried() { u.retries.Inc() }
+
+// Health records whether address (a configured upstream address, so the
+// label stays bounded) is reachable, and its max_conns.
+func (u *Upstream) Health(address string, maxConns int, up bool) {
+	u.maxConns.WithLabelValues(u.route, address).Set(float64(maxConns))
+	v := 0.0
+	if up {
+		v = 1
+	}
+	u.up.WithLabelValues(u.route, address).Set(v)
 }
 
 // Pool records the upstream's connections: inUse carrying a request, open

@@ -41,7 +41,8 @@ var (
 	cgiExitClasses    = []string{"ok", "error", "signal", "timeout", "canceled"}
 	cgiRejectReasons  = []string{"queue_full", "queue_timeout", "shutdown"}
 	upstreamErrKinds  = []string{"connect", "timeout", "protocol"}
-	upstreamOKOutcome = []string{"ok", "canceled"}
+	upstreamOKOutcome = []string{"ok", "canceled", "busy"}
+	upRejectReasons   = []string{"queue_full", "queue_timeout"}
 )
 
 // BuildInfo is what gatewayd_build_info reports.
@@ -90,6 +91,11 @@ type Metrics struct {
 	upDuration *prometheus.HistogramVec
 	upOpen     *prometheus.GaugeVec
 	upInUse    *prometheus.GaugeVec
+	upMaxConns *prometheus.GaugeVec
+	upUp       *prometheus.GaugeVec
+	upWait     *prometheus.HistogramVec
+	upRejected *prometheus.CounterVec
+	upRetries  *prometheus.CounterVec
 
 	reloads         *prometheus.CounterVec
 	reloadOK        prometheus.Gauge
@@ -191,6 +197,18 @@ func New(reg prometheus.Registerer, build BuildInfo) *Metrics {
 		"Connections to the FastCGI upstream open now, idle or in use.", "route")
 	m.upInUse = gauge("upstream", "pool_connections_in_use",
 		"Connections to the FastCGI upstream carrying a request now.", "route")
+	m.upMaxConns = gauge("upstream", "max_conns",
+		"The bound on connections to a FastCGI upstream address (max_conns).", "route", "address")
+	m.upUp = gauge("upstream", "up",
+		"1 if the last connection attempt to a FastCGI upstream address succeeded, 0 if it failed.", "route", "address")
+	m.upWait = histogram("upstream", "queue_wait_seconds",
+		"Time a request waited for a connection to the FastCGI upstream, in seconds.",
+		queueWaitBuckets, "route")
+	m.upRejected = counter("upstream", "rejected_requests_total",
+		"Requests answered 503 because every upstream connection was busy, by reason (queue_full, queue_timeout, other).",
+		"route", "reason")
+	m.upRetries = counter("upstream", "retries_total",
+		"Requests sent again on a new connection after the upstream had closed a reused one.", "route")
 
 	m.reloads = counter("config", "reloads_total",
 		"Config reloads, by result (success, failure).", "result")

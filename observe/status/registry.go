@@ -177,9 +177,8 @@ type Pool struct {
 	// Limit is max_concurrency (cgi) or max_conns (fastcgi); Busy how many
 	// of them are taken.
 	Limit, Busy int
-	// QueueSize is how many may wait (cgi's queue_size; -1 when unbounded,
-	// as a fastcgi route's wait is bounded by upstream_timeout instead);
-	// Waiting how many do.
+	// QueueSize is how many may wait (the route's queue_size, cgi or
+	// fastcgi; -1 when unbounded); Waiting how many do.
 	QueueSize, Waiting int
 }
 

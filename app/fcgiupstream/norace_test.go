@@ -1,0 +1,5 @@
+//go:build !race
+
+package fcgiupstream
+
+const raceEnabled = false
