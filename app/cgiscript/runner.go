@@ -151,7 +151,7 @@ func New(cfg Config, log *zap.Logger) (*Runner, error) {
 			}
 			p = filepath.Join(rn.root, p)
 		}
-		s, err := newScript(p, filepath.Base(p))
+		s, err := newScript(p, filepath.Base(p), "")
 		if err != nil {
 			return nil, fmt.Errorf("%w: script %q: %w", ErrConfig, cfg.Script, err)
 		}
