@@ -22,6 +22,7 @@ import (
 	"github.com/gatewayd/gatewayd/internal/docroot"
 	"github.com/gatewayd/gatewayd/internal/fcgiwire"
 	"github.com/gatewayd/gatewayd/internal/sockaddr"
+	"github.com/gatewayd/gatewayd/internal/stderrlog"
 )
 
 // Defaults for the zero values of Config.
@@ -672,7 +673,7 @@ func (u *Upstream) exchange(ctx context.Context, c *conn, w http.ResponseWriter,
 	params map[string]string, body io.Reader, log *zap.Logger) exchanged {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stderr := &stderrLog{log: log}
+	stderr := stderrlog.New(log, "upstream stderr", nil)
 	c.begin(stderr)
 	in := &stdin{r: body, want: -1, broken: func() { _ = c.Conn.Close() }}
 	if n, err := strconv.ParseInt(params["CONTENT_LENGTH"], 10, 64); err == nil {
@@ -698,7 +699,7 @@ func (u *Upstream) exchange(ctx context.Context, c *conn, w http.ResponseWriter,
 	stalled := wd.stop()
 	defer rl.release()
 	st := c.state()
-	stderr.flush()
+	stderr.Flush()
 	intact := stop()
 
 	ex := exchanged{st: st, started: rl.started, bodyRead: in.n}
