@@ -21,10 +21,8 @@ var errConnClosed = errors.New("fastcgi: connection closed")
 var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferSize) }}
 
 // conn is one connection from a web server. One goroutine (serve) reads
-// records and dispatches them; a request's goroutine writes its response's
-// end with whatever else is queued (flushLocked); one more (writeLoop),
-// started when first needed, writes large output, management records and
-// the close, in as few writes as it can.
+// records and dispatches them; one (writeLoop) writes what the requests'
+// goroutines queued, in as few writes as it can.
 type conn struct {
 	srv    *Server
 	rwc    net.Conn
@@ -52,7 +50,6 @@ type conn struct {
 	out      []byte // queued output
 	spare    []byte // the buffer writeLoop wrote last
 	writing  bool   // a goroutine is in flushLocked
-	writer   bool   // writeLoop was started
 	closing  bool   // no more output; close once what is queued is written
 	draining bool   // server shutdown: close when no request is left
 	werr     error  // the connection's write failed
@@ -92,6 +89,7 @@ func (e *protocolError) Error() string { return "fastcgi: " + e.msg }
 func (c *conn) serve() {
 	c.br = readers.Get().(*bufio.Reader)
 	c.br.Reset(c.rwc)
+	c.srv.workers.Go(c.writeLoop)
 	var err error
 	for err == nil {
 		err = c.readRecord()
@@ -154,15 +152,8 @@ func (c *conn) drain() {
 	c.mu.Unlock()
 }
 
-// kick wakes writeLoop, starting it on first use: most connections never
-// need it (a request writes its own end), and a goroutine per connection
-// is one more stack for the garbage collector to scan and shrink at every
-// cycle. c.mu is held.
+// kick wakes writeLoop. c.mu is held.
 func (c *conn) kick() {
-	if !c.writer {
-		c.writer = true
-		c.srv.workers.Go(c.writeLoop)
-	}
 	select {
 	case c.wake <- struct{}{}:
 	default:

@@ -3,7 +3,6 @@ package fastcgi
 import (
 	"io"
 	"net/http"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -99,42 +98,4 @@ func TestFlushedOutputArrivesWhileTheAppRuns(t *testing.T) {
 	if got := r.stdout.String(); !strings.HasSuffix(got, "firstsecond") {
 		t.Errorf("stdout %q", got)
 	}
-}
-
-// Connections whose small responses ended are served by their reading
-// goroutine alone: the writer goroutine starts only when a response is too
-// large to hold back (or a management record, a close), so that idle
-// keep-alive connections do not each hold a second goroutine.
-func TestWriterStartsOnlyWhenNeeded(t *testing.T) {
-	addr := startServer(t, newServer(newTestApp()))
-	const conns = 8
-	for range conns {
-		c := dialTest(t, addr)
-		if r := c.get(1, "/hello"); r.ends != 1 || !strings.HasSuffix(r.stdout.String(), "Hello") {
-			t.Fatalf("answer %q, %d ends", r.stdout.String(), r.ends)
-		}
-	}
-	if n := goroutinesIn("(*conn).writeLoop"); n != 0 {
-		t.Errorf("%d writer goroutines for %d connections that sent small answers", n, conns)
-	}
-	c := dialTest(t, addr)
-	if r := c.get(1, "/big"); r.ends != 1 || r.stdout.Len() < 320000 {
-		t.Fatalf("big answer: %d bytes, %d ends", r.stdout.Len(), r.ends)
-	}
-	if n := goroutinesIn("(*conn).writeLoop"); n != 1 {
-		t.Errorf("%d writer goroutines after one large answer", n)
-	}
-}
-
-// goroutinesIn counts the goroutines whose stack holds fn.
-func goroutinesIn(fn string) int {
-	buf := make([]byte, 1<<20)
-	buf = buf[:runtime.Stack(buf, true)]
-	n := 0
-	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, fn) {
-			n++
-		}
-	}
-	return n
 }
