@@ -531,8 +531,17 @@ func (u *Upstream) forward(ctx context.Context, fc *forwardCall) (uint32, bool) 
 	} else {
 		params = fc.ps.Map()
 	}
+	// A request the retry below would send again needs no check of an idle
+	// connection before it goes (gofast's exchange is left as it was).
+	mode := reuseChecked
+	if u.native && idempotent(r.Method) && (fc.body == nil || fc.sp != nil || wr.whole) {
+		mode = reuseAny
+	}
 	for attempt := 0; ; attempt++ {
-		c, err := u.getConn(ctx, attempt > 0)
+		if attempt > 0 {
+			mode = reuseNone
+		}
+		c, err := u.getConn(ctx, mode)
 		if err != nil {
 			if ctx.Err() == nil {
 				u.failed(err)
@@ -587,11 +596,11 @@ func (u *Upstream) forward(ctx context.Context, fc *forwardCall) (uint32, bool) 
 	}
 }
 
-func (u *Upstream) getConn(ctx context.Context, fresh bool) (*conn, error) {
+func (u *Upstream) getConn(ctx context.Context, mode reuse) (*conn, error) {
 	if u.fleet != nil {
-		return u.fleet.get(ctx, fresh)
+		return u.fleet.get(ctx, mode)
 	}
-	return u.pool.get(ctx, fresh)
+	return u.pool.get(ctx, mode)
 }
 
 // putConn gives c back after a request that ended with outcome, which
