@@ -137,6 +137,14 @@ type Config struct {
 	// at most 1 KiB, no local redirects, no streaming before 16 KiB of
 	// body or the end). Default "native".
 	Transport string
+	// LookupCacheSize is how many script lookups (PATH_INFO → script under
+	// Root) are kept, so that a busy route does not stat its script on
+	// every request; LookupCacheTTL is how long each is kept (a removed
+	// script is still named to the upstream that long; a new one is seen
+	// at once). Defaults 1024 and 1s; a negative value turns the cache
+	// off (docroot.Cache).
+	LookupCacheSize int
+	LookupCacheTTL  time.Duration
 	// QueueSize is how many requests may wait for a connection when all
 	// MaxConns are busy; beyond them the answer is 503 with Retry-After at
 	// once. Default 1024 (the CGI runner's); negative means no queue.
@@ -214,6 +222,7 @@ type Upstream struct {
 	name     string // the upstream as configured
 
 	dotfiles     bool
+	lookups      *docroot.Cache
 	native       bool
 	beginFlags   uint8
 	maxRedirects int
@@ -336,7 +345,9 @@ func New(cfg Config, log *zap.Logger) (*Upstream, error) {
 		flags = fcgiwire.FlagKeepConn
 	}
 	u := &Upstream{
-		dotfiles:     cfg.AllowDotfiles,
+		dotfiles: cfg.AllowDotfiles,
+		lookups: docroot.NewCache(docroot.Lookup{Index: cfg.Index, Extensions: cfg.Extensions, Dotfiles: cfg.AllowDotfiles},
+			root, cfg.LookupCacheSize, cfg.LookupCacheTTL),
 		native:       native,
 		beginFlags:   flags,
 		maxRedirects: cfg.MaxRedirects,

@@ -980,3 +980,26 @@ func TestIdleClosedConnection(t *testing.T) {
 		t.Errorf("%d connections for 4 requests, want 4", got)
 	}
 }
+
+func TestLookupCache(t *testing.T) {
+	// A route keeps its script lookups (lookup_cache_size, lookup_cache_ttl):
+	// a script removed after a request is still named to the upstream
+	// within the TTL, and with the cache off it is 404 at once.
+	for _, tc := range []struct {
+		size int
+		want int
+	}{{0, 200}, {-1, 404}} {
+		root := scriptRoot(t)
+		u := newUpstream(t, Config{Upstream: "unix:/nonexistent", Root: root, LookupCacheSize: tc.size, LookupCacheTTL: time.Hour})
+		if got := u.resolve("/app.php"); got.script != "app.php" {
+			t.Fatalf("size %d: %+v", tc.size, got)
+		}
+		if err := os.Remove(filepath.Join(root, "app.php")); err != nil {
+			t.Fatal(err)
+		}
+		got := u.resolve("/app.php")
+		if status := map[bool]int{true: 200, false: got.status}[got.script == "app.php"]; status != tc.want {
+			t.Errorf("size %d, after the script went: %+v, want %d", tc.size, got, tc.want)
+		}
+	}
+}
