@@ -206,7 +206,7 @@ const maxStderrLines = 1000
 
 // stderrLog logs the upstream's FCGI_STDERR a line at a time.
 type stderrLog struct {
-	log     *zap.Logger
+	log     *reqLog
 	buf     []byte
 	lines   int
 	dropped int
@@ -247,14 +247,14 @@ func (s *stderrLog) emit() {
 		return
 	}
 	s.lines++
-	s.log.Warn("upstream stderr", zap.String("line", string(line)))
+	s.log.get().Warn("upstream stderr", zap.String("line", string(line)))
 }
 
 // flush logs what is left at the end of the request.
 func (s *stderrLog) flush() {
 	s.emit()
 	if s.dropped > 0 {
-		s.log.Warn("upstream stderr lines dropped", zap.Int("lines", s.dropped))
+		s.log.get().Warn("upstream stderr lines dropped", zap.Int("lines", s.dropped))
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/yookoala/gofast"
@@ -413,9 +414,7 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if info != nil {
 		id = info.ID
 	}
-	// Lazy: most requests log nothing, and encoding the field up front
-	// cost about 1.5 % of the daemon's CPU per request (perf, c=32).
-	log := u.log.WithLazy(zap.String("request_id", id))
+	log := &reqLog{base: u.log, id: id}
 
 	t := u.resolve(env["PATH_INFO"])
 	if t.status != 0 {
@@ -426,7 +425,7 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			redirectSlash(w, env["SCRIPT_NAME"], t.dir, env["QUERY_STRING"])
 		default:
 			if t.status == http.StatusBadRequest {
-				log.Info("refused a path outside the root", zap.String("path_info", env["PATH_INFO"]))
+				log.get().Info("refused a path outside the root", zap.String("path_info", env["PATH_INFO"]))
 			}
 			http.Error(w, statusText(t.status), t.status)
 		}
@@ -457,12 +456,12 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if errors.Is(err, ErrTooLarge) {
-			log.Info("request body too large", zap.Int64("max_spool_bytes", u.maxSpool))
+			log.get().Info("request body too large", zap.Int64("max_spool_bytes", u.maxSpool))
 			http.Error(w, statusText(http.StatusRequestEntityTooLarge), http.StatusRequestEntityTooLarge)
 			return
 		}
 		if err != nil {
-			log.Info("reading the request body", zap.Error(err))
+			log.get().Info("reading the request body", zap.Error(err))
 			http.Error(w, statusText(http.StatusBadRequest), http.StatusBadRequest)
 			return
 		}
@@ -520,7 +519,7 @@ type forwardCall struct {
 	body    io.Reader
 	n       int64 // body bytes, -1 for none
 	sp      *spooled
-	log     *zap.Logger
+	log     *reqLog
 	outcome *Outcome
 }
 
@@ -536,7 +535,7 @@ func (u *Upstream) forward(ctx context.Context, fc *forwardCall) (uint32, bool) 
 		var err error
 		wr, err = u.encode(fc.ps, fc.body, fc.n)
 		if err != nil {
-			log.Info("reading the request body", zap.Error(err))
+			log.get().Info("reading the request body", zap.Error(err))
 			http.Error(w, statusText(http.StatusBadRequest), http.StatusBadRequest)
 			return 0, false
 		}
@@ -578,7 +577,7 @@ func (u *Upstream) forward(ctx context.Context, fc *forwardCall) (uint32, bool) 
 			u.putConn(c, false, OutcomeCanceled)
 			if fc.sp != nil && !wr.whole {
 				if err := fc.sp.rewind(); err != nil {
-					log.Error("retrying", zap.Error(err))
+					log.get().Error("retrying", zap.Error(err))
 					setOutcome(fc.outcome, OutcomeProtocol)
 					http.Error(w, statusText(http.StatusBadGateway), http.StatusBadGateway)
 					return 0, false
@@ -587,7 +586,7 @@ func (u *Upstream) forward(ctx context.Context, fc *forwardCall) (uint32, bool) 
 			if po := u.pobs; po != nil {
 				po.Retried()
 			}
-			log.Debug("connection closed by the upstream; retrying on a new one",
+			log.get().Debug("connection closed by the upstream; retrying on a new one",
 				zap.NamedError("read", ex.st.readErr), zap.NamedError("write", ex.st.writeErr))
 			continue
 		}
@@ -636,17 +635,17 @@ func (u *Upstream) failed(err error) {
 }
 
 // unavailable answers a request that got no connection.
-func (u *Upstream) unavailable(w http.ResponseWriter, err error, outcome *Outcome, log *zap.Logger) {
+func (u *Upstream) unavailable(w http.ResponseWriter, err error, outcome *Outcome, log *reqLog) {
 	switch {
 	case errors.Is(err, ErrBusy):
-		log.Warn("upstream saturated; answered 503", zap.Error(err))
+		log.get().Warn("upstream saturated; answered 503", zap.Error(err))
 		setOutcome(outcome, OutcomeBusy)
 		// Saturation is an answer, not a failure: the client may come
 		// back, and a load balancer may try another instance.
 		w.Header().Set("Retry-After", "1")
 		http.Error(w, statusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
 	case errors.Is(err, ErrConnect):
-		log.Error("upstream unavailable", zap.Error(err))
+		log.get().Error("upstream unavailable", zap.Error(err))
 		setOutcome(outcome, OutcomeConnect)
 		http.Error(w, statusText(http.StatusBadGateway), http.StatusBadGateway)
 	default: // the client went away while waiting
@@ -656,25 +655,25 @@ func (u *Upstream) unavailable(w http.ResponseWriter, err error, outcome *Outcom
 
 // localRedirect serves loc, the upstream's local redirect (RFC 3875 section
 // 6.2.2), through the routes, as the CGI runner does (core/cgiresp).
-func (u *Upstream) localRedirect(w http.ResponseWriter, r *http.Request, env environ.Env, loc string, log *zap.Logger) {
+func (u *Upstream) localRedirect(w http.ResponseWriter, r *http.Request, env environ.Env, loc string, log *reqLog) {
 	if n := cgiresp.Redirects(r.Context()); n >= u.maxRedirects {
-		log.Error("too many local redirects; answered 500", zap.Int("max_redirects", u.maxRedirects),
+		log.get().Error("too many local redirects; answered 500", zap.Int("max_redirects", u.maxRedirects),
 			zap.String("location", loc))
 		http.Error(w, statusText(http.StatusInternalServerError), http.StatusInternalServerError)
 		return
 	}
 	req, err := cgiresp.RedirectRequest(r, env, loc)
 	if errors.Is(err, cgiresp.ErrBadRedirect) {
-		log.Error("upstream sent a bad local redirect; answered 502", zap.String("location", loc))
+		log.get().Error("upstream sent a bad local redirect; answered 502", zap.String("location", loc))
 		http.Error(w, statusText(http.StatusBadGateway), http.StatusBadGateway)
 		return
 	}
 	if err != nil {
-		log.Error("building the local redirect", zap.String("location", loc), zap.Error(err))
+		log.get().Error("building the local redirect", zap.String("location", loc), zap.Error(err))
 		http.Error(w, statusText(http.StatusInternalServerError), http.StatusInternalServerError)
 		return
 	}
-	log.Debug("local redirect", zap.String("location", loc))
+	log.get().Debug("local redirect", zap.String("location", loc))
 	u.Redirect.ServeHTTP(w, req)
 }
 
@@ -691,7 +690,7 @@ type exchanged struct {
 }
 
 func (u *Upstream) exchange(ctx context.Context, c *conn, w http.ResponseWriter, r *http.Request,
-	params map[string]string, body io.Reader, log *zap.Logger) exchanged {
+	params map[string]string, body io.Reader, log *reqLog) exchanged {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stderr := &stderrLog{log: log}
@@ -765,16 +764,16 @@ func (u *Upstream) exchange(ctx context.Context, c *conn, w http.ResponseWriter,
 
 // fail answers for a request that went wrong upstream: 502 or 504 when
 // nothing was sent yet, a cut-off response otherwise.
-func (u *Upstream) fail(w http.ResponseWriter, r *http.Request, ex exchanged, log *zap.Logger) {
+func (u *Upstream) fail(w http.ResponseWriter, r *http.Request, ex exchanged, log *reqLog) {
 	if ex.outcome == OutcomeCanceled {
-		log.Debug("request canceled", zap.Error(ex.cause))
+		log.get().Debug("request canceled", zap.Error(ex.cause))
 		if ex.started {
 			panic(http.ErrAbortHandler)
 		}
 		http.Error(w, statusText(http.StatusBadGateway), http.StatusBadGateway)
 		return
 	}
-	log.Error("upstream request failed", zap.String("outcome", string(ex.outcome)),
+	log.get().Error("upstream request failed", zap.String("outcome", string(ex.outcome)),
 		zap.String("script", r.URL.Path), zap.Bool("response_started", ex.started), zap.Error(ex.cause))
 	if ex.started {
 		// The client must be able to tell the response is incomplete.
@@ -837,3 +836,25 @@ func (s *stdin) Read(p []byte) (int, error) {
 }
 
 func (s *stdin) Close() error { return nil }
+
+// reqLog is a request's logger, with its request_id, made on first use:
+// most requests log nothing, and building it for each (zap's With clones
+// the encoder) was 1.4 % of the daemon's CPU under wrk (perf, c=32). The
+// gofast transport's reading goroutine may be the first to log, hence the
+// atomic.
+type reqLog struct {
+	base *zap.Logger
+	id   string
+	l    atomic.Pointer[zap.Logger]
+}
+
+func (rl *reqLog) get() *zap.Logger {
+	if l := rl.l.Load(); l != nil {
+		return l
+	}
+	l := rl.base.With(zap.String("request_id", rl.id))
+	if !rl.l.CompareAndSwap(nil, l) {
+		return rl.l.Load()
+	}
+	return l
+}

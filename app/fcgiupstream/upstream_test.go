@@ -725,7 +725,7 @@ func TestStderrLogged(t *testing.T) {
 
 func TestStderrLimits(t *testing.T) {
 	log, obs := logs()
-	s := &stderrLog{log: log}
+	s := &stderrLog{log: &reqLog{base: log}}
 	s.Write([]byte(strings.Repeat("a", maxStderrLine+10) + "\n"))
 	for range maxStderrLines + 5 {
 		s.Write([]byte("x\n"))
