@@ -243,14 +243,16 @@ func explainFastCGI(x *Explanation, rc config.Route) {
 			if index == "" {
 				index = DefaultIndex
 			}
-			t := docroot.Lookup{Index: index, Extensions: defaultExtensions, Dotfiles: true}.Resolve(root, x.Env["PATH_INFO"])
+			t := docroot.Lookup{Index: index, Extensions: defaultExtensions, Dotfiles: rc.Dotfiles == "allow"}.Resolve(root, x.Env["PATH_INFO"])
 			switch {
 			case t.Status == 0:
 				x.Env = docroot.Params(x.Env, dir, t)
 				x.Script = x.Env["SCRIPT_FILENAME"]
-			case t.File:
+			case t.File && rc.StaticFiles:
 				x.File = filepath.Join(dir, filepath.FromSlash(x.Env["PATH_INFO"]))
-				x.Why = "not a script: the route's static files answer"
+				x.Why = "not a script: the route's static files answer (static_files: true)"
+			case t.File:
+				x.Status, x.Why = http.StatusForbidden, "not a script, and the route serves no static files (static_files: false)"
 			case t.Status == http.StatusMovedPermanently:
 				x.Status, x.Why = t.Status, "a directory: redirect to "+environ.DirectoryLocation(x.Env["SCRIPT_NAME"], t.Dir, x.Env["QUERY_STRING"])
 			default:

@@ -199,8 +199,8 @@ func rootEnv(env environ.Env, req Request) (environ.Env, error) {
 	if len(exts) == 0 {
 		exts = defaultExtensions
 	}
-	// Dotfiles pass, as the fastcgi app lets them today.
-	tg := docroot.Lookup{Index: index, Extensions: exts, Dotfiles: true}.Resolve(root, env["PATH_INFO"])
+	// Dotfiles are refused, as the fastcgi app refuses them by default.
+	tg := docroot.Lookup{Index: index, Extensions: exts}.Resolve(root, env["PATH_INFO"])
 	if tg.Status != 0 {
 		why := map[int]string{
 			http.StatusMovedPermanently: "names a directory; gatewayd redirects to " + env["PATH_INFO"] + "/",

@@ -14,6 +14,7 @@ import (
 	"github.com/gatewayd/gatewayd/core/cgiresp"
 	"github.com/gatewayd/gatewayd/core/environ"
 	"github.com/gatewayd/gatewayd/internal/fcgiwire"
+	"github.com/gatewayd/gatewayd/internal/stderrlog"
 )
 
 const (
@@ -180,7 +181,7 @@ type nativeExchange struct {
 	pending   bool   // written to the client since the last flush
 	failed    bool   // writing to the client failed
 	broke     bool   // the connection was closed under the body writer
-	stderr    *stderrLog
+	stderr    *stderrlog.Writer
 	stdout    int64
 }
 
@@ -230,7 +231,7 @@ func (u *Upstream) exchangeNative(ctx context.Context, c *conn, w http.ResponseW
 	}
 	intact := stop()
 	if ex.stderr != nil {
-		ex.stderr.flush()
+		ex.stderr.Flush()
 	}
 	res.bodyRead = body.n
 	res.started = ex.started
@@ -296,7 +297,7 @@ func (ex *nativeExchange) read() (fcgiwire.EndRequest, error) {
 			}
 		case fcgiwire.TypeStderr:
 			if ex.stderr == nil {
-				ex.stderr = &stderrLog{log: ex.log}
+				ex.stderr = stderrlog.New(ex.log.get(), "upstream stderr", nil)
 			}
 			_, _ = ex.stderr.Write(content)
 		case fcgiwire.TypeEndRequest:

@@ -23,6 +23,7 @@ import (
 	"github.com/gatewayd/gatewayd/internal/docroot"
 	"github.com/gatewayd/gatewayd/internal/fcgiwire"
 	"github.com/gatewayd/gatewayd/internal/sockaddr"
+	"github.com/gatewayd/gatewayd/internal/stderrlog"
 )
 
 // Defaults for the zero values of Config.
@@ -693,7 +694,7 @@ func (u *Upstream) exchange(ctx context.Context, c *conn, w http.ResponseWriter,
 	params map[string]string, body io.Reader, log *reqLog) exchanged {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stderr := &stderrLog{log: log}
+	stderr := stderrlog.New(log.get(), "upstream stderr", nil)
 	c.begin(stderr)
 	in := &stdin{r: body, want: -1, broken: func() { _ = c.Conn.Close() }}
 	if n, err := strconv.ParseInt(params["CONTENT_LENGTH"], 10, 64); err == nil {
@@ -719,7 +720,7 @@ func (u *Upstream) exchange(ctx context.Context, c *conn, w http.ResponseWriter,
 	stalled := wd.stop()
 	defer rl.release()
 	st := c.state()
-	stderr.flush()
+	stderr.Flush()
 	intact := stop()
 
 	ex := exchanged{st: st, started: rl.started, bodyRead: in.n}
@@ -840,8 +841,8 @@ func (s *stdin) Close() error { return nil }
 // reqLog is a request's logger, with its request_id, made on first use:
 // most requests log nothing, and building it for each (zap's With clones
 // the encoder) was 1.4 % of the daemon's CPU under wrk (perf, c=32). The
-// gofast transport's reading goroutine may be the first to log, hence the
-// atomic.
+// atomic keeps it safe whichever goroutine logs first, at the price of a
+// load.
 type reqLog struct {
 	base *zap.Logger
 	id   string

@@ -723,23 +723,6 @@ func TestStderrLogged(t *testing.T) {
 	}
 }
 
-func TestStderrLimits(t *testing.T) {
-	log, obs := logs()
-	s := &stderrLog{log: &reqLog{base: log}}
-	s.Write([]byte(strings.Repeat("a", maxStderrLine+10) + "\n"))
-	for range maxStderrLines + 5 {
-		s.Write([]byte("x\n"))
-	}
-	s.flush()
-	entries := obs.FilterMessage("upstream stderr").All()
-	if len(entries) != maxStderrLines || len(entries[0].ContextMap()["line"].(string)) != maxStderrLine {
-		t.Errorf("%d entries", len(entries))
-	}
-	if d := obs.FilterMessage("upstream stderr lines dropped").All(); len(d) != 1 || d[0].ContextMap()["lines"] != int64(7) {
-		t.Errorf("dropped: %v", d)
-	}
-}
-
 func benchGo(b *testing.B, idle time.Duration) {
 	sock, _ := goUpstream(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "hello")

@@ -399,8 +399,10 @@ func TestExplain(t *testing.T) {
 routes:
   - {prefix: /, app: demo}
   - {prefix: /php, app: fastcgi, upstream: "unix:/run/php.sock", root: "`+www+`"}
+  - {prefix: /files, app: fastcgi, upstream: "unix:/run/php.sock", root: "`+www+`", static_files: true, dotfiles: allow}
   - {prefix: /cgi-bin, app: cgi, root: "`+cgi+`", allow_root: true}
 `)
+	peertest.WriteFile(t, www, ".env", "SECRET=x")
 	ex := func(args ...string) []string { return append([]string{"explain", "--config", cfg}, args...) }
 	// The same URL routes the same way whatever the protocol: the path rule
 	// completes what nginx's stock params send.
@@ -418,7 +420,12 @@ routes:
 	want(t, 0, []string{"answer       404 Not Found"}, ex("/php/missing.php")...)
 	want(t, 0, []string{"answer       400 Bad Request"}, ex("/php/%2e%2e/x.php")...)
 	want(t, 0, []string{"answer       301 Moved Permanently: a directory: redirect to /php/"}, ex("/php")...)
-	want(t, 0, []string{"file         " + filepath.Join(www, "style.css"), "static files answer"}, ex("/php/style.css")...)
+	// What the route's keys say about files that are not scripts and
+	// dotfiles, as the fastcgi app answers them.
+	want(t, 0, []string{"answer       403 Forbidden: not a script"}, ex("/php/style.css")...)
+	want(t, 0, []string{"answer       403 Forbidden"}, ex("/php/.env")...)
+	want(t, 0, []string{"file         " + filepath.Join(www, "style.css"), "static files answer"}, ex("/files/style.css")...)
+	want(t, 0, []string{"file         " + filepath.Join(www, ".env")}, ex("/files/.env")...)
 	want(t, 0, []string{"route        /cgi-bin → cgi\n", "script       " + filepath.Join(cgi, "s.sh") + "\n",
 		"SCRIPT_NAME  \"/cgi-bin/s.sh\"\n", "PATH_INFO    \"/x\"\n", "  HTTP_X_A=b\n", "  REQUEST_METHOD=POST\n"},
 		ex("-X", "POST", "-H", "X-A: b", "/cgi-bin/s.sh/x")...)
