@@ -346,10 +346,11 @@ func New(cfg Config, log *zap.Logger) (*Upstream, error) {
 	if cfg.IdleTimeout >= 0 {
 		flags = fcgiwire.FlagKeepConn
 	}
+	lookups := docroot.NewCache(docroot.Lookup{Index: cfg.Index, Extensions: cfg.Extensions, Dotfiles: cfg.AllowDotfiles},
+		root, cfg.LookupCacheSize, cfg.LookupCacheTTL)
 	u := &Upstream{
-		dotfiles: cfg.AllowDotfiles,
-		lookups: docroot.NewCache(docroot.Lookup{Index: cfg.Index, Extensions: cfg.Extensions, Dotfiles: cfg.AllowDotfiles},
-			root, cfg.LookupCacheSize, cfg.LookupCacheTTL),
+		dotfiles:     cfg.AllowDotfiles,
+		lookups:      lookups,
 		native:       native,
 		beginFlags:   flags,
 		maxRedirects: cfg.MaxRedirects,
