@@ -458,10 +458,15 @@ routes:
 	return h.compare(ctx, "php-fpm (hello.php)", []step{
 		{setup: base, url: nginxURL + "/hello.php"},
 		{setup: keep, url: keepURL + "/hello.php"},
+		// Against nginx's usual block, issue 10's target. The keep_conn row
+		// stays for reference: with keepalive equal to the pool size, the
+		// connections nginx opens beyond the kept ones wait in php-fpm's
+		// backlog for a worker a kept connection holds, and its p99 runs
+		// into seconds on this machine.
 		{setup: fmt.Sprintf("gatewayd (HTTP) → php-fpm, max_conns %d, native", h.opt.workers),
-			url: "http://" + listens["native"] + "/hello.php", ref: keep},
+			url: "http://" + listens["native"] + "/hello.php", ref: base, target: target{MinRate: 0.9, MaxP99: 2}},
 		{setup: fmt.Sprintf("gatewayd (HTTP) → php-fpm, max_conns %d, gofast", h.opt.workers),
-			url: "http://" + listens["gofast"] + "/hello.php", ref: keep},
+			url: "http://" + listens["gofast"] + "/hello.php", ref: base},
 	})
 }
 

@@ -194,6 +194,7 @@ func buildApp(rc config.Route, log *zap.Logger, m Observers) (http.Handler, func
 			Upstreams: rc.Upstreams, ResolveInterval: rc.ResolveInterval,
 			HealthInterval: rc.HealthCheck.Interval, HealthPath: rc.HealthCheck.Path,
 			MaxRedirects: rc.MaxRedirects, AllowDotfiles: rc.Dotfiles == "allow",
+			LookupCacheSize: rc.LookupCacheSize, LookupCacheTTL: rc.LookupCacheTTL,
 		}
 		if files != nil {
 			cfg.Files = files

@@ -11,8 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/gatewayd/gatewayd/core/cgiresp"
 	"github.com/gatewayd/gatewayd/core/environ"
 	"github.com/gatewayd/gatewayd/internal/fcgiwire"
@@ -170,7 +168,7 @@ type nativeExchange struct {
 	w   http.ResponseWriter
 	r   *http.Request
 	env environ.Env
-	log *zap.Logger
+	log *reqLog
 
 	head      []byte // a head that spans records, collected
 	headDone  bool
@@ -189,7 +187,7 @@ type nativeExchange struct {
 
 // exchangeNative sends wr on c and relays the answer.
 func (u *Upstream) exchangeNative(ctx context.Context, c *conn, w http.ResponseWriter, r *http.Request,
-	env environ.Env, wr *wireRequest, log *zap.Logger) exchanged {
+	env environ.Env, wr *wireRequest, log *reqLog) exchanged {
 	ex := nativeExchange{u: u, c: c, w: w, r: r, env: env, log: log}
 	c.nr.ex = &ex
 	defer func() { c.nr.ex = nil }()
@@ -299,7 +297,7 @@ func (ex *nativeExchange) read() (fcgiwire.EndRequest, error) {
 			}
 		case fcgiwire.TypeStderr:
 			if ex.stderr == nil {
-				ex.stderr = stderrlog.New(ex.log, "upstream stderr", nil)
+				ex.stderr = stderrlog.New(ex.log.get(), "upstream stderr", nil)
 			}
 			_, _ = ex.stderr.Write(content)
 		case fcgiwire.TypeEndRequest:
