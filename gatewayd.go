@@ -45,6 +45,7 @@ import (
 	"github.com/gatewayd/gatewayd/config"
 	"github.com/gatewayd/gatewayd/daemon"
 	"github.com/gatewayd/gatewayd/listener"
+	"github.com/gatewayd/gatewayd/logger"
 	"github.com/gatewayd/gatewayd/protocol/cgi"
 )
 
@@ -90,7 +91,7 @@ func ServeWith(h http.Handler, o Options) error {
 	log := o.Log
 	var level *zap.AtomicLevel
 	if log == nil {
-		l, lv, err := daemon.NewLogger(cfg.Log, os.Stderr)
+		l, lv, err := logger.New(cfg.Log, os.Stderr)
 		if err != nil {
 			return err
 		}

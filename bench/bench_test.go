@@ -268,9 +268,10 @@ func TestMarkdown(t *testing.T) {
 			{Group: "h", Setup: "ours", Res: wrkResult{ReqPerSec: 1100, P99: time.Millisecond, Non2xx: 1}, Foreign: -1, Ref: "base", Target: target{MinRate: 1}},
 		},
 		Start: []startRow{
-			{Setup: "std", Res: hyperfineResult{Mean: 2 * time.Millisecond, Runs: 300}},
-			{Setup: "gw", Res: hyperfineResult{Mean: 4 * time.Millisecond, Runs: 300}, Ref: "std", MaxRatio: 1.5},
+			{Setup: "std", Res: hyperfineResult{Mean: 2 * time.Millisecond, Median: 2 * time.Millisecond, Runs: 300}},
+			{Setup: "gw", Res: hyperfineResult{Mean: 4 * time.Millisecond, Median: 4 * time.Millisecond, Runs: 300}, Ref: "std", MaxRatio: 1.5},
 		},
+		Mem: []memRow{{Setup: "sw", Idle: 10 << 10, After: 30 << 10, Peak: 50 << 10, MaxIdleMB: 15, MaxPeakMB: 40}},
 	}
 	md := r.markdown()
 	for _, want := range []string{
@@ -279,7 +280,8 @@ func TestMarkdown(t *testing.T) {
 		"| g | base | 1000 | 4.00 | 0 | 30 + 60 | 0% |  |  |  |  |  |",
 		"| g | ours | 2500 ±3% | 2.00 | 0 | 20 + 25 | 25% | 2.50× | 0.50× | 2.00× | ≥ 2.0× req/s, p99 ≤ 1× | yes |",
 		"| h | ours | 1100 | 1.00 | 1 | — | — | 1.10× | 1.00× |  | ≥ 1.0× req/s | **no** |", // an error fails the target
-		"| gw | 4.00 | 0.00 | 0.00 | 0.00 | 2.00× | ≤ 1.5× | **no** |",
+		"| gw | 4.00 | 0.00 | 4.00 | 0.00 | 2.00× | ≤ 1.5× | **no** |",
+		"| sw | 10.0 | 30.0 | 50.0 | idle ≤ 15 MB, peak ≤ 40 MB | **no** |", // the peak is over
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)

@@ -185,7 +185,7 @@ func runHarness(ctx context.Context, opt options, progress io.Writer) (*report, 
 
 	fmt.Fprintf(progress, "building gatewayd and the hello programs...\n")
 	if _, err := runBounded(ctx, 5*time.Minute, nil, "go", "build", "-C", root, "-o", h.bins+"/",
-		"./cmd/gatewayd", "./bench/cmd/hello", "./bench/cmd/hellocgi"); err != nil {
+		"./cmd/gatewayd", "./cmd/gatewayd-cgi", "./bench/cmd/hello", "./bench/cmd/hellocgi"); err != nil {
 		return nil, err
 	}
 	for _, s := range scenarios() {

@@ -89,6 +89,33 @@ func (h *harness) hello(ctx context.Context, mode, addr string) error {
 	return err
 }
 
+// serveWith starts bench/cmd/hello serving the hello app through
+// gatewayd.ServeWith on protocol at addr, with the daemon's common config
+// (metrics on, access log off): the path a library user runs.
+//
+// The returned function, called once the scenario's runs are done, adds
+// the server's memory to the report.
+func (h *harness) serveWith(ctx context.Context, protocol, addr string) (func(), error) {
+	common, err := gatewaydCommon()
+	if err != nil {
+		return nil, err
+	}
+	conf, err := writeFile(h.dir, "servewith-"+protocol+".yaml", common, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	mode := "servewith-" + protocol
+	argv := []string{h.bin("hello"), "-serve", mode, "-listen", addr, "-config", conf}
+	if h.opt.profile != "" {
+		argv = append(argv, "-cpuprofile", filepath.Join(h.opt.profile, "hello-"+mode+".pprof"))
+	}
+	p, err := h.startReady(ctx, "hello-"+mode, addr, nil, argv...)
+	if err != nil {
+		return nil, err
+	}
+	return h.watchMemory("gatewayd.ServeWith, "+protocol, p)
+}
+
 // gatewayd starts `gatewayd serve` with the YAML config and waits for addr.
 func (h *harness) gatewayd(ctx context.Context, name, config, addr string) error {
 	path, err := writeFile(h.dir, name+".yaml", config, 0o644)

@@ -56,13 +56,14 @@ type startRow struct {
 	Setup    string
 	Res      hyperfineResult
 	Ref      string
-	MaxRatio float64 // mean time ratio at most; 0 for none
+	MaxRatio float64 // median time ratio at most; 0 for none
 }
 
 // report is what a run measured.
 type report struct {
 	Load     []loadRow
 	Start    []startRow
+	Mem      []memRow
 	Failures []string
 
 	root    string
@@ -129,20 +130,21 @@ func (r *report) markdown() string {
 	if len(r.Start) > 0 {
 		rounds := "one round"
 		if r.opt.rounds > 1 {
-			rounds = fmt.Sprintf("%d rounds of alternating order", r.opt.rounds)
+			rounds = fmt.Sprintf("%d rounds of rotating order", r.opt.rounds)
 		}
 		fmt.Fprintf(&b, "\nCGI start-up: hyperfine, %d runs of each program in %s, on the server CPU "+
-			"(wall time of one request, process start to exit):\n\n", r.Start[0].Res.Runs, rounds)
+			"(wall time of one request, process start to exit; ratios of the medians):\n\n", r.Start[0].Res.Runs, rounds)
 		b.WriteString("| program | mean ms | σ ms | median ms | min ms | time ratio | target | met |\n")
 		b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |\n")
 		for _, row := range r.Start {
 			ratio, tgt, met := "", "", ""
 			for _, ref := range r.Start {
 				if row.Ref != "" && ref.Setup == row.Ref {
-					q := float64(row.Res.Mean) / float64(ref.Res.Mean)
+					q := float64(row.Res.Median) / float64(ref.Res.Median)
 					ratio = fmt.Sprintf("%.2f×", q)
-					tgt, met = fmt.Sprintf("≤ %.1f×", row.MaxRatio), "yes"
-					if q > row.MaxRatio {
+					if row.MaxRatio == 0 {
+						tgt, met = "—", "—"
+					} else if tgt, met = fmt.Sprintf("≤ %.1f×", row.MaxRatio), "yes"; q > row.MaxRatio {
 						met = "**no**"
 					}
 				}
@@ -151,6 +153,7 @@ func (r *report) markdown() string {
 				ms(row.Res.Mean), ms(row.Res.Stddev), ms(row.Res.Median), ms(row.Res.Min), ratio, tgt, met)
 		}
 	}
+	r.memMarkdown(&b)
 	for _, f := range r.Failures {
 		fmt.Fprintf(&b, "\nFAILED: %s\n", strings.SplitN(f, "\n", 2)[0])
 	}

@@ -160,6 +160,12 @@ type Route struct {
 	Upstreams []string `mapstructure:"upstreams" apps:"fastcgi"`
 	// fastcgi: how often dns: upstreams are looked up again. Default 30s.
 	ResolveInterval time.Duration `mapstructure:"resolve_interval" apps:"fastcgi"`
+	// fastcgi: how many script lookups (path → script under root) are
+	// kept, and for how long, so that a busy route does not stat its
+	// script per request (nginx's open_file_cache). Defaults 1024 and 1s;
+	// negative: off.
+	LookupCacheSize int           `mapstructure:"lookup_cache_size" apps:"fastcgi"`
+	LookupCacheTTL  time.Duration `mapstructure:"lookup_cache_ttl" apps:"fastcgi"`
 	// fastcgi: active health checks of the upstream addresses; off when
 	// its interval is 0 (the default).
 	HealthCheck HealthCheck `mapstructure:"health_check" apps:"fastcgi"`

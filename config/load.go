@@ -503,6 +503,8 @@ func applyDefaults(c *Config) {
 		def(&r.Dotfiles, "deny")
 		def(&r.Transport, "native")
 		def(&r.ResolveInterval, 30*time.Second)
+		def(&r.LookupCacheSize, 1024)
+		def(&r.LookupCacheTTL, time.Second)
 	}
 	def(&c.Log.Level, "info")
 	def(&c.Log.Format, "auto")

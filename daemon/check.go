@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatewayd/gatewayd/config"
 	"github.com/gatewayd/gatewayd/listener"
+	"github.com/gatewayd/gatewayd/routes"
 )
 
 // LibraryMetrics turns the metrics listener off unless the config file or
@@ -35,7 +36,7 @@ func Check(cfg *config.Config, log *zap.Logger) (warnings []string, err error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	apps, err := buildApps(cfg, log, nil)
+	apps, err := routes.Build(cfg, log, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/gatewayd/gatewayd/protocol/fastcgi"
 	"github.com/gatewayd/gatewayd/protocol/httpfront"
 	"github.com/gatewayd/gatewayd/protocol/scgi"
+	"github.com/gatewayd/gatewayd/routes"
 )
 
 // frontEnd is what every protocol server offers the daemon.
@@ -66,7 +67,7 @@ type Daemon struct {
 
 	mu        sync.Mutex
 	cfg       *config.Config
-	apps      *Apps
+	apps      *routes.Table
 	listeners []net.Listener
 	fronts    []frontEnd
 	running   sync.WaitGroup
@@ -250,7 +251,7 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	if ctx.Err() != nil {
 		// The requests the apps still run now are the ones the drain could
 		// not wait for; the log counts them for a person.
-		d.cutShort.Store(apps.inflight.Load())
+		d.cutShort.Store(apps.InFlight())
 	}
 	// What is still running after the drain gets SIGTERM, then SIGKILL after
 	// its route's kill_grace: give the apps that long, whatever is left of ctx.

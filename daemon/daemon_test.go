@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/gatewayd/gatewayd/protocol/fastcgi"
 	"github.com/gatewayd/gatewayd/protocol/httpfront"
 	"github.com/gatewayd/gatewayd/protocol/scgi"
+	"github.com/gatewayd/gatewayd/routes"
 )
 
 func writeConfig(t *testing.T, path, text string) {
@@ -63,68 +63,6 @@ func TestReloadRefusesListenerChangesAndKeepsServing(t *testing.T) {
 	}
 }
 
-func TestRetireWaitsForInFlightRequests(t *testing.T) {
-	release := make(chan struct{})
-	entered := make(chan struct{})
-	closed := make(chan struct{})
-	a := &Apps{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			close(entered)
-			<-release
-		}),
-		closers: []func(context.Context) error{func(context.Context) error { close(closed); return nil }},
-	}
-	go a.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
-	<-entered
-	retired := make(chan error, 1)
-	go func() { retired <- a.Retire(context.Background()) }()
-	select {
-	case <-closed:
-		t.Fatal("closed while a request was still running")
-	case <-time.After(100 * time.Millisecond):
-	}
-	close(release)
-	select {
-	case err := <-retired:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Retire did not return once the request ended")
-	}
-	select {
-	case <-closed:
-	default:
-		t.Error("Retire returned without closing the apps")
-	}
-}
-
-func TestRetireGivesUpWithItsContext(t *testing.T) {
-	block := make(chan struct{})
-	defer close(block)
-	closed := make(chan struct{})
-	a := &Apps{
-		Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-block }),
-		closers: []func(context.Context) error{func(context.Context) error { close(closed); return nil }},
-	}
-	started := make(chan struct{})
-	go func() {
-		a.inflight.Add(1) // as ServeHTTP does, before the handler runs
-		close(started)
-		defer a.inflight.Add(-1)
-		a.Handler.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
-	}()
-	<-started
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	a.Retire(ctx)
-	select {
-	case <-closed:
-	default:
-		t.Error("Retire did not close the apps when its context ended")
-	}
-}
-
 // TestBuildAppsEveryKind builds one route of each app from config and
 // sends a request to each through the route table.
 func TestBuildAppsEveryKind(t *testing.T) {
@@ -153,7 +91,7 @@ routes:
 	if err != nil {
 		t.Fatal(err)
 	}
-	apps, err := buildApps(cfg, zap.NewNop(), nil)
+	apps, err := routes.Build(cfg, zap.NewNop(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,7 +244,7 @@ routes:
 	if err != nil {
 		t.Fatal(err)
 	}
-	apps, err := buildApps(cfg, zap.NewNop(), nil)
+	apps, err := routes.Build(cfg, zap.NewNop(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/gatewayd/gatewayd/config"
+	"github.com/gatewayd/gatewayd/logger"
 )
 
 // lockedBuffer is a log destination the test reads while the daemon writes.
@@ -41,7 +42,7 @@ func TestRequestLogLinesAreValidJSONWithUniqueKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log, _, err := NewLogger(cfg.Log, &out)
+	log, _, err := logger.New(cfg.Log, &out)
 	if err != nil {
 		t.Fatal(err)
 	}

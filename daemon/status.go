@@ -8,13 +8,14 @@ import (
 	"github.com/gatewayd/gatewayd/app/fcgiupstream"
 	"github.com/gatewayd/gatewayd/observe/metrics"
 	"github.com/gatewayd/gatewayd/observe/status"
+	"github.com/gatewayd/gatewayd/routes"
 )
 
 // statusRoutes describes a route table for the status page, with the pool
 // numbers of its cgi and fastcgi apps, which those read from atomics.
-func statusRoutes(a *Apps) []status.Route {
-	rs := make([]status.Route, 0, len(a.routes))
-	for _, r := range a.routes {
+func statusRoutes(a *routes.Table) []status.Route {
+	rs := make([]status.Route, 0, len(a.Routes()))
+	for _, r := range a.Routes() {
 		sr := status.Route{Prefix: r.Prefix, App: r.Kind}
 		switch app := r.App.(type) {
 		case *cgiscript.Runner:

@@ -31,11 +31,16 @@ var (
 	errEscapesRoot   = errors.New("resolves to a path outside root")
 )
 
-// newScript checks that filename is an executable regular file.
-func newScript(filename, name string) (*script, error) {
+// newScript checks that filename is an executable regular file. A script
+// may not resolve outside within, when within is not empty (a clean,
+// absolute directory): the rule for scripts looked up under Root.
+func newScript(filename, name, within string) (*script, error) {
 	real, err := filepath.EvalSymlinks(filename)
 	if err != nil {
 		return nil, err
+	}
+	if within != "" && !isWithin(within, real) {
+		return nil, fmt.Errorf("%s: %w", real, errEscapesRoot)
 	}
 	if err := checkExecutable(real); err != nil {
 		return nil, err
@@ -116,29 +121,12 @@ func (rn *Runner) selectScript(env environ.Env, log *zap.Logger) (s *script, scr
 
 // lookup resolves a script name under Root, refusing what would escape it.
 func (rn *Runner) lookup(name string) (*script, error) {
-	filename := filepath.Join(rn.root, name)
-	real, err := filepath.EvalSymlinks(filename)
-	if err != nil {
-		return nil, err
-	}
-	if !within(rn.rootDir, real) {
-		return nil, fmt.Errorf("%s: %w", real, errEscapesRoot)
-	}
-	if err := checkExecutable(real); err != nil {
-		return nil, err
-	}
-	return &script{
-		name:     name,
-		filename: filename,
-		path:     real,
-		dir:      rn.root,
-		nph:      strings.HasPrefix(name, "nph-"),
-	}, nil
+	return newScript(filepath.Join(rn.root, name), name, rn.rootDir)
 }
 
-// within reports whether path is strictly inside dir; both are clean and
+// isWithin reports whether path is strictly inside dir; both are clean and
 // absolute.
-func within(dir, path string) bool {
+func isWithin(dir, path string) bool {
 	if !strings.HasPrefix(path, dir) || len(path) <= len(dir) {
 		return false
 	}

@@ -38,10 +38,12 @@
 // workers leaves requests queued on connections no worker will ever read.
 // gofast's own ClientPool cannot promise the bound, so the pool here is our
 // own: one token per open connection, idle connections reused newest first,
-// checked for a hang-up before reuse, closed after Config.IdleTimeout
-// unused, and a request that meets a connection the upstream closed in the
-// meantime (php-fpm's pm.max_requests, a restart) is sent again on a new
-// one when that is safe.
+// closed after Config.IdleTimeout unused, and a request that meets a
+// connection the upstream closed in the meantime (php-fpm's
+// pm.max_requests, a restart) is sent again on a new one when that is
+// safe. Only a request that could not be sent again checks an idle
+// connection for a hang-up before it takes it: a peek is a system call,
+// and nginx does without.
 //
 // Answers of our own: 502 when the upstream cannot be reached or breaks the
 // protocol (records for another request id, a head over 64 KiB or without

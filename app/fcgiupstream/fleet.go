@@ -258,7 +258,7 @@ func (f *fleet) pick(exclude *member) (*member, chan struct{}) {
 // queue when all are busy (the pool's rules: queueSize, queueTimeout, 503).
 // A connection that cannot be made is tried once more on another member: no
 // byte of the request was sent.
-func (f *fleet) get(ctx context.Context, fresh bool) (*conn, error) {
+func (f *fleet) get(ctx context.Context, mode reuse) (*conn, error) {
 	var waited time.Duration
 	var start time.Time
 	var timer *time.Timer
@@ -270,7 +270,7 @@ func (f *fleet) get(ctx context.Context, fresh bool) (*conn, error) {
 			if timer == nil && f.pobs != nil {
 				f.pobs.QueueWait(0)
 			}
-			c, err := m.p.take(ctx, fresh, waited)
+			c, err := m.p.take(ctx, mode, waited)
 			if err == nil {
 				c.member = m
 				return c, nil

@@ -61,7 +61,7 @@ func FuzzNativeResponse(f *testing.F) {
 		defer wr.release()
 		rec := httptest.NewRecorder()
 		r := httptest.NewRequest("GET", "/a.php", nil)
-		ex := u.exchangeNative(context.Background(), c, rec, r, env, &wr, zap.NewNop())
+		ex := u.exchangeNative(context.Background(), c, rec, r, env, &wr, &reqLog{base: zap.NewNop()})
 		switch ex.outcome {
 		case OutcomeOK:
 			if rec.Code < 200 || rec.Code > 999 {

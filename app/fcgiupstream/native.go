@@ -11,11 +11,10 @@ import (
 	"sync"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/gatewayd/gatewayd/core/cgiresp"
 	"github.com/gatewayd/gatewayd/core/environ"
 	"github.com/gatewayd/gatewayd/internal/fcgiwire"
+	"github.com/gatewayd/gatewayd/internal/stderrlog"
 )
 
 const (
@@ -169,7 +168,7 @@ type nativeExchange struct {
 	w   http.ResponseWriter
 	r   *http.Request
 	env environ.Env
-	log *zap.Logger
+	log *reqLog
 
 	head      []byte // a head that spans records, collected
 	headDone  bool
@@ -182,13 +181,13 @@ type nativeExchange struct {
 	pending   bool   // written to the client since the last flush
 	failed    bool   // writing to the client failed
 	broke     bool   // the connection was closed under the body writer
-	stderr    *stderrLog
+	stderr    *stderrlog.Writer
 	stdout    int64
 }
 
 // exchangeNative sends wr on c and relays the answer.
 func (u *Upstream) exchangeNative(ctx context.Context, c *conn, w http.ResponseWriter, r *http.Request,
-	env environ.Env, wr *wireRequest, log *zap.Logger) exchanged {
+	env environ.Env, wr *wireRequest, log *reqLog) exchanged {
 	ex := nativeExchange{u: u, c: c, w: w, r: r, env: env, log: log}
 	c.nr.ex = &ex
 	defer func() { c.nr.ex = nil }()
@@ -232,7 +231,7 @@ func (u *Upstream) exchangeNative(ctx context.Context, c *conn, w http.ResponseW
 	}
 	intact := stop()
 	if ex.stderr != nil {
-		ex.stderr.flush()
+		ex.stderr.Flush()
 	}
 	res.bodyRead = body.n
 	res.started = ex.started
@@ -298,7 +297,7 @@ func (ex *nativeExchange) read() (fcgiwire.EndRequest, error) {
 			}
 		case fcgiwire.TypeStderr:
 			if ex.stderr == nil {
-				ex.stderr = &stderrLog{log: ex.log}
+				ex.stderr = stderrlog.New(ex.log.get(), "upstream stderr", nil)
 			}
 			_, _ = ex.stderr.Write(content)
 		case fcgiwire.TypeEndRequest:

@@ -254,7 +254,7 @@ func TestSlotFreedAtQueueDeadline(t *testing.T) {
 	// connect error.
 	ctx, cancel := context.WithDeadline(context.Background(), time.Now())
 	defer cancel()
-	if _, err := u.pool.get(ctx, false); err == nil || errors.Is(err, ErrConnect) {
+	if _, err := u.pool.get(ctx, reuseChecked); err == nil || errors.Is(err, ErrConnect) {
 		t.Errorf("get with an ended context: %v", err)
 	}
 }

@@ -83,13 +83,30 @@ func newPool(network, address string, cfg poolConfig, obs Observer) *pool {
 	return p
 }
 
+// reuse says which connection a request may take.
+type reuse uint8
+
+const (
+	// reuseChecked takes an idle connection only after a peek at its
+	// socket finds the upstream still holding it: for a request that could
+	// not be sent again if the connection turned out closed.
+	reuseChecked reuse = iota
+	// reuseAny takes an idle connection unchecked, as nginx does: a request
+	// that finds it closed before any byte of the answer is sent again on
+	// a new one (forward's retry), so the peek, a system call per request,
+	// buys nothing.
+	reuseAny
+	// reuseNone dials: the retry after a stale connection.
+	reuseNone
+)
+
 // get returns a connection, reused or new. When every connection is busy
 // it waits in the queue, at most queueTimeout and only while fewer than
 // queueSize others wait. The error wraps ErrBusy or ErrConnect, or is ctx's
 // error when the client went away. The wait's bound is not ctx's: a token
 // that frees up at the wait's last moment is used, and the dial that may
 // follow has its own connect timeout.
-func (p *pool) get(ctx context.Context, fresh bool) (*conn, error) {
+func (p *pool) get(ctx context.Context, mode reuse) (*conn, error) {
 	var waited time.Duration
 	select {
 	case p.tokens <- struct{}{}:
@@ -102,12 +119,12 @@ func (p *pool) get(ctx context.Context, fresh bool) (*conn, error) {
 			return nil, err
 		}
 	}
-	return p.take(ctx, fresh, waited)
+	return p.take(ctx, mode, waited)
 }
 
 // take returns a connection for a caller that holds a token (which it gives
 // back on an error): an idle one, or a new one.
-func (p *pool) take(ctx context.Context, fresh bool, waited time.Duration) (*conn, error) {
+func (p *pool) take(ctx context.Context, mode reuse, waited time.Duration) (*conn, error) {
 	p.mu.Lock()
 	p.inUse++
 	p.mu.Unlock()
@@ -116,7 +133,7 @@ func (p *pool) take(ctx context.Context, fresh bool, waited time.Duration) (*con
 		if c == nil {
 			break
 		}
-		if !fresh && c.alive() {
+		if mode == reuseAny || mode == reuseChecked && c.alive() {
 			c.reused = true
 			c.waited, c.dialed = waited, 0
 			p.report()
@@ -125,7 +142,7 @@ func (p *pool) take(ctx context.Context, fresh bool, waited time.Duration) (*con
 		// A fresh connection takes the place of an idle one, or the
 		// bound would not hold.
 		p.discard(c)
-		if fresh {
+		if mode == reuseNone {
 			break
 		}
 	}

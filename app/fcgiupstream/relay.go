@@ -1,15 +1,12 @@
 package fcgiupstream
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"go.uber.org/zap"
 
 	"github.com/gatewayd/gatewayd/core/environ"
 )
@@ -195,67 +192,6 @@ func (wd *watchdog) stop() bool {
 	wd.done = true
 	wd.t.Stop()
 	return wd.fired
-}
-
-// maxStderrLine bounds one logged line of the upstream's FCGI_STDERR; the
-// rest of a longer line is logged as the next entry.
-const maxStderrLine = 8 << 10
-
-// maxStderrLines bounds what one request may put in the log.
-const maxStderrLines = 1000
-
-// stderrLog logs the upstream's FCGI_STDERR a line at a time.
-type stderrLog struct {
-	log     *zap.Logger
-	buf     []byte
-	lines   int
-	dropped int
-}
-
-func (s *stderrLog) Write(p []byte) (int, error) {
-	n := len(p)
-	for len(p) > 0 {
-		i := bytes.IndexByte(p, '\n')
-		end := len(p)
-		if i >= 0 {
-			end = i
-		}
-		if room := maxStderrLine - len(s.buf); end > room {
-			s.buf = append(s.buf, p[:room]...)
-			p = p[room:]
-			s.emit()
-			continue
-		}
-		s.buf = append(s.buf, p[:end]...)
-		if i < 0 {
-			break
-		}
-		p = p[i+1:]
-		s.emit()
-	}
-	return n, nil
-}
-
-func (s *stderrLog) emit() {
-	line := bytes.TrimRight(s.buf, "\r")
-	s.buf = s.buf[:0]
-	if len(line) == 0 {
-		return
-	}
-	if s.lines >= maxStderrLines {
-		s.dropped++
-		return
-	}
-	s.lines++
-	s.log.Warn("upstream stderr", zap.String("line", string(line)))
-}
-
-// flush logs what is left at the end of the request.
-func (s *stderrLog) flush() {
-	s.emit()
-	if s.dropped > 0 {
-		s.log.Warn("upstream stderr lines dropped", zap.Int("lines", s.dropped))
-	}
 }
 
 var _ http.ResponseWriter = (*relay)(nil)

@@ -1,9 +1,5 @@
 package fcgiupstream
 
-import (
-	"github.com/gatewayd/gatewayd/internal/docroot"
-)
-
 // target is what a PATH_INFO resolves to (docroot.Target, in this
 // package's names).
 type target struct {
@@ -22,9 +18,10 @@ type target struct {
 }
 
 // resolve finds the script for pathInfo with docroot's lookup, which
-// `gatewayd request --root` and `gatewayd explain` share. Dotfiles are 403
-// unless Config.AllowDotfiles (the dotfiles key), as in the static app.
+// `gatewayd request --root` and `gatewayd explain` share, through the
+// route's lookup cache. Dotfiles are 403 unless Config.AllowDotfiles (the
+// dotfiles key), as in the static app.
 func (u *Upstream) resolve(pathInfo string) target {
-	t := docroot.Lookup{Index: u.index, Extensions: u.exts, Dotfiles: u.dotfiles}.Resolve(u.root, pathInfo)
+	t := u.lookups.Resolve(pathInfo)
 	return target{script: t.Script, pathInfo: t.PathInfo, status: t.Status, dir: t.Dir, file: t.File}
 }

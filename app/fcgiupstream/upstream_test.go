@@ -723,23 +723,6 @@ func TestStderrLogged(t *testing.T) {
 	}
 }
 
-func TestStderrLimits(t *testing.T) {
-	log, obs := logs()
-	s := &stderrLog{log: log}
-	s.Write([]byte(strings.Repeat("a", maxStderrLine+10) + "\n"))
-	for range maxStderrLines + 5 {
-		s.Write([]byte("x\n"))
-	}
-	s.flush()
-	entries := obs.FilterMessage("upstream stderr").All()
-	if len(entries) != maxStderrLines || len(entries[0].ContextMap()["line"].(string)) != maxStderrLine {
-		t.Errorf("%d entries", len(entries))
-	}
-	if d := obs.FilterMessage("upstream stderr lines dropped").All(); len(d) != 1 || d[0].ContextMap()["lines"] != int64(7) {
-		t.Errorf("dropped: %v", d)
-	}
-}
-
 func benchGo(b *testing.B, idle time.Duration) {
 	sock, _ := goUpstream(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "hello")
@@ -909,4 +892,97 @@ func FuzzResolve(f *testing.F) {
 			t.Errorf("resolve(%q) = %+v", pathInfo, tg)
 		}
 	})
+}
+
+// retryWatch counts the requests sent again on a new connection.
+type retryWatch struct {
+	poolWatch
+	retried atomic.Int64
+}
+
+func (w *retryWatch) QueueWait(time.Duration)  {}
+func (w *retryWatch) Rejected(string)          {}
+func (w *retryWatch) Retried()                 { w.retried.Add(1) }
+func (w *retryWatch) Health(string, int, bool) {}
+
+func TestIdleClosedConnection(t *testing.T) {
+	// The upstream closes each connection after its answer, while it sits
+	// idle in the pool: what php-fpm's pm.max_requests or a restart does.
+	// A GET takes the idle connection without a peek and is sent again on
+	// a new one when the first turns out closed (nginx's way: no system
+	// call per request to guard against the rare case); a POST, which may
+	// not be sent twice, still checks the idle connection first.
+	var conns atomic.Int64
+	sock := rawUpstream(t, func(c net.Conn) {
+		conns.Add(1)
+		id, _, err := readFCGIRequest(c)
+		if err != nil {
+			return
+		}
+		_, _ = c.Write(append(record(typeStdout, id, []byte("Content-Type: text/plain\r\n\r\nok")), endRequest(id, 0, 0)...))
+	})
+	watch := &retryWatch{}
+	u := newUpstream(t, Config{Upstream: "unix:" + sock, Observer: watch})
+	waitIdleClosed := func() {
+		t.Helper()
+		// Until the upstream's close of the kept connection reached us.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			u.pool.mu.Lock()
+			var c *conn
+			if len(u.pool.idle) > 0 {
+				c = u.pool.idle[0]
+			}
+			u.pool.mu.Unlock()
+			if c == nil || !c.alive() {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the upstream's close never arrived")
+			}
+			runtime.Gosched()
+		}
+	}
+	for i := range 3 {
+		waitIdleClosed()
+		if r := serve(t, u, reqEnv("GET", "/app.php"), nil); r.status != 200 || r.body != "ok" {
+			t.Fatalf("GET %d: %d %q", i, r.status, r.body)
+		}
+	}
+	if got := watch.retried.Load(); got != 2 {
+		t.Errorf("%d GETs sent again, want 2 (the 2nd and 3rd found their kept connection closed)", got)
+	}
+	waitIdleClosed()
+	if r := serve(t, u, reqEnv("POST", "/app.php"), strings.NewReader("body")); r.status != 200 || r.body != "ok" {
+		t.Errorf("POST after an idle close: %d %q", r.status, r.body)
+	}
+	if got := watch.retried.Load(); got != 2 {
+		t.Errorf("the POST was sent again (%d retries): its idle connection was not checked", got)
+	}
+	if got := conns.Load(); got != 4 {
+		t.Errorf("%d connections for 4 requests, want 4", got)
+	}
+}
+
+func TestLookupCache(t *testing.T) {
+	// A route keeps its script lookups (lookup_cache_size, lookup_cache_ttl):
+	// a script removed after a request is still named to the upstream
+	// within the TTL, and with the cache off it is 404 at once.
+	for _, tc := range []struct {
+		size int
+		want int
+	}{{0, 200}, {-1, 404}} {
+		root := scriptRoot(t)
+		u := newUpstream(t, Config{Upstream: "unix:/nonexistent", Root: root, LookupCacheSize: tc.size, LookupCacheTTL: time.Hour})
+		if got := u.resolve("/app.php"); got.script != "app.php" {
+			t.Fatalf("size %d: %+v", tc.size, got)
+		}
+		if err := os.Remove(filepath.Join(root, "app.php")); err != nil {
+			t.Fatal(err)
+		}
+		got := u.resolve("/app.php")
+		if status := map[bool]int{true: 200, false: got.status}[got.script == "app.php"]; status != tc.want {
+			t.Errorf("size %d, after the script went: %+v, want %d", tc.size, got, tc.want)
+		}
+	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gatewayd/gatewayd/cgimode"
 	"github.com/gatewayd/gatewayd/config"
 	"github.com/gatewayd/gatewayd/daemon"
 )
@@ -33,11 +34,11 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	// A web server runs CGI programs with GATEWAY_INTERFACE set, and passes
 	// the words of an ISINDEX query ("?serve") as arguments (RFC 3875 4.4):
-	// those must never choose a subcommand. runCGI takes "cgi --config FILE"
+	// those must never choose a subcommand. cgimode.Run takes "cgi --config FILE"
 	// from a script wrapper and drops the query words. Skipping the command
 	// line parser also keeps the per-request start-up lean.
 	if os.Getenv("GATEWAY_INTERFACE") != "" {
-		return runCGI(args, stdout, stderr)
+		return cgimode.Run(args, os.Stdin, stdout, stderr)
 	}
 	code := 0
 	root := &cobra.Command{
@@ -110,13 +111,13 @@ nph-* names). The config comes from --config FILE, else GATEWAYD_CONFIG, else
 the defaults (the demo app); its routes decide which app answers, its
 listeners are not used. Run by a web server, plain gatewayd does the same.`,
 		// Under a web server, arguments can be a client's ISINDEX query
-		// words: runCGI reads them itself (cgiConfigFlag).
+		// words: cgimode.Run reads them itself.
 		DisableFlagParsing: true,
 		RunE: func(c *cobra.Command, args []string) error {
 			if wantsHelp(args) {
 				return c.Help()
 			}
-			code = runCGI(args, stdout, stderr)
+			code = cgimode.Run(args, os.Stdin, stdout, stderr)
 			return nil
 		},
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatewayd/gatewayd/config"
 	"github.com/gatewayd/gatewayd/daemon"
+	"github.com/gatewayd/gatewayd/logger"
 )
 
 func runServe(path string, stderr io.Writer) int {
@@ -23,7 +24,7 @@ func runServe(path string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gatewayd: %v\n", err)
 		return 1
 	}
-	log, level, err := daemon.NewLogger(cfg.Log, stderr)
+	log, level, err := logger.New(cfg.Log, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "gatewayd: %v\n", err)
 		return 1

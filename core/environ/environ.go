@@ -40,3 +40,12 @@ func FromContext(ctx context.Context) (Env, bool) {
 	env, ok := ctx.Value(contextKey{}).(Env)
 	return env, ok
 }
+
+// IsContextKey reports whether key is the one NewContext stores an
+// environment under, for a context type of its own that carries the
+// environment without a context.WithValue (the core's request context
+// does, to spare an allocation per request).
+func IsContextKey(key any) bool {
+	_, ok := key.(contextKey)
+	return ok
+}

@@ -3,6 +3,7 @@ package environ
 import (
 	"context"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -409,5 +410,49 @@ func TestCommonHeaderTables(t *testing.T) {
 		if got := headerKey(v[5:]); got != k {
 			t.Errorf("%s → %q, want %q", v, got, k)
 		}
+	}
+}
+
+// A Host header without a port is the common case; splitting it must not
+// cost an error allocation that a Host with a port does not.
+func TestFromRequestHostWithoutPortAllocatesNoMore(t *testing.T) {
+	req := func(host string) *http.Request {
+		r := httptest.NewRequest("GET", "http://"+host+"/", nil)
+		r.Host = host
+		return r
+	}
+	for host, want := range map[string]string{"example.com": "example.com", "example.com:8080": "example.com", "[::1]": "::1", "[::1]:80": "::1"} {
+		if got := FromRequest(req(host), Options{})["SERVER_NAME"]; got != want {
+			t.Errorf("Host %q: SERVER_NAME %q, want %q", host, got, want)
+		}
+	}
+	withPort, without := req("example.com:8080"), req("example.com")
+	a := testing.AllocsPerRun(100, func() { FromRequest(withPort, Options{}) })
+	b := testing.AllocsPerRun(100, func() { FromRequest(without, Options{}) })
+	if b > a {
+		t.Errorf("Host without a port: %v allocations, with one: %v", b, a)
+	}
+}
+
+// A front end that splits its connection's address once (Options.Local)
+// gets the same environment as one that leaves it to FromRequest, and two
+// allocations fewer a request (the address formatted and split).
+func TestFromRequestLocalSplitOnce(t *testing.T) {
+	addr := &net.TCPAddr{IP: net.IPv4(10, 1, 2, 3), Port: 8080}
+	r := httptest.NewRequest("GET", "http://example.com/x", nil)
+	r = r.WithContext(context.WithValue(r.Context(), http.LocalAddrContextKey, net.Addr(addr)))
+	local := SplitLocal(addr)
+	each := FromRequest(r, Options{})
+	once := FromRequest(r, Options{Local: &local})
+	if each["SERVER_ADDR"] != "10.1.2.3" || each["SERVER_PORT"] != "8080" || !maps.Equal(each, once) {
+		t.Errorf("split each time %v\nsplit once %v", each, once)
+	}
+	a := testing.AllocsPerRun(100, func() { FromRequest(r, Options{}) })
+	b := testing.AllocsPerRun(100, func() { FromRequest(r, Options{Local: &local}) })
+	if b > a-2 {
+		t.Errorf("with Local: %v allocations, without: %v", b, a)
+	}
+	if l := SplitLocal(&net.UnixAddr{Name: "/run/g.sock", Net: "unix"}); l != (Local{}) {
+		t.Errorf("unix socket: %+v", l)
 	}
 }

@@ -1,6 +1,7 @@
 package environ
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -54,11 +55,28 @@ func ParseContentLength(s string) (int64, bool) {
 // body may be nil for a request without one. The request's context is
 // context.Background carrying e; callers replace it with WithContext.
 func (e Env) Request(body io.Reader) (*http.Request, error) {
+	return e.RequestWithContext(NewContext(context.Background(), e), body)
+}
+
+// RequestWithContext is Request with the context ctx, which is used as it
+// is: apps find the environment only if ctx carries it (NewContext, or a
+// context of the caller's own that answers for it, see IsContextKey). It
+// spares the core the second copy of the request that Request followed by
+// WithContext makes.
+func (e Env) RequestWithContext(ctx context.Context, body io.Reader) (*http.Request, error) {
+	var r http.Request // stays on the stack: only WithContext's copy is kept
+	if err := e.fill(&r, body); err != nil {
+		return nil, err
+	}
+	return r.WithContext(ctx), nil
+}
+
+func (e Env) fill(r *http.Request, body io.Reader) error {
 	method := e["REQUEST_METHOD"]
 	if method == "" {
-		return nil, ErrNoMethod
+		return ErrNoMethod
 	}
-	r := &http.Request{
+	*r = http.Request{
 		Method: method,
 		Header: make(http.Header, 8),
 		Proto:  e["SERVER_PROTOCOL"],
@@ -93,7 +111,7 @@ func (e Env) Request(body io.Reader) (*http.Request, error) {
 	if cl := e["CONTENT_LENGTH"]; cl != "" {
 		n, ok := ParseContentLength(cl)
 		if !ok {
-			return nil, fmt.Errorf("%w %q", ErrContentLength, cl)
+			return fmt.Errorf("%w %q", ErrContentLength, cl)
 		}
 		r.ContentLength = n
 		r.Header["Content-Length"] = []string{cl}
@@ -109,7 +127,7 @@ func (e Env) Request(body io.Reader) (*http.Request, error) {
 	}
 
 	if err := e.setURL(r); err != nil {
-		return nil, err
+		return err
 	}
 	if addr := e["REMOTE_ADDR"]; addr != "" {
 		if port := e["REMOTE_PORT"]; port != "" {
@@ -121,7 +139,7 @@ func (e Env) Request(body io.Reader) (*http.Request, error) {
 	if GuessScheme(e) == "https" {
 		r.TLS = &tls.ConnectionState{HandshakeComplete: true, ServerName: hostOnly(r.Host)}
 	}
-	return r.WithContext(NewContext(r.Context(), e)), nil
+	return nil
 }
 
 func (e Env) setURL(r *http.Request) error {
@@ -186,6 +204,23 @@ type Options struct {
 	// SERVER_ADDR. Nil means use the request's context (net/http puts it
 	// there under http.LocalAddrContextKey).
 	LocalAddr net.Addr
+	// Local, when set, is LocalAddr already split by SplitLocal: a front
+	// end serving many requests on one connection splits its address once,
+	// not once a request (formatting and splitting it cost two allocations).
+	Local *Local
+}
+
+// Local is the host and port of the address requests arrive on.
+type Local struct{ Host, Port string }
+
+// SplitLocal splits a, as FromRequest does; a nil address, or one without
+// a port (a unix socket), gives empty strings.
+func SplitLocal(a net.Addr) Local {
+	var l Local
+	if a != nil {
+		l.Host, l.Port, _ = net.SplitHostPort(a.String())
+	}
+	return l
 }
 
 // FromRequest builds the environment a CGI server would build for r, as the
@@ -217,17 +252,24 @@ func FromRequest(r *http.Request, o Options) Env {
 	e["PATH_INFO"] = r.URL.Path
 	e["QUERY_STRING"] = r.URL.RawQuery
 
-	local := o.LocalAddr
-	if local == nil {
-		local, _ = r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	var local Local
+	if o.Local != nil {
+		local = *o.Local
+	} else {
+		addr := o.LocalAddr
+		if addr == nil {
+			addr, _ = r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+		}
+		local = SplitLocal(addr)
 	}
-	localHost, localPort := "", ""
-	if local != nil {
-		localHost, localPort, _ = net.SplitHostPort(local.String())
-	}
+	localHost, localPort := local.Host, local.Port
 	host := r.Host
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
+	// Most Host headers carry no port; SplitHostPort would allocate an
+	// error for each of them.
+	if strings.LastIndexByte(host, ':') > strings.LastIndexByte(host, ']') {
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
 	}
 	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
 	if host == "" {

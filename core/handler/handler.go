@@ -178,12 +178,14 @@ func (h *Handler) date() string {
 
 // Serve runs the app for req and writes the response to out, in the form
 // req.Form (or, for FormDefault, OriginServer) selects. It does not close out.
+// When the app flushes and out has a method Flush() error, that is called
+// after out got the bytes.
 func (h *Handler) Serve(ctx context.Context, req *Request, out io.Writer) Result {
 	h.init()
 	bw := h.bufs.Get().(*bufio.Writer)
 	bw.Reset(out)
 	origin := h.origin(req)
-	s := streamSink{w: bw, origin: origin, h: h}
+	s := streamSink{w: bw, out: out, origin: origin, h: h}
 	if origin {
 		s.proto = statusLineProto(req.Env["SERVER_PROTOCOL"])
 	}
@@ -224,9 +226,9 @@ func (h *Handler) ServeSink(ctx context.Context, req *Request, sink Sink) (res R
 	defer func() { res.Duration = time.Since(start) }()
 
 	delete(req.Env, "HTTP_PROXY")
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	ctx = environ.NewContext(WithInfo(ctx, info), req.Env)
+	st.ctx.init(ctx, info, req.Env)
+	defer st.ctx.cancel()
+	ctx = &st.ctx
 
 	body := &st.body
 	body.r, body.n = req.Body, &info.live.bytesIn
@@ -242,7 +244,7 @@ func (h *Handler) ServeSink(ctx context.Context, req *Request, sink Sink) (res R
 		if req.Body != nil {
 			in = body
 		}
-		r, err := req.Env.Request(in)
+		r, err := req.Env.RequestWithContext(ctx, in)
 		if err != nil {
 			// The environment came from the peer (a web server's params, a
 			// CGI host's variables): its fault is a 400, logged as a
@@ -251,13 +253,13 @@ func (h *Handler) ServeSink(ctx context.Context, req *Request, sink Sink) (res R
 				h.Log.Warn("bad request environment; answering 400", zap.String("request_id", info.ID),
 					zap.String("protocol", req.Protocol), zap.Error(err), zap.Int64("suppressed", n))
 			}
-			w := st.writer(h, sink, nil, cancel, req)
+			w := st.writer(h, sink, nil, req)
 			w.sendStatus(http.StatusBadRequest, badRequestBody)
 			return w.result(nil, body)
 		}
-		hr = r.WithContext(ctx)
+		hr = r
 	}
-	w := st.writer(h, sink, hr, cancel, req)
+	w := st.writer(h, sink, hr, req)
 	err := h.run(w, hr, info, req)
 	return w.result(err, body)
 }
@@ -267,13 +269,14 @@ func (h *Handler) ServeSink(ctx context.Context, req *Request, sink Sink) (res R
 // buffer of its own.
 type requestState struct {
 	info  Info
+	ctx   requestContext
 	body  countingReader
 	w     responseWriter
 	small [1024]byte
 }
 
-func (st *requestState) writer(h *Handler, sink Sink, r *http.Request, cancel context.CancelFunc, req *Request) *responseWriter {
-	st.w.init(h, sink, r, cancel, req, &st.info)
+func (st *requestState) writer(h *Handler, sink Sink, r *http.Request, req *Request) *responseWriter {
+	st.w.init(h, sink, r, &st.ctx, req, &st.info)
 	st.w.buf = st.small[:0]
 	return &st.w
 }

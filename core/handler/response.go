@@ -1,8 +1,8 @@
 package handler
 
 import (
-	"context"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -28,7 +28,7 @@ type responseWriter struct {
 	sink   Sink
 	req    *Request
 	info   *Info
-	cancel context.CancelFunc
+	ctx    *requestContext // cancelled when the output breaks
 	isHead bool
 	origin bool // answer in origin-server form (Server header)
 
@@ -52,14 +52,14 @@ type responseWriter struct {
 	done        atomic.Bool
 }
 
-func (w *responseWriter) init(h *Handler, sink Sink, r *http.Request, cancel context.CancelFunc, req *Request, info *Info) {
+func (w *responseWriter) init(h *Handler, sink Sink, r *http.Request, ctx *requestContext, req *Request, info *Info) {
 	hold := h.BufferSize
 	if hold == 0 {
 		hold = DefaultBufferSize
 	} else if hold < 0 {
 		hold = 0
 	}
-	w.h, w.sink, w.req, w.info, w.cancel = h, sink, req, info, cancel
+	w.h, w.sink, w.req, w.info, w.ctx = h, sink, req, info, ctx
 	w.isHead = r != nil && r.Method == http.MethodHead
 	w.origin = h.origin(req)
 	w.header = make(http.Header, 4)
@@ -148,6 +148,26 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 	}
 	return w.writeBody(p)
 }
+
+// WriteString is Write for a string. While the body is held back (the
+// usual case: a small response) the string goes into the buffer as it is,
+// sparing the copy io.WriteString makes to call Write; anything else goes
+// through Write.
+func (w *responseWriter) WriteString(s string) (int, error) {
+	if !w.wroteHeader && !w.done.Load() && w.err == nil {
+		w.WriteHeader(http.StatusOK)
+	}
+	n := w.written + int64(len(s))
+	if w.done.Load() || w.err != nil || w.isHead || w.headSent || w.overflowed || !bodyAllowed(w.status) ||
+		(w.declared >= 0 && n > w.declared) || n > int64(w.hold) {
+		return w.Write([]byte(s))
+	}
+	w.written = n
+	w.buf = append(w.buf, s...)
+	return len(s), nil
+}
+
+var _ io.StringWriter = (*responseWriter)(nil)
 
 // Flush sends the head and what is held back, and pushes it to the client.
 // After a Flush the response has no Content-Length unless the app set one.
@@ -295,7 +315,7 @@ func (w *responseWriter) broken(err error) error {
 	if w.err == nil {
 		w.err = err
 	}
-	w.cancel()
+	w.ctx.cancel()
 	return w.err
 }
 

@@ -2,6 +2,7 @@ package handler
 
 import (
 	"bufio"
+	"io"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -27,6 +28,7 @@ type Sink interface {
 // HTTP/1.x status line with Date and Server (origin server).
 type streamSink struct {
 	w      *bufio.Writer
+	out    io.Writer // what w writes to
 	origin bool
 	// proto is the status line's version, "HTTP/1.0" or "HTTP/1.1"; "" for an
 	// HTTP/0.9 client, which gets the body alone.
@@ -66,8 +68,21 @@ func (s *streamSink) WriteHead(status int, header http.Header) error {
 }
 
 func (s *streamSink) Write(p []byte) (int, error) { return s.w.Write(p) }
-func (s *streamSink) Flush() error                { return s.w.Flush() }
-func (s *streamSink) Finish() error               { return s.w.Flush() }
+
+// Flush is the app's: after the buffer, out is flushed too when it can
+// be, so that a front end that holds small writes back (FastCGI, to send
+// a response's last bytes and its end in one write) sends them now.
+func (s *streamSink) Flush() error {
+	if err := s.w.Flush(); err != nil {
+		return err
+	}
+	if f, ok := s.out.(interface{ Flush() error }); ok {
+		return f.Flush()
+	}
+	return nil
+}
+
+func (s *streamSink) Finish() error { return s.w.Flush() }
 
 // writeHeader writes the header in sorted order, "Name: value" a line.
 func writeHeader(w *bufio.Writer, header http.Header) {

@@ -218,33 +218,49 @@ func HTTPGet(url string) func() error {
 	}
 }
 
-var (
-	buildOnce sync.Once
-	buildPath string
-	buildErr  error
-)
-
-// Gatewayd builds the gatewayd binary once per test binary and returns its path.
+// Gatewayd returns the path of a gatewayd binary built once per test process.
 func Gatewayd(t testing.TB) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "gatewayd-bin-")
+	return build(t, &gatewaydBin, "gatewayd")
+}
+
+// GatewaydCGI returns the path of the lean CGI program, cmd/gatewayd-cgi,
+// built once per test process.
+func GatewaydCGI(t testing.TB) string {
+	t.Helper()
+	return build(t, &gatewaydCGIBin, "gatewayd-cgi")
+}
+
+// binary is a command of the module, built on first use.
+type binary struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// The test process's builds: shared by its tests, made once.
+var gatewaydBin, gatewaydCGIBin binary
+
+func build(t testing.TB, b *binary, name string) string {
+	t.Helper()
+	b.once.Do(func() {
+		dir, err := os.MkdirTemp("", name+"-bin-")
 		if err != nil {
-			buildErr = err
+			b.err = err
 			return
 		}
 		_ = os.Chmod(dir, 0o755)
-		buildPath = filepath.Join(dir, "gatewayd")
-		cmd := exec.Command("go", "build", "-o", buildPath, "./cmd/gatewayd")
+		b.path = filepath.Join(dir, name)
+		cmd := exec.Command("go", "build", "-o", b.path, "./cmd/"+name)
 		cmd.Dir = ModuleRoot()
 		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/gatewayd: %v\n%s", err, out)
+			b.err = fmt.Errorf("go build ./cmd/%s: %v\n%s", name, err, out)
 		}
 	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return buildPath
+	return b.path
 }
 
 // ModuleRoot is the directory of go.mod.

@@ -1,8 +1,8 @@
 package cgi_test
 
-// Tests of the real gatewayd binary as a CGI program: run directly with a
-// CGI environment, under Apache httpd's mod_cgi and under Go's
-// net/http/cgi host.
+// Tests of the real gatewayd binary and of the lean gatewayd-cgi as CGI
+// programs: run directly with a CGI environment, under Apache httpd's
+// mod_cgi and under Go's net/http/cgi host.
 
 import (
 	"encoding/xml"
@@ -43,7 +43,14 @@ func runBinary(t *testing.T, env []string, stdin string, args ...string) (string
 // runBinaryFor is runBinary killing gatewayd after d.
 func runBinaryFor(t *testing.T, d time.Duration, env []string, stdin string, args ...string) (string, string) {
 	t.Helper()
-	cmd := exec.Command(peertest.Gatewayd(t), args...)
+	return runProgram(t, peertest.Gatewayd(t), d, env, stdin, args...)
+}
+
+// runProgram runs bin with env (and nothing else), stdin and args, killing
+// it after d, and returns its stdout and stderr.
+func runProgram(t *testing.T, bin string, d time.Duration, env []string, stdin string, args ...string) (string, string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
 	cmd.Env = env
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, stderr strings.Builder
@@ -176,18 +183,18 @@ func TestBinaryISINDEX(t *testing.T) {
 	}
 }
 
-// TestApacheModCGI runs the binary under Apache httpd with the recipe of
-// docs/cgi.md.
+// TestApacheModCGI runs the lean binary under Apache httpd with the recipe
+// of docs/cgi.md.
 func TestApacheModCGI(t *testing.T) {
-	bin := peertest.Gatewayd(t)
+	bin := peertest.GatewaydCGI(t)
 	dir := peertest.Dir(t)
-	nph := filepath.Join(dir, "nph-gatewayd")
+	nph := filepath.Join(dir, "nph-gatewayd-cgi")
 	if err := os.Symlink(bin, nph); err != nil {
 		t.Fatal(err)
 	}
 	conf := peertest.WriteFile(t, dir, "gatewayd.yaml", "server_software: gatewayd-under-apache\n")
 	listen := peertest.FreeAddr(t)
-	recipe := peertest.Recipe(t, "apache-cgi.conf", map[string]string{"GATEWAYD": bin, "NPH_GATEWAYD": nph, "CONFIG": conf})
+	recipe := peertest.Recipe(t, "apache-cgi.conf", map[string]string{"GATEWAYD_CGI": bin, "NPH_GATEWAYD_CGI": nph, "CONFIG": conf})
 	peertest.Apache(t, listen, []string{"cgi"}, recipe)
 	base := "http://" + listen
 
@@ -222,9 +229,10 @@ func TestApacheModCGI(t *testing.T) {
 	gwtest.CheckEnv(t, demo.Parse(body), map[string]string{"SCRIPT_NAME": "/nph-app", "PATH_INFO": "/x", "SCRIPT_FILENAME": nph})
 }
 
-// TestNetHTTPCGIHostsBinary runs the binary under Go's net/http/cgi.Handler.
+// TestNetHTTPCGIHostsBinary runs the lean binary under Go's
+// net/http/cgi.Handler, as docs/cgi.md shows.
 func TestNetHTTPCGIHostsBinary(t *testing.T) {
-	h := &cgi.Handler{Path: peertest.Gatewayd(t), Root: "/app.cgi"}
+	h := &cgi.Handler{Path: peertest.GatewaydCGI(t), Root: "/app.cgi"}
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	resp, body := fetch(t, "POST", srv.URL+"/app.cgi/users/7?x=1", "hello", "text/plain")
@@ -270,9 +278,9 @@ func fetch(t *testing.T, method, url, body, contentType string) (*http.Response,
 // command line it gives IIS, run with the environment IIS sets without
 // allowPathInfo, answers with the repeated path removed.
 func TestIISRecipe(t *testing.T) {
-	bin := peertest.Gatewayd(t)
+	bin := peertest.GatewaydCGI(t)
 	conf := peertest.WriteFile(t, peertest.Dir(t), "cgi.yaml", "cgi:\n  iis_path_dedup: true\n")
-	text := peertest.Recipe(t, "iis-web.config", map[string]string{"GATEWAYD_EXE": bin, "CONFIG": conf})
+	text := peertest.Recipe(t, "iis-web.config", map[string]string{"GATEWAYD_CGI_EXE": bin, "CONFIG": conf})
 	var wc struct {
 		Handlers []struct {
 			Name            string `xml:"name,attr"`
@@ -299,10 +307,47 @@ func TestIISRecipe(t *testing.T) {
 		"SCRIPT_NAME=/app.cgi", "PATH_INFO=/app.cgi/users/7", `PATH_TRANSLATED=C:\inetpub\wwwroot\app.cgi\users\7`,
 		"QUERY_STRING=", "CONTENT_LENGTH=0", "HTTP_HOST=localhost",
 	}
-	out, stderr := runBinary(t, iis, "", argv[1:]...)
+	out, stderr := runProgram(t, bin, 20*time.Second, iis, "", argv[1:]...)
 	_, body, _ := strings.Cut(out, "\r\n\r\n")
 	if !strings.HasPrefix(out, "Status: 200 OK\r\n") {
 		t.Fatalf("output %q\nstderr: %s", out, stderr)
 	}
 	gwtest.CheckEnv(t, demo.Parse(body), map[string]string{"SCRIPT_NAME": "/app.cgi", "PATH_INFO": "/users/7", "CONTENT_LENGTH": "0"})
+}
+
+// TestLeanBinaryAnswersAsGatewaydCGI runs the same requests through
+// `gatewayd cgi` and gatewayd-cgi: the lean program is the same CGI mode,
+// not a second one, so every answer must be the same bytes (but an NPH
+// answer's Date).
+func TestLeanBinaryAnswersAsGatewaydCGI(t *testing.T) {
+	full, lean := peertest.Gatewayd(t), peertest.GatewaydCGI(t)
+	dir := peertest.Dir(t)
+	iis := peertest.WriteFile(t, dir, "iis.yaml", "cgi:\n  iis_path_dedup: true\nlog: {level: warn}\n")
+	routes := peertest.WriteFile(t, dir, "routes.yaml", "routes:\n  - {prefix: /users, app: demo}\n")
+	bad := peertest.WriteFile(t, dir, "bad.yaml", "cgi:\n  bogus: 1\n")
+	post := with(baseEnv, "REQUEST_METHOD=POST", "CONTENT_LENGTH=7", "CONTENT_TYPE=application/x-www-form-urlencoded")
+	for _, tc := range []struct {
+		name  string
+		env   []string
+		stdin string
+		args  []string
+	}{
+		{"GET, defaults", baseEnv, "", nil},
+		{"POST body", post, "a=1&b=2 and what follows", nil},
+		{"routes", baseEnv, "", []string{"--config", routes}},
+		{"no route", with(baseEnv, "PATH_INFO=/elsewhere"), "", []string{"--config", routes}},
+		{"IIS de-duplication", with(baseEnv, "PATH_INFO=/app.cgi/users/7"), "", []string{"--config", iis}},
+		{"NPH by name", with(baseEnv, "SCRIPT_NAME=/cgi-bin/nph-app"), "", nil},
+		{"bad config", with(baseEnv, "GATEWAYD_CONFIG="+bad), "", nil},
+		{"ISINDEX words", with(baseEnv, "QUERY_STRING=--config+/nonexistent.yaml"), "", []string{"--config", "/nonexistent.yaml"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want, _ := runProgram(t, full, 20*time.Second, tc.env, tc.stdin, append([]string{"cgi"}, tc.args...)...)
+			got, stderr := runProgram(t, lean, 20*time.Second, tc.env, tc.stdin, tc.args...)
+			want, got = httpDate.ReplaceAllString(want, "\r\n"), httpDate.ReplaceAllString(got, "\r\n")
+			if got != want || got == "" {
+				t.Errorf("gatewayd-cgi answered\n%q\ngatewayd cgi\n%q\nstderr: %s", got, want, stderr)
+			}
+		})
+	}
 }

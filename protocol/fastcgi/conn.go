@@ -26,8 +26,8 @@ var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBu
 type conn struct {
 	srv    *Server
 	rwc    net.Conn
-	log    *zap.Logger
-	refuse bool // over MaxConns: every request is answered FCGI_OVERLOADED
+	log    atomic.Pointer[zap.Logger] // made by logger on first use
+	refuse bool                       // over MaxConns: every request is answered FCGI_OVERLOADED
 
 	// Owned by the reading goroutine.
 	br       *bufio.Reader
@@ -37,7 +37,7 @@ type conn struct {
 	served   int        // requests started (read by connDone after serve)
 	scratch  []byte
 
-	wdSet time.Time // when writeLoop last set the write deadline
+	wdSet time.Time // when the writer (flushLocked) last set the write deadline
 
 	lingerUntil atomic.Int64 // the lingering close's deadline (unix ns), once it began
 
@@ -49,6 +49,7 @@ type conn struct {
 	reqs     map[uint16]*request
 	out      []byte // queued output
 	spare    []byte // the buffer writeLoop wrote last
+	writing  bool   // a goroutine is in flushLocked
 	closing  bool   // no more output; close once what is queued is written
 	draining bool   // server shutdown: close when no request is left
 	begun    bool   // a request began: until then a draining connection waits for its first
@@ -66,9 +67,19 @@ func newConn(s *Server, rwc net.Conn, refuse bool) *conn {
 		reqs:   make(map[uint16]*request),
 	}
 	c.room.L = &c.mu
-	c.log = s.log.With(zap.Stringer("remote", remoteAddr(rwc)))
 	c.first = time.Now().Add(s.lim.readTimeout)
 	return c
+}
+
+// logger is the connection's logger, made when first needed: zap's With
+// encodes its fields at once, which cost about a kilobyte and five
+// allocations for every connection, and most connections never log.
+func (c *conn) logger() *zap.Logger {
+	if l := c.log.Load(); l != nil {
+		return l
+	}
+	c.log.CompareAndSwap(nil, c.srv.log.With(zap.Stringer("remote", remoteAddr(c.rwc))))
+	return c.log.Load()
 }
 
 // protocolError is a fault of the web server that ends the connection.
@@ -106,7 +117,7 @@ func (c *conn) teardown(err error) {
 			zap.Duration("read_timeout", c.srv.lim.readTimeout))
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, errConnClosed):
 	default:
-		c.log.Debug("fastcgi: connection read failed", zap.Error(err))
+		c.logger().Debug("fastcgi: connection read failed", zap.Error(err))
 	}
 	c.mu.Lock()
 	c.closing = true

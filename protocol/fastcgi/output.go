@@ -15,14 +15,19 @@ const (
 	// maxPending bounds the output waiting for the connection's writer;
 	// writers of STDOUT and STDERR wait beyond it.
 	maxPending = 256 << 10
+	// kickAt is how much queued output wakes writeLoop; less waits for
+	// the request's end or the app's flush.
+	kickAt = 4 << 10
 	// keepOutCap is the largest output buffer kept for reuse.
 	keepOutCap = 1 << 20
 )
 
-// writeLoop writes queued output. Writers only append to c.out and kick; the
-// loop takes everything queued at once, so that a small response's STDOUT,
-// its end of stream and its FCGI_END_REQUEST usually go out in one write, and
-// the responses of concurrent requests share writes.
+// writeLoop writes queued output when kicked: the output of a response
+// too large to hold back, management records, a close. A request's own end
+// goes out from its goroutine (finish), so that a small response's STDOUT,
+// its end of stream and its FCGI_END_REQUEST go out in one write without a
+// hand-off to this goroutine; whichever writes takes everything queued, so
+// that the responses of concurrent requests share writes.
 func (c *conn) writeLoop() {
 	for {
 		select {
@@ -30,52 +35,64 @@ func (c *conn) writeLoop() {
 		case <-c.done:
 			return
 		}
-		for {
-			c.mu.Lock()
-			if len(c.out) == 0 || c.werr != nil {
-				closeNow := c.closing && c.werr == nil
-				if closeNow {
-					c.werr = errConnClosed
-					c.room.Broadcast()
-				}
-				c.mu.Unlock()
-				if closeNow {
-					c.linger()
-				}
-				break
-			}
-			buf := c.out
-			c.out, c.spare = c.spare[:0], nil
-			c.room.Broadcast()
-			c.mu.Unlock()
+		c.mu.Lock()
+		c.flushLocked()
+		c.mu.Unlock()
+	}
+}
 
-			// The deadline is moved only when a quarter of it has passed,
-			// so that most writes cost no timer update.
-			wt := c.srv.lim.writeTimeout
-			if now := time.Now(); now.Sub(c.wdSet) > wt/4 {
-				c.wdSet = now
-				c.rwc.SetWriteDeadline(now.Add(wt))
-			}
-			_, err := c.rwc.Write(buf)
-
-			c.mu.Lock()
-			if cap(buf) <= keepOutCap {
-				c.spare = buf[:0]
-			}
-			if err != nil && c.werr == nil {
-				c.werr = err
+// flushLocked writes what is queued until nothing is, or returns at once
+// when another goroutine is writing: that one writes it too. Once nothing
+// is queued and the connection is closing, it closes it. c.mu is held on
+// entry and on return, not during a write.
+func (c *conn) flushLocked() {
+	if c.writing {
+		return
+	}
+	c.writing = true
+	defer func() { c.writing = false }()
+	for {
+		if len(c.out) == 0 || c.werr != nil {
+			if c.closing && c.werr == nil {
+				c.werr = errConnClosed
 				c.room.Broadcast()
 				c.mu.Unlock()
-				if ne, ok := err.(net.Error); ok && ne.Timeout() {
-					c.log.Warn("fastcgi: the web server read no output within write_timeout; closing connection",
-						zap.Duration("write_timeout", wt))
-				} else {
-					c.log.Debug("fastcgi: connection write failed", zap.Error(err))
-				}
-				c.rwc.Close()
-				break
+				c.linger()
+				c.mu.Lock()
 			}
+			return
+		}
+		buf := c.out
+		c.out, c.spare = c.spare[:0], nil
+		c.room.Broadcast()
+		c.mu.Unlock()
+
+		// The deadline is moved only when a quarter of it has passed,
+		// so that most writes cost no timer update.
+		wt := c.srv.lim.writeTimeout
+		if now := time.Now(); now.Sub(c.wdSet) > wt/4 {
+			c.wdSet = now
+			c.rwc.SetWriteDeadline(now.Add(wt))
+		}
+		_, err := c.rwc.Write(buf)
+
+		c.mu.Lock()
+		if cap(buf) <= keepOutCap {
+			c.spare = buf[:0]
+		}
+		if err != nil && c.werr == nil {
+			c.werr = err
+			c.room.Broadcast()
 			c.mu.Unlock()
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				c.logger().Warn("fastcgi: the web server read no output within write_timeout; closing connection",
+					zap.Duration("write_timeout", wt))
+			} else {
+				c.logger().Debug("fastcgi: connection write failed", zap.Error(err))
+			}
+			c.rwc.Close()
+			c.mu.Lock()
+			return
 		}
 	}
 }
@@ -118,7 +135,12 @@ func (c *conn) output(r *request, t fcgiwire.Type, p []byte) (int, error) {
 		c.out = fcgiwire.AppendRecord(c.out, t, r.id, p[:k])
 		p = p[k:]
 		n += k
-		c.kick()
+		// A small STDOUT write is the core's last (the request's end
+		// follows, and finish writes both) or a flush (the stream's Flush
+		// writes it); STDERR lines and large output go now.
+		if t != fcgiwire.TypeStdout || len(c.out) >= kickAt {
+			c.kick()
+		}
 	}
 	return n, nil
 }

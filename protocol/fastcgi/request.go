@@ -105,10 +105,10 @@ func (c *conn) finish(r *request, res *handler.Result, appStatus uint32) {
 		}
 		c.out = c.endLocked(c.out, r, appStatus)
 	}
-	c.kick()
+	c.flushLocked()
 	c.mu.Unlock()
 	if incomplete {
-		c.log.Warn("fastcgi: response cut short; closing the connection without FCGI_END_REQUEST",
+		c.logger().Warn("fastcgi: response cut short; closing the connection without FCGI_END_REQUEST",
 			zap.Uint16("id", r.id), zap.Int("status", res.Status), zap.Error(res.Err))
 	}
 }
@@ -128,4 +128,17 @@ func (s *stream) Write(p []byte) (int, error) {
 		s.used.Store(true)
 	}
 	return s.r.c.output(s.r, s.t, p)
+}
+
+// Flush writes what the request queued now: the app flushed (the core
+// calls it after handing over its buffer).
+func (s *stream) Flush() error {
+	c := s.r.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.flushLocked()
+	if c.werr != nil {
+		return c.werr
+	}
+	return nil
 }

@@ -15,7 +15,7 @@ func (c *conn) stdin(id uint16, n int) error {
 	r := c.lookup(id)
 	if r == nil || !r.paramsDone {
 		if r != nil {
-			c.log.Debug("fastcgi: FCGI_STDIN before the end of FCGI_PARAMS; ignored", zap.Uint16("id", id))
+			c.logger().Debug("fastcgi: FCGI_STDIN before the end of FCGI_PARAMS; ignored", zap.Uint16("id", id))
 		}
 		return c.discard(n)
 	}
@@ -84,7 +84,7 @@ func (c *conn) routeBody(r *request, n int) error {
 			return err
 		}
 		if err := b.spool(chunk, c.srv); err != nil {
-			c.log.Warn("fastcgi: request body spool failed; the body read fails", zap.Error(err),
+			c.logger().Warn("fastcgi: request body spool failed; the body read fails", zap.Error(err),
 				zap.Uint16("id", r.id))
 		}
 		return nil

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"sync/atomic"
 
+	"github.com/gatewayd/gatewayd/core/environ"
 	"github.com/gatewayd/gatewayd/internal/linger"
 )
 
@@ -44,6 +45,7 @@ type watchConn struct {
 	tailLen int
 	unread  atomic.Bool // the last request's body was not read to its end
 	closing atomic.Bool
+	local   environ.Local // the local address, split once for all its requests
 }
 
 func (c *watchConn) Read(p []byte) (int, error) {
@@ -149,7 +151,7 @@ func (l watchListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &watchConn{Conn: c}, nil
+	return &watchConn{Conn: c, local: environ.SplitLocal(c.LocalAddr())}, nil
 }
 
 type connKey struct{}

@@ -121,10 +121,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(w, rf)
 		return
 	}
-	env := environ.FromRequest(r, environ.Options{
+	opts := environ.Options{
 		ServerSoftware:    s.ServerSoftware,
 		PassAuthorization: s.PassAuthorization,
-	})
+	}
+	if wc != nil {
+		opts.Local = &wc.local
+	}
+	env := environ.FromRequest(r, opts)
 	x, _ := s.exchs.Get().(*exchange)
 	if x == nil {
 		x = new(exchange)

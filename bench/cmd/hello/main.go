@@ -7,6 +7,11 @@
 //	hello -serve gatewayd-scgi    -listen unix:/tmp/z.sock   protocol/scgi + core/handler
 //	hello -serve gatewayd-http    -listen 127.0.0.1:8001     protocol/httpfront + core/handler
 //	hello -serve nethttp          -listen 127.0.0.1:8002     net/http
+//	hello -serve servewith-fastcgi -listen … -config FILE    gatewayd.ServeWith (also -scgi, -http)
+//
+// The servewith modes are the daemon path a library user runs: the config
+// file's metrics listener, status registry and log settings, the hello
+// handler as the app, the listener from -listen.
 //
 // It runs until SIGTERM or SIGINT. -cpuprofile FILE writes a CPU profile of
 // the whole run (go run ./bench -profile DIR sets it).
@@ -27,7 +32,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gatewayd/gatewayd"
 	"github.com/gatewayd/gatewayd/bench/internal/hello"
+	"github.com/gatewayd/gatewayd/config"
 	"github.com/gatewayd/gatewayd/core/handler"
 	"github.com/gatewayd/gatewayd/protocol/fastcgi"
 	"github.com/gatewayd/gatewayd/protocol/httpfront"
@@ -54,7 +61,11 @@ func run() int {
 	mode := flag.String("serve", "", "gatewayd-fastcgi, nethttp-fcgi, gatewayd-scgi, gatewayd-http or nethttp")
 	addr := flag.String("listen", "", "unix:/path or host:port")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	conf := flag.String("config", "", "gatewayd config file of the servewith modes")
 	flag.Parse()
+	if p, ok := strings.CutPrefix(*mode, "servewith-"); ok {
+		return serveWith(p, *addr, *conf, *profile)
+	}
 
 	var s server
 	switch *mode {
@@ -111,6 +122,33 @@ func run() int {
 	}
 	if err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, http.ErrServerClosed) &&
 		!errors.Is(err, fastcgi.ErrServerClosed) && !errors.Is(err, scgi.ErrServerClosed) {
+		fmt.Fprintf(os.Stderr, "hello: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// serveWith serves the hello app with gatewayd.ServeWith, which returns on
+// SIGTERM once in-flight requests are done.
+func serveWith(protocol, addr, conf, profile string) int {
+	if profile != "" {
+		f, err := os.Create(profile)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "hello: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(os.Stderr, "hello: %v\n", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
+	err := gatewayd.ServeWith(hello.App{}, gatewayd.Options{
+		Config:    conf,
+		Listeners: []config.Listener{{Name: "hello", Protocol: protocol, Address: addr}},
+	})
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "hello: %v\n", err)
 		return 1
 	}

@@ -170,6 +170,10 @@ func TestRenderedObjects(t *testing.T) {
 				r.PDB == nil || r.ConfigMaps["web-gatewayd-dashboard"] == nil) {
 				t.Errorf("front-door-values.yaml enables the PrometheusRule, ServiceMonitor, HPA, PDB and dashboard; rendered %v", r.Kinds)
 			}
+			if filepath.Base(v) == "front-door-values.yaml" &&
+				!regexp.MustCompile(`upstreams:\n\s*- dns:php-fpm-headless\.web\.svc\.cluster\.local:9000\n`).MatchString(r.ConfigMaps["web-gatewayd"].Data["gatewayd.yaml"]) {
+				t.Errorf("front-door-values.yaml's dns: upstream is not rendered as a fleet (upstreams):\n%s", r.ConfigMaps["web-gatewayd"].Data["gatewayd.yaml"])
+			}
 			if filepath.Base(v) == "sidecar-values.yaml" && (r.PodMon == nil || r.PodMon.Spec.JobLabel != "app.kubernetes.io/name") {
 				t.Errorf("sidecar-values.yaml enables a PodMonitor whose job is \"gatewayd\"; rendered %v", r.Kinds)
 			}

@@ -37,13 +37,20 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if eq .Values.topology "sidecar" }}
 {{- $upstream = printf "unix:%s/%s" .Values.sidecar.socketDir .Values.sidecar.socketName }}
 {{- else if eq .Values.topology "front-door" }}
-{{- $upstream = required "frontDoor.upstream: host:port of the FastCGI fleet" .Values.frontDoor.upstream }}
+{{- $upstream = required "frontDoor.upstream: dns:name:port, host:port or unix:/path of the FastCGI fleet" .Values.frontDoor.upstream }}
 {{- else }}
 {{- fail (printf "topology %q: sidecar or front-door" .Values.topology) }}
 {{- end }}
 {{- $routes := list }}
 {{- range .Values.extraRoutes }}{{ $routes = append $routes . }}{{ end }}
-{{- $routes = append $routes (dict "prefix" .Values.fastcgi.prefix "app" "fastcgi" "upstream" $upstream "root" .Values.fastcgi.root "index" .Values.fastcgi.index "max_conns" (int .Values.fastcgi.maxConns)) }}
+{{- $fastcgi := dict "prefix" .Values.fastcgi.prefix "app" "fastcgi" "root" .Values.fastcgi.root "index" .Values.fastcgi.index "max_conns" (int .Values.fastcgi.maxConns) }}
+{{- if hasPrefix "dns:" $upstream }}
+{{- /* A fleet: every address the name resolves to, looked up again every resolve_interval. */}}
+{{- $_ := set $fastcgi "upstreams" (list $upstream) }}
+{{- else }}
+{{- $_ := set $fastcgi "upstream" $upstream }}
+{{- end }}
+{{- $routes = append $routes $fastcgi }}
 {{- $cfg := dict
   "listeners" (list (dict "name" "http" "protocol" "http" "address" (printf ":%d" (int .Values.ports.http))))
   "routes" $routes

@@ -1,4 +1,6 @@
-package daemon
+// Package logger builds gatewayd's zap logger from the log section of a
+// config, for the daemon, the library and the CGI program alike.
+package logger
 
 import (
 	"fmt"
@@ -11,12 +13,12 @@ import (
 	"github.com/gatewayd/gatewayd/config"
 )
 
-// NewLogger builds the zap logger the config asks for, writing to w, and
-// the level that Options.Level lets a reload change. log.format "auto" is
+// New builds the zap logger the config asks for, writing to w, and the
+// level that daemon.Options.Level lets a reload change. log.format "auto" is
 // console lines for a person when w is a terminal, JSON for a machine (the
 // journal, a container runtime, a file) otherwise. Durations print in
 // human units ("30s", "1.5ms") in both.
-func NewLogger(lc config.Log, w io.Writer) (*zap.Logger, zap.AtomicLevel, error) {
+func New(lc config.Log, w io.Writer) (*zap.Logger, zap.AtomicLevel, error) {
 	level, err := zap.ParseAtomicLevel(lc.Level)
 	if err != nil {
 		return nil, level, fmt.Errorf("log.level: %w", err)

@@ -1,4 +1,10 @@
-package main
+// Package cgimode is gatewayd's CGI mode: one request from the process
+// environment and stdin, answered on stdout by the routes of a config
+// file, as a web server (Apache mod_cgi, IIS) runs a CGI program. Both
+// `gatewayd cgi` and the lean gatewayd-cgi program run it; it links no
+// metrics, command line parser or systemd support, whose package
+// initialisation every request would pay.
+package cgimode
 
 import (
 	"context"
@@ -15,8 +21,9 @@ import (
 
 	"github.com/gatewayd/gatewayd/config"
 	"github.com/gatewayd/gatewayd/core/handler"
-	"github.com/gatewayd/gatewayd/daemon"
+	"github.com/gatewayd/gatewayd/logger"
 	"github.com/gatewayd/gatewayd/protocol/cgi"
+	"github.com/gatewayd/gatewayd/routes"
 )
 
 // cgiErrorBody is the body of the 500 answer when gatewayd cannot start in
@@ -24,32 +31,35 @@ import (
 // core's 500 page.
 const cgiErrorBody = handler.ServerErrorBody
 
-// runCGI answers one request as a CGI program (gatewayd cgi [--config FILE],
-// or no subcommand with GATEWAY_INTERFACE set). The config comes from
+// Run answers one request as a CGI program (gatewayd cgi [--config FILE],
+// gatewayd with GATEWAY_INTERFACE set, or gatewayd-cgi [--config FILE]),
+// reading the body from stdin, and returns the exit code. The config comes from
 // --config, else GATEWAYD_CONFIG, else the defaults (the demo app). It does
 // only what the request needs: no listeners, metrics or signal handling.
 // Whatever fails, the web server gets a CGI answer on stdout.
-func runCGI(args []string, stdout, stderr io.Writer) int {
+func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	path, err := cgiConfigFlag(args, os.Getenv("GATEWAY_INTERFACE") != "", os.Getenv("QUERY_STRING"))
 	if err != nil {
 		return cgiFail(stdout, stderr, err)
 	}
-	path = configFile(path)
+	if path == "" {
+		path = os.Getenv("GATEWAYD_CONFIG")
+	}
 	cfg, err := config.Load(path)
 	if err != nil {
 		return cgiFail(stdout, stderr, err)
 	}
-	log, _, err := daemon.NewLogger(cfg.Log, stderr)
+	log, _, err := logger.New(cfg.Log, stderr)
 	if err != nil {
 		return cgiFail(stdout, stderr, err)
 	}
 	log = log.With(zap.String("mode", "cgi"))
 	defer func() { _ = log.Sync() }()
-	app, err := daemon.BuildApp(cfg, log)
+	app, err := routes.Handler(cfg, log)
 	if err != nil {
 		return cgiFail(stdout, stderr, fmt.Errorf("building the routes: %w", err))
 	}
-	err = cgi.ServeEnv(context.Background(), cgi.Environ(), os.Stdin, stdout, stderr, app, cgi.Options{
+	err = cgi.ServeEnv(context.Background(), cgi.Environ(), stdin, stdout, stderr, app, cgi.Options{
 		IISPathDedup:   cfg.CGI.IISPathDedup,
 		NPH:            cfg.CGI.NPH,
 		ServerSoftware: cfg.ServerSoftware,
@@ -97,7 +107,7 @@ func cgiConfigFlag(args []string, underServer bool, query string) (string, error
 
 // dropISINDEX removes the ISINDEX words of query from the end of args. The
 // caller may have consumed the first of them (a query "cgi+--config+x"
-// reaches runCGI as "--config", "x"), so the longest tail of args that is a
+// reaches Run as "--config", "x"), so the longest tail of args that is a
 // tail of the words goes.
 func dropISINDEX(args []string, query string) []string {
 	if query == "" || strings.Contains(query, "=") {

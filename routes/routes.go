@@ -1,4 +1,13 @@
-package daemon
+// Package routes builds the route table of a config: each route's app
+// (demo, static, cgi, fastcgi) mounted at its prefix, as one http.Handler
+// with the resources its apps hold.
+//
+// It sits between the programs that serve and the apps, so that a program
+// that needs no metrics (gatewayd-cgi, which a web server starts for every
+// request) builds the same apps without linking the Prometheus client: the
+// apps' observers come in through Observers, which the daemon fills from
+// its metrics.
+package routes
 
 import (
 	"context"
@@ -17,12 +26,11 @@ import (
 	"github.com/gatewayd/gatewayd/app/static"
 	"github.com/gatewayd/gatewayd/config"
 	"github.com/gatewayd/gatewayd/core/handler"
-	"github.com/gatewayd/gatewayd/observe/metrics"
 )
 
-// Apps is a built route table and the resources its apps hold (running CGI
+// Table is a built route table and the resources its apps hold (running CGI
 // scripts, upstream connections) that Close releases.
-type Apps struct {
+type Table struct {
 	Handler  http.Handler
 	routes   []mount.Route // what the status page lists
 	closers  []func(context.Context) error
@@ -32,7 +40,7 @@ type Apps struct {
 
 // Drain makes the apps answer requests that would wait for a slot 503 at
 // once, as a shutdown begins; running work carries on.
-func (a *Apps) Drain() {
+func (a *Table) Drain() {
 	for _, d := range a.drains {
 		d()
 	}
@@ -40,7 +48,7 @@ func (a *Apps) Drain() {
 
 // ServeHTTP runs the route table, counting the request in, so that Retire
 // knows when the apps are idle.
-func (a *Apps) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (a *Table) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.inflight.Add(1)
 	defer a.inflight.Add(-1)
 	a.Handler.ServeHTTP(w, r)
@@ -48,7 +56,7 @@ func (a *Apps) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // Retire waits until the requests already running in these apps are done
 // (or ctx ends), then closes them: what a reload does with the old apps.
-func (a *Apps) Retire(ctx context.Context) error {
+func (a *Table) Retire(ctx context.Context) error {
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
 	for a.inflight.Load() > 0 {
@@ -63,7 +71,7 @@ func (a *Apps) Retire(ctx context.Context) error {
 
 // Close releases the apps' resources, stopping running scripts; ctx bounds
 // how long it waits for them.
-func (a *Apps) Close(ctx context.Context) error {
+func (a *Table) Close(ctx context.Context) error {
 	var errs []error
 	for _, c := range a.closers {
 		errs = append(errs, c(ctx))
@@ -71,36 +79,39 @@ func (a *Apps) Close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// BuildApp returns the route table of cfg as one http.Handler, for programs
+// Handler returns the route table of cfg as one http.Handler, for programs
 // that run a single request (CGI mode) and hold no long-lived resources.
-func BuildApp(cfg *config.Config, log *zap.Logger) (http.Handler, error) {
-	a, err := buildApps(cfg, log, nil)
+func Handler(cfg *config.Config, log *zap.Logger) (http.Handler, error) {
+	a, err := Build(cfg, log, nil)
 	if err != nil {
 		return nil, err
 	}
 	return a.Handler, nil
 }
 
-// buildApps builds what the daemon serves: its Options.App, or the routes.
-func (d *Daemon) buildApps(cfg *config.Config) (*Apps, error) {
-	if d.opts.App != nil {
-		h := d.opts.App
-		if cfg.Validate {
-			h = handler.Validate(h, validationLogger(d.opts.Log))
-		}
-		return &Apps{Handler: h}, nil
-	}
-	return buildApps(cfg, d.opts.Log, d.metrics)
+// InFlight is how many requests the table's apps are running now.
+func (a *Table) InFlight() int64 { return a.inflight.Load() }
+
+// Routes are the routes of the table, as the status page lists them.
+func (a *Table) Routes() []mount.Route { return a.routes }
+
+// Observers makes the observers of a route's apps; a program with metrics
+// implements it, one without passes nil.
+type Observers interface {
+	// CGI is the observer of the cgi route at prefix; nil means none.
+	CGI(prefix string) cgiscript.Observer
+	// Upstream is the observer of the fastcgi route at prefix; nil means none.
+	Upstream(prefix string) fcgiupstream.Observer
 }
 
-// buildApps builds the route table; m, when not nil, receives the apps' metrics.
-func buildApps(cfg *config.Config, log *zap.Logger, m *metrics.Metrics) (*Apps, error) {
-	a := &Apps{}
+// Build builds the route table; obs, when not nil, makes the apps' observers.
+func Build(cfg *config.Config, log *zap.Logger, obs Observers) (*Table, error) {
+	a := &Table{}
 	routes := make([]mount.Route, 0, len(cfg.Routes))
 	var runners []*cgiscript.Runner
 	var upstreams []*fcgiupstream.Upstream
 	for i, rc := range cfg.Routes {
-		h, closer, err := buildApp(rc, log.With(zap.String("route", rc.Prefix), zap.String("app", rc.App)), m)
+		h, closer, err := buildApp(rc, log.With(zap.String("route", rc.Prefix), zap.String("app", rc.App)), obs)
 		if err != nil {
 			_ = a.Close(context.Background())
 			return nil, fmt.Errorf("routes[%d] (%s %s): %w", i, rc.App, rc.Prefix, err)
@@ -129,19 +140,19 @@ func buildApps(cfg *config.Config, log *zap.Logger, m *metrics.Metrics) (*Apps, 
 	}
 	a.Handler = router
 	if cfg.Validate {
-		a.Handler = handler.Validate(a.Handler, validationLogger(log))
+		a.Handler = handler.Validate(a.Handler, ValidationLogger(log))
 	}
 	return a, nil
 }
 
-func buildApp(rc config.Route, log *zap.Logger, m *metrics.Metrics) (http.Handler, func(context.Context) error, error) {
+func buildApp(rc config.Route, log *zap.Logger, m Observers) (http.Handler, func(context.Context) error, error) {
 	switch rc.App {
 	case "demo":
 		return demo.App{}, nil, nil
 	case "cgi":
 		var obs cgiscript.Observer
 		if m != nil {
-			obs = cgiObserver{m.CGI(rc.Prefix)}
+			obs = m.CGI(rc.Prefix)
 		}
 		rn, err := cgiscript.New(cgiscript.Config{
 			Observer: obs,
@@ -173,7 +184,7 @@ func buildApp(rc config.Route, log *zap.Logger, m *metrics.Metrics) (http.Handle
 		}
 		var obs fcgiupstream.Observer
 		if m != nil {
-			obs = upstreamObserver{m.Upstream(rc.Prefix)}
+			obs = m.Upstream(rc.Prefix)
 		}
 		cfg := fcgiupstream.Config{
 			Upstream: rc.Upstream, Root: rc.Root, Index: rc.Index,
@@ -183,6 +194,7 @@ func buildApp(rc config.Route, log *zap.Logger, m *metrics.Metrics) (http.Handle
 			Upstreams: rc.Upstreams, ResolveInterval: rc.ResolveInterval,
 			HealthInterval: rc.HealthCheck.Interval, HealthPath: rc.HealthCheck.Path,
 			MaxRedirects: rc.MaxRedirects, AllowDotfiles: rc.Dotfiles == "allow",
+			LookupCacheSize: rc.LookupCacheSize, LookupCacheTTL: rc.LookupCacheTTL,
 		}
 		if files != nil {
 			cfg.Files = files
@@ -208,7 +220,8 @@ func closeFunc(c func() error) func(context.Context) error {
 	return func(context.Context) error { return c() }
 }
 
-func validationLogger(log *zap.Logger) func(*http.Request, error) {
+// ValidationLogger logs what handler.Validate finds, with the request id.
+func ValidationLogger(log *zap.Logger) func(*http.Request, error) {
 	return func(r *http.Request, err error) {
 		id := ""
 		if info := handler.InfoFrom(r.Context()); info != nil {
@@ -216,16 +229,4 @@ func validationLogger(log *zap.Logger) func(*http.Request, error) {
 		}
 		log.Warn("conformance violation", zap.String("request_id", id), zap.Error(err))
 	}
-}
-
-// swapApp is the app every front end's handler runs: reload replaces what it
-// points to without touching connections.
-type swapApp struct {
-	p atomic.Pointer[http.Handler]
-}
-
-func (s *swapApp) set(h http.Handler) { s.p.Store(&h) }
-
-func (s *swapApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	(*s.p.Load()).ServeHTTP(w, r)
 }
