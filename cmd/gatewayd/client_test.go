@@ -343,7 +343,13 @@ func TestClientBadTargets(t *testing.T) {
 func TestClientPHPFPMOverloaded(t *testing.T) {
 	dir := peertest.Dir(t)
 	www := filepath.Join(dir, "www")
-	peertest.WriteFile(t, www, "sleep.php", "<?php sleep(10); echo 'done';\n")
+	// The workers run as www-data: the flag goes in a directory they may write.
+	flags := filepath.Join(dir, "flags")
+	if err := os.Mkdir(flags, 0o777); err != nil || os.Chmod(flags, 0o777) != nil {
+		t.Fatal(err)
+	}
+	started := filepath.Join(flags, "started")
+	peertest.WriteFile(t, www, "sleep.php", "<?php touch('"+started+"'); sleep(10); echo 'done';\n")
 	_, sock := peertest.PHPFPMWith(t, dir, peertest.PHPFPMOptions{Workers: 1, Pool: "listen.backlog = 0"})
 	target := "fastcgi://" + sock
 	// The readiness check's own connection may still wait in the one-slot
@@ -361,6 +367,12 @@ func TestClientPHPFPMOverloaded(t *testing.T) {
 		code, _, _ := gw(t, "request", "--timeout", "2s", "--root", www, target, "/sleep.php")
 		busy <- code
 	}()
+	// Only once the worker is held may the backlog be filled: a held
+	// connection the worker took instead would leave room for the probe.
+	peertest.WaitReady(t, nil, "the worker in sleep.php", func() error {
+		_, err := os.Stat(started)
+		return err
+	})
 	// ...and these wait in the backlog (0 means one, on Linux) until it
 	// is full.
 	deadline := time.Now().Add(10 * time.Second)
