@@ -135,3 +135,58 @@ func requestBytes(proto, path string) []byte {
 	}
 	return scgiwire.AppendRequest(nil, env, 0)
 }
+
+// TestShutdownRightAfterStart: a SIGTERM caught during start-up makes Run
+// call Shutdown just after Start. The connections a web server queued
+// before that are still answered: Start returns only once every front end
+// accepts. Before, a front end whose Serve had not begun found the server
+// closing, closed its listener and returned, resetting the queue.
+func TestShutdownRightAfterStart(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "g.yaml")
+	writeConfig(t, path, fmt.Sprintf(`listeners:
+  - {name: f, protocol: fastcgi, address: "unix:%[1]s/f.sock"}
+  - {name: s, protocol: scgi, address: "unix:%[1]s/s.sock"}
+metrics: {address: ""}
+`, dir))
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "answered "+r.URL.Path) })
+	for run := range 5 {
+		d, err := New(cfg, Options{ConfigPath: path, Log: zaptest.NewLogger(t), App: app})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var conns []net.Conn
+		for i, proto := range []string{"fastcgi", "scgi"} {
+			c, err := net.Dial("unix", d.Addrs()[i].String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if _, err := c.Write(requestBytes(proto, "/"+proto)); err != nil {
+				t.Fatal(err)
+			}
+			conns = append(conns, c)
+		}
+		d.Start()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		stopped := make(chan error, 1)
+		go func() { stopped <- d.Shutdown(ctx) }()
+		for i, c := range conns {
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			got, err := io.ReadAll(c)
+			if want := []string{"fastcgi", "scgi"}[i]; err != nil || !bytes.Contains(got, []byte("answered /"+want)) {
+				t.Errorf("run %d: %s queued before Start: %q, %v", run, want, got, err)
+			}
+			// Closing ends the server's lingering close at once.
+			c.Close()
+		}
+		if err := <-stopped; err != nil {
+			t.Errorf("run %d: Shutdown: %v", run, err)
+		}
+		cancel()
+	}
+}

@@ -202,18 +202,44 @@ func (d *Daemon) frontEnd(lc config.Listener) frontEnd {
 
 // Start serves every listener in the background. Errors other than a
 // shutdown come out of Err.
+//
+// It returns once every front end accepts (or has stopped): a Shutdown
+// right after it — a SIGTERM caught during start-up — then finds each
+// listener in its front end, which serves what is queued on it. A front
+// end whose Serve had not begun would only close the listener, resetting
+// those connections.
 func (d *Daemon) Start() {
+	var accepting sync.WaitGroup
 	for i, l := range d.listeners {
 		fe := d.fronts[i]
+		fa := &firstAccept{Listener: l, reached: accepting.Done}
+		accepting.Add(1)
 		d.running.Add(1)
 		go func() {
 			defer d.running.Done()
-			if err := fe.Serve(l); err != nil && !isClosed(err) {
+			defer fa.reach()
+			if err := fe.Serve(fa); err != nil && !isClosed(err) {
 				d.errs <- fmt.Errorf("serving %s: %w", l.Addr(), err)
 			}
 		}()
 	}
+	accepting.Wait()
 	d.serving.Store(true)
+}
+
+// firstAccept tells Start when its front end first calls Accept: by then
+// the front end holds the listener, and its Shutdown closes and drains it.
+type firstAccept struct {
+	net.Listener
+	once    sync.Once
+	reached func()
+}
+
+func (l *firstAccept) reach() { l.once.Do(l.reached) }
+
+func (l *firstAccept) Accept() (net.Conn, error) {
+	l.reach()
+	return l.Listener.Accept()
 }
 
 // Err delivers the first error of a listener that stopped on its own.
