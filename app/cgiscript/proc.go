@@ -340,6 +340,16 @@ func (p *proc) logStderr(log *zap.Logger, obs Observer, name string, errs io.Wri
 		n, err := p.stderr.Read(buf[:])
 		_, _ = w.Write(buf[:n])
 		if err != nil {
+			// finish's deadline means "nothing came for exitDrain", as for
+			// stdout (Read): what the script wrote before it exited is
+			// still in the pipe when this reader fell behind (a slow log
+			// on a loaded machine), and is read first.
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				if m, _ := pipeBuffered(p.stderr); m > 0 {
+					_ = p.stderr.SetReadDeadline(time.Now().Add(exitDrain))
+					continue
+				}
+			}
 			return
 		}
 	}

@@ -14,9 +14,14 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/gatewayd/gatewayd/core/environ"
 	"github.com/gatewayd/gatewayd/core/handler"
@@ -821,5 +826,67 @@ func TestStderrBounded(t *testing.T) {
 	d := logs.FilterMessage("script stderr lines dropped").All()
 	if len(d) != 1 || d[0].ContextMap()["lines"].(int64) != 3000+3-1000 {
 		t.Errorf("dropped: %+v", d)
+	}
+}
+
+// slowCore holds the first log entry until release is closed, as a log
+// that falls behind on a loaded machine does.
+type slowCore struct {
+	zapcore.Core
+	first   *sync.Once
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (c slowCore) With(f []zapcore.Field) zapcore.Core {
+	return slowCore{c.Core.With(f), c.first, c.entered, c.release}
+}
+
+func (c slowCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	if c.Enabled(e.Level) {
+		return ce.AddCore(e, c)
+	}
+	return ce
+}
+
+func (c slowCore) Write(e zapcore.Entry, f []zapcore.Field) error {
+	if e.Message == "script stderr" {
+		c.first.Do(func() {
+			close(c.entered)
+			<-c.release
+		})
+	}
+	return c.Core.Write(e, f)
+}
+
+// TestStderrReadAfterExitDrain: stderr lines the script wrote before it
+// exited are all logged even when the log falls behind by more than
+// exitDrain; that limit is for a pipe that stays empty, as on stdout.
+// Before, finish's deadline cut the relay at exitDrain after the exit and
+// what was still in the pipe was lost (TestStderrBounded logged 979 lines
+// of 1000 under load, and no "dropped" line).
+func TestStderrReadAfterExitDrain(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("pipeBuffered is Linux's")
+	}
+	core, logs := observer.New(zap.DebugLevel)
+	slow := slowCore{Core: core, first: new(sync.Once), entered: make(chan struct{}), release: make(chan struct{})}
+	rn := newRunner(t, Config{}, zap.New(slow))
+	done := make(chan served, 1)
+	go func() { done <- serve(t, context.Background(), rn, cgiEnv("GET", "/flood.cgi", ""), nil, nil) }()
+	<-slow.entered
+	// The script writes the rest and exits; finish's deadline passes while
+	// the log is held. The wait is the contract under test: exitDrain.
+	time.Sleep(3 * exitDrain)
+	close(slow.release)
+	s := <-done
+	if s.body != "ok\n" {
+		t.Fatalf("answer %q", s.raw)
+	}
+	if n := logs.FilterMessage("script stderr").Len(); n != 1000 {
+		t.Errorf("%d stderr lines logged, want 1000", n)
+	}
+	if logs.FilterMessage("script stderr lines dropped").Len() != 1 {
+		t.Errorf("no line counting the dropped ones")
 	}
 }
