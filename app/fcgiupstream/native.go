@@ -1,3 +1,9 @@
+// The native transport: one request's exchange with the upstream, from the
+// single write of BEGIN_REQUEST, PARAMS and a small body to END_REQUEST. It
+// is one file (over 400 lines) on purpose: the exchange is one state
+// machine over one read buffer, and splitting it would put the reads of a
+// record and what they mean in different places.
+
 package fcgiupstream
 
 import (
