@@ -47,15 +47,17 @@ func (l *gatedListener) Close() error {
 // accept loop has not reached them, are answered by a graceful shutdown on
 // every protocol. Before, the listener's close reset them (nginx: "upstream
 // prematurely closed connection"), and the FastCGI and SCGI servers closed
-// whatever they accepted once Shutdown had begun. HTTP is not here:
-// net/http drops a request it reads after Shutdown began (server.go,
-// conn.serve: "if c.server.shuttingDown() { return }").
+// whatever they accepted once Shutdown had begun. For HTTP, net/http drops
+// a request it reads after its Shutdown began (server.go, conn.serve: "if
+// c.server.shuttingDown() { return }"), so the HTTP front end serves what
+// the closed listener hands out before it calls that Shutdown.
 func TestShutdownAnswersQueuedConnections(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "g.yaml")
 	writeConfig(t, path, fmt.Sprintf(`listeners:
   - {name: f, protocol: fastcgi, address: "unix:%[1]s/f.sock"}
   - {name: s, protocol: scgi, address: "unix:%[1]s/s.sock"}
+  - {name: h, protocol: http, address: "unix:%[1]s/h.sock"}
 metrics: {address: ""}
 `, dir))
 	cfg, err := config.Load(path)
@@ -85,7 +87,7 @@ metrics: {address: ""}
 		path  string
 	}
 	var clients []client
-	for i, proto := range []string{"fastcgi", "scgi"} {
+	for i, proto := range []string{"fastcgi", "scgi", "http"} {
 		for j := range n {
 			c, err := net.Dial("unix", d.Addrs()[i].String())
 			if err != nil {
@@ -128,6 +130,8 @@ func requestBytes(proto, path string) []byte {
 		"GATEWAY_INTERFACE": "CGI/1.1", "REMOTE_ADDR": "127.0.0.1",
 	}
 	switch proto {
+	case "http":
+		return []byte("GET " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n")
 	case "fastcgi":
 		b := fcgiwire.AppendBeginRequest(nil, 1, fcgiwire.RoleResponder, 0)
 		b = fcgiwire.AppendParams(b, 1, maps.All(env))

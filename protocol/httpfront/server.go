@@ -54,6 +54,15 @@ type Server struct {
 	once  sync.Once
 	srv   *http.Server
 	exchs sync.Pool // *exchange
+
+	// A graceful stop in two steps (see Shutdown): the listeners Serve was
+	// given, the connections open now, and a signal when the last closes.
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     int
+	drained   chan struct{} // closed when conns reaches 0 while stopping
+	stopping  bool
+	serving   sync.WaitGroup // the accept loops
 }
 
 // exchange is what one request needs besides the core's state; pooled,
@@ -84,7 +93,7 @@ func (s *Server) init() {
 		// the limit exact.
 		MaxHeaderBytes: s.maxHeaderBytes(),
 		ErrorLog:       zap.NewStdLog(log.Named("http")),
-		ConnState:      s.ConnState,
+		ConnState:      s.connState,
 		ConnContext:    withConn,
 	}
 }
@@ -96,14 +105,101 @@ func (s *Server) writeTimeout() time.Duration { return orDefault(s.WriteTimeout,
 // Serve accepts connections on l until Shutdown; it returns ErrServerClosed
 // then. Call it once per listener; all share the settings.
 func (s *Server) Serve(l net.Listener) error {
-	return s.server().Serve(watchListener{l})
+	srv := s.server()
+	s.mu.Lock()
+	if s.stopping {
+		s.mu.Unlock()
+		_ = l.Close()
+		return ErrServerClosed
+	}
+	if s.listeners == nil {
+		s.listeners = make(map[net.Listener]struct{})
+	}
+	s.listeners[l] = struct{}{}
+	s.serving.Add(1)
+	s.mu.Unlock()
+	defer s.serving.Done()
+	err := srv.Serve(watchListener{l})
+	s.mu.Lock()
+	delete(s.listeners, l)
+	stopping := s.stopping
+	s.mu.Unlock()
+	if stopping {
+		// The accept loop ended because Shutdown closed its listener.
+		return ErrServerClosed
+	}
+	return err
+}
+
+// connState counts open connections for Shutdown, then tells ConnState.
+func (s *Server) connState(c net.Conn, st http.ConnState) {
+	switch st {
+	case http.StateNew:
+		s.mu.Lock()
+		s.conns++
+		s.mu.Unlock()
+	case http.StateClosed, http.StateHijacked:
+		s.mu.Lock()
+		s.conns--
+		if s.conns == 0 && s.stopping && s.drained != nil {
+			close(s.drained)
+			s.drained = nil
+		}
+		s.mu.Unlock()
+	}
+	if s.ConnState != nil {
+		s.ConnState(c, st)
+	}
 }
 
 // Shutdown stops accepting, waits for in-flight requests until ctx ends,
 // then closes what is left.
+//
+// net/http's own Shutdown drops a request it reads after the stop began —
+// one a web server sent on a connection still in the listen queue, or on a
+// kept-alive connection, just before SIGTERM — closing the connection
+// without an answer. So the stop has two steps: first the listeners close
+// (a listener from listener.Open hands out the connections already queued
+// in the kernel before it reports closed), keep-alives end, and every
+// request read until the last connection closes is served, with
+// "Connection: close"; then net/http's Shutdown, bounded by ctx, ends the
+// rest (connections that never sent a request).
 func (s *Server) Shutdown(ctx context.Context) error {
 	srv := s.server()
+	s.mu.Lock()
+	s.stopping = true
+	for l := range s.listeners {
+		_ = l.Close()
+	}
+	s.mu.Unlock()
+	srv.SetKeepAlivesEnabled(false) // also closes the idle connections
+	// The accept loops end once their listeners have handed out what was
+	// queued; every connection they took is counted by then.
+	loops := make(chan struct{})
+	go func() { s.serving.Wait(); close(loops) }()
+	select {
+	case <-loops:
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	var drained <-chan struct{}
+	if s.conns > 0 {
+		ch := make(chan struct{})
+		s.drained, drained = ch, ch
+	}
+	s.mu.Unlock()
+	if drained != nil {
+		// A connection that sends nothing is bounded by ReadHeaderTimeout;
+		// the second step closes it sooner when ctx ends first.
+		select {
+		case <-drained:
+		case <-ctx.Done():
+		}
+	}
 	err := srv.Shutdown(ctx)
+	if errors.Is(err, net.ErrClosed) {
+		err = nil // the listeners, which the first step closed
+	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		_ = srv.Close()
 	}
