@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/gatewayd/gatewayd/protocol/internal/writedeadline"
 )
 
 // readBufferSize is the connection's read buffer; larger records are read
@@ -37,7 +39,7 @@ type conn struct {
 	served   int        // requests started (read by connDone after serve)
 	scratch  []byte
 
-	wdSet time.Time // when the writer (flushLocked) last set the write deadline
+	wpace writedeadline.Pacer // the writer's (flushLocked) write deadline
 
 	lingerUntil atomic.Int64 // the lingering close's deadline (unix ns), once it began
 
@@ -65,6 +67,7 @@ func newConn(s *Server, rwc net.Conn, refuse bool) *conn {
 		wake:   make(chan struct{}, 1),
 		done:   make(chan struct{}),
 		reqs:   make(map[uint16]*request),
+		wpace:  writedeadline.Pacer{Timeout: s.lim.writeTimeout},
 	}
 	c.room.L = &c.mu
 	c.first = time.Now().Add(s.lim.readTimeout)

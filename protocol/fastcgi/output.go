@@ -67,13 +67,7 @@ func (c *conn) flushLocked() {
 		c.room.Broadcast()
 		c.mu.Unlock()
 
-		// The deadline is moved only when a quarter of it has passed,
-		// so that most writes cost no timer update.
-		wt := c.srv.lim.writeTimeout
-		if now := time.Now(); now.Sub(c.wdSet) > wt/4 {
-			c.wdSet = now
-			c.rwc.SetWriteDeadline(now.Add(wt))
-		}
+		c.wpace.Extend(c.rwc, false)
 		_, err := c.rwc.Write(buf)
 
 		c.mu.Lock()
@@ -86,7 +80,7 @@ func (c *conn) flushLocked() {
 			c.mu.Unlock()
 			if ne, ok := err.(net.Error); ok && ne.Timeout() {
 				c.logger().Warn("fastcgi: the web server read no output within write_timeout; closing connection",
-					zap.Duration("write_timeout", wt))
+					zap.Duration("write_timeout", c.wpace.Timeout))
 			} else {
 				c.logger().Debug("fastcgi: connection write failed", zap.Error(err))
 			}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatewayd/gatewayd/core/environ"
 	"github.com/gatewayd/gatewayd/core/handler"
+	"github.com/gatewayd/gatewayd/protocol/internal/writedeadline"
 )
 
 // Defaults for the zero values of Server's fields.
@@ -230,8 +231,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		x = new(exchange)
 	}
 	x.req = handler.Request{Env: env, Body: r.Body, Protocol: "http", HTTP: r, Form: handler.FormOrigin}
-	x.sink = sink{w: w, timeout: s.writeTimeout(), closeConn: closeConn}
-	x.sink.dl, _ = w.(deadliner)
+	x.sink = sink{w: w, closeConn: closeConn}
+	if dl, ok := w.(writedeadline.Setter); ok {
+		x.sink.dl, x.sink.pace.Timeout = dl, s.writeTimeout()
+	}
 	res := s.Handler.ServeSink(r.Context(), &x.req, &x.sink)
 	if wc != nil {
 		// A body the app left unread makes the connection's close a
@@ -253,28 +256,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // sink hands the core's response to net/http, which frames it.
 type sink struct {
 	w         http.ResponseWriter
-	dl        deadliner     // w's connection deadline, nil when w has none
-	timeout   time.Duration // WriteTimeout; negative: none
-	set       time.Time     // when the write deadline was last moved
-	closeConn bool          // end the connection after this response
+	dl        writedeadline.Setter // w's connection deadline, nil when w has none
+	pace      writedeadline.Pacer  // WriteTimeout; zero when dl is nil
+	closeConn bool                 // end the connection after this response
 }
-
-// deadliner is what net/http's ResponseWriter offers (and
-// http.ResponseController uses) to bound its connection's writes.
-type deadliner interface{ SetWriteDeadline(time.Time) error }
 
 // extend moves the write deadline to WriteTimeout from now before a write
-// may block. It is moved only when a quarter of it has passed, so that most
-// writes cost no timer update; force moves it regardless.
-func (s *sink) extend(force bool) {
-	if s.dl == nil || s.timeout <= 0 {
-		return
-	}
-	if now := time.Now(); force || now.Sub(s.set) > s.timeout/4 {
-		s.set = now
-		_ = s.dl.SetWriteDeadline(now.Add(s.timeout))
-	}
-}
+// may block (see writedeadline.Pacer); force moves it regardless.
+func (s *sink) extend(force bool) { s.pace.Extend(s.dl, force) }
 
 func (s *sink) WriteHead(status int, header http.Header) error {
 	dst := s.w.Header()

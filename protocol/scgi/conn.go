@@ -15,6 +15,7 @@ import (
 
 	"github.com/gatewayd/gatewayd/core/handler"
 	"github.com/gatewayd/gatewayd/internal/linger"
+	"github.com/gatewayd/gatewayd/protocol/internal/writedeadline"
 )
 
 func (s *Server) reader(c net.Conn) *bufio.Reader {
@@ -63,7 +64,7 @@ func (s *Server) serve(ctx context.Context, c net.Conn, br *bufio.Reader) {
 	if length > 0 {
 		st.req.Body = body
 	}
-	st.out = deadlineWriter{c: c, timeout: s.writeTimeout()}
+	st.out = deadlineWriter{c: c, pace: writedeadline.Pacer{Timeout: s.writeTimeout()}}
 	res := s.Handler.Serve(ctx, &st.req, &st.out)
 	if res.Incomplete() || (res.Err != nil && isTimeout(res.Err)) {
 		msg := "scgi: response cut short; resetting the connection"
@@ -138,22 +139,15 @@ type requestState struct {
 	out  deadlineWriter
 }
 
-// deadlineWriter bounds each write of the response by timeout: the peer
-// must read within it. The deadline is moved only when a quarter of it has
-// passed, so that most writes cost no timer update (as FastCGI's writer).
+// deadlineWriter bounds each write of the response by WriteTimeout: the
+// peer must read within it.
 type deadlineWriter struct {
-	c       net.Conn
-	timeout time.Duration // negative: no limit
-	set     time.Time
+	c    net.Conn
+	pace writedeadline.Pacer // negative Timeout: no limit
 }
 
 func (w *deadlineWriter) Write(p []byte) (int, error) {
-	if w.timeout > 0 {
-		if now := time.Now(); now.Sub(w.set) > w.timeout/4 {
-			w.set = now
-			_ = w.c.SetWriteDeadline(now.Add(w.timeout))
-		}
-	}
+	w.pace.Extend(w.c, false)
 	return w.c.Write(p)
 }
 
