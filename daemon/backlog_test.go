@@ -60,15 +60,8 @@ func TestShutdownAnswersQueuedConnections(t *testing.T) {
   - {name: h, protocol: http, address: "unix:%[1]s/h.sock"}
 metrics: {address: ""}
 `, dir))
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "answered "+r.URL.Path) })
-	d, err := New(cfg, Options{ConfigPath: path, Log: zaptest.NewLogger(t), App: app})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := newDaemon(t, path, Options{Log: zaptest.NewLogger(t), App: app})
 	for i, l := range d.listeners {
 		d.listeners[i] = &gatedListener{Listener: l, open: make(chan struct{}), accepting: make(chan struct{})}
 	}

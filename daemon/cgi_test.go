@@ -15,8 +15,6 @@ import (
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
-
-	"github.com/gatewayd/gatewayd/config"
 )
 
 // These tests drive CGI routes through the daemon and its real HTTP front
@@ -45,17 +43,10 @@ func cgiDaemon(t *testing.T, routes string, scripts map[string]string, log *zap.
 	writeConfig(t, path, "listeners:\n  - {protocol: http, address: \"127.0.0.1:0\"}\n"+
 		"metrics: {address: \"\"}\nshutdown_timeout: 2s\nroutes:\n"+
 		strings.NewReplacer("ROOT", root, "app: cgi,", "app: cgi, allow_root: true,").Replace(routes))
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if log == nil {
 		log = zap.NewNop()
 	}
-	d, err := New(cfg, Options{ConfigPath: path, Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := newDaemon(t, path, Options{Log: log})
 	d.Start()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

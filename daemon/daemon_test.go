@@ -33,14 +33,7 @@ func writeConfig(t *testing.T, path, text string) {
 func TestReloadRefusesListenerChangesAndKeepsServing(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "g.yaml")
 	writeConfig(t, path, "listeners:\n  - {protocol: http, address: \"127.0.0.1:0\"}\nmetrics: {address: \"\"}\n")
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := New(cfg, Options{ConfigPath: path, Log: zap.NewNop()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := newDaemon(t, path, Options{Log: zap.NewNop()})
 	d.Start()
 	defer d.Shutdown(context.Background())
 	url := "http://" + d.Addrs()[0].String() + "/x"
@@ -185,14 +178,8 @@ func TestReloadAppliesAllOrNothing(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "g.yaml")
 	base := "listeners:\n  - {protocol: http, address: \"127.0.0.1:0\"%s}\nmetrics: {address: \"\"}\n"
 	writeConfig(t, path, fmt.Sprintf(base, ""))
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := New(cfg, Options{ConfigPath: path, Log: zap.NewNop()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := newDaemon(t, path, Options{Log: zap.NewNop()})
+	cfg := d.config()
 	d.Start()
 	defer d.Shutdown(context.Background())
 	url := "http://" + d.Addrs()[0].String() + "/x"
@@ -303,4 +290,19 @@ func TestLibraryReloadKeepsItsOwnListenersAndMetrics(t *testing.T) {
 	if changed, err := d.Reload(context.Background()); err != nil || strings.Join(changed, ",") != "log.level" {
 		t.Errorf("reload: %v %v", changed, err)
 	}
+}
+
+// newDaemon loads the config at path and makes a daemon of it, not started.
+func newDaemon(t *testing.T, path string, opts Options) *Daemon {
+	t.Helper()
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.ConfigPath = path
+	d, err := New(cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }

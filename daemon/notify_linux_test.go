@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-
-	"github.com/gatewayd/gatewayd/config"
 )
 
 // TestNotifyPayloads runs the daemon with NOTIFY_SOCKET pointing at a
@@ -29,14 +27,7 @@ func TestNotifyPayloads(t *testing.T) {
 	t.Setenv("WATCHDOG_USEC", "")
 	path := filepath.Join(dir, "g.yaml")
 	writeConfig(t, path, "listeners:\n  - {protocol: http, address: \"127.0.0.1:0\"}\nmetrics: {address: \"\"}\n")
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := New(cfg, Options{ConfigPath: path, Log: zap.NewNop()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := newDaemon(t, path, Options{Log: zap.NewNop()})
 	done := make(chan error, 1)
 	go func() { done <- d.Run() }()
 

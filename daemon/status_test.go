@@ -111,15 +111,8 @@ routes:
 metrics: {address: "127.0.0.1:0"}
 log: {slow_request: 300ms}
 `, cgiRoot, dir, phpRoot, sock))
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	core, logs := observer.New(zapcore.InfoLevel)
-	d, err := New(cfg, Options{ConfigPath: path, Log: zap.New(core)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := newDaemon(t, path, Options{Log: zap.New(core)})
 	d.Start()
 	defer d.Shutdown(context.Background())
 	web := "http://" + d.Addrs()[0].String()
@@ -493,14 +486,7 @@ routes:
   - {prefix: /, app: fastcgi, root: %q, upstream: "unix:%s", max_conns: 1}
 metrics: {address: ""}
 `, root, sock))
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := New(cfg, Options{ConfigPath: path, Log: zap.NewNop()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := newDaemon(t, path, Options{Log: zap.NewNop()})
 	d.Start()
 	defer d.Shutdown(context.Background())
 
@@ -544,14 +530,7 @@ func TestStatusFollowsReloads(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "g.yaml")
 	base := "listeners:\n  - {protocol: http, address: \"127.0.0.1:0\"}\nmetrics: {address: \"127.0.0.1:0\"}\n"
 	writeConfig(t, path, base+"routes:\n  - {prefix: /, app: demo}\n")
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := New(cfg, Options{ConfigPath: path, Log: zap.NewNop()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := newDaemon(t, path, Options{Log: zap.NewNop()})
 	d.Start()
 	defer d.Shutdown(context.Background())
 	snap := func() status.Snapshot {
@@ -625,15 +604,8 @@ routes:
   - {prefix: /, app: demo}
 metrics: {address: ""}
 `, sock))
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	core, logs := observer.New(zapcore.InfoLevel)
-	d, err := New(cfg, Options{ConfigPath: path, Log: zap.New(core)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := newDaemon(t, path, Options{Log: zap.New(core)})
 	d.Start()
 	defer d.Shutdown(context.Background())
 	listen := peertest.FreeAddr(t)
