@@ -84,6 +84,16 @@ func (s *streamSink) Flush() error {
 
 func (s *streamSink) Finish() error { return s.w.Flush() }
 
+// SetWriteDeadline reaches the front end's writer, where it can bound its
+// writes (SCGI's connection), so that an app can cut a blocked write there
+// as over HTTP.
+func (s *streamSink) SetWriteDeadline(t time.Time) error {
+	if d, ok := s.out.(WriteDeadliner); ok {
+		return d.SetWriteDeadline(t)
+	}
+	return http.ErrNotSupported
+}
+
 // writeHeader writes the header in sorted order, "Name: value" a line.
 func writeHeader(w *bufio.Writer, header http.Header) {
 	var keys [32]string

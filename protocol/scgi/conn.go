@@ -151,6 +151,13 @@ func (w *deadlineWriter) Write(p []byte) (int, error) {
 	return w.c.Write(p)
 }
 
+// SetWriteDeadline lets an app cut a response whose client stopped reading
+// (through the core's http.ResponseController support), as the CGI runner
+// does when it stops a script. It may be called while a write blocks.
+func (w *deadlineWriter) SetWriteDeadline(t time.Time) error { return w.c.SetWriteDeadline(t) }
+
+var _ handler.WriteDeadliner = (*deadlineWriter)(nil)
+
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
