@@ -135,7 +135,6 @@ func (c *watchConn) Close() error {
 
 // ReadFrom keeps what net/http finds on a *net.TCPConn or *net.UnixConn:
 // sendfile for static files.
-
 func (c *watchConn) ReadFrom(r io.Reader) (int64, error) {
 	if rf, ok := c.Conn.(io.ReaderFrom); ok {
 		return rf.ReadFrom(r)
