@@ -10,7 +10,10 @@ import (
 // SetWriteDeadline lets an app cut a response whose client stopped reading
 // (through the core's http.ResponseController support).
 func (s *sink) SetWriteDeadline(t time.Time) error {
-	return http.NewResponseController(s.w).SetWriteDeadline(t)
+	if s.dl == nil {
+		return http.ErrNotSupported
+	}
+	return s.dl.SetWriteDeadline(t)
 }
 
 var _ handler.WriteDeadliner = (*sink)(nil)
