@@ -142,22 +142,8 @@ func children() []int {
 
 // childrenByScan lists this process's children from every process's stat.
 func childrenByScan() []int {
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
 	self := os.Getpid()
-	var pids []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if st, ok := readStat(pid); ok && st.ppid == self {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
+	return scanProc(func(_ int, st stat) bool { return st.ppid == self })
 }
 
 // pidfdTargets returns the pids that pidfds open in this process refer to.

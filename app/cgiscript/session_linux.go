@@ -94,6 +94,14 @@ func descendants(pids []int, pid int, seen map[int]bool) []int {
 
 // sessionMembers lists the live processes in session or process group sid.
 func sessionMembers(sid int) []int {
+	return scanProc(func(pid int, st stat) bool {
+		return pid != sid && st.state != 'Z' && (st.sid == sid || st.pgrp == sid)
+	})
+}
+
+// scanProc lists the processes in /proc whose stat match accepts: the one
+// walk of every process, for what no narrower list in /proc gives.
+func scanProc(match func(pid int, st stat) bool) []int {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
@@ -101,10 +109,10 @@ func sessionMembers(sid int) []int {
 	var pids []int
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == sid {
+		if err != nil {
 			continue
 		}
-		if st, ok := readStat(pid); ok && st.state != 'Z' && (st.sid == sid || st.pgrp == sid) {
+		if st, ok := readStat(pid); ok && match(pid, st) {
 			pids = append(pids, pid)
 		}
 	}
