@@ -68,24 +68,16 @@ func (t *tree) sessionTree() []int {
 // descendants appends the descendants of pid.
 func descendants(pids []int, pid int, seen map[int]bool) []int {
 	queue := []int{pid}
+	var kids []int
 	for len(queue) > 0 {
 		p := queue[0]
 		queue = queue[1:]
-		tasks, err := os.ReadDir("/proc/" + strconv.Itoa(p) + "/task")
-		if err != nil {
-			continue
-		}
-		for _, task := range tasks {
-			b, err := os.ReadFile("/proc/" + strconv.Itoa(p) + "/task/" + task.Name() + "/children")
-			if err != nil {
-				continue
-			}
-			for f := range strings.FieldsSeq(string(b)) {
-				if c, err := strconv.Atoi(f); err == nil && !seen[c] {
-					seen[c] = true
-					pids = append(pids, c)
-					queue = append(queue, c)
-				}
+		kids, _ = taskChildren(strconv.Itoa(p), kids[:0])
+		for _, c := range kids {
+			if !seen[c] {
+				seen[c] = true
+				pids = append(pids, c)
+				queue = append(queue, c)
 			}
 		}
 	}
