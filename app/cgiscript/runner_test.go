@@ -740,6 +740,10 @@ func TestBurstQueues(t *testing.T) {
 		go func() { results <- serve(t, context.Background(), rn, env, body, nil) }()
 	}
 	waitFor(t, "30 requests in the queue", func() bool { return rn.lim.waiting.Load() == n-2 })
+	// The status page's numbers for that moment.
+	if s, want := rn.Stats(), (Stats{MaxConcurrency: 2, Running: 2, QueueSize: DefaultQueueSize, Queued: n - 2}); s != want {
+		t.Errorf("Stats() = %+v, want %+v", s, want)
+	}
 	for _, release := range releases {
 		go release() // a queued request reads its body only once it runs
 	}
