@@ -67,23 +67,33 @@ func LookupOwner(owner, group string) (uid, gid int, err error) {
 	uid, gid = -1, -1
 	if owner != "" {
 		u, err := user.Lookup(owner)
+		if err != nil && isID(owner) {
+			u, err = user.LookupId(owner)
+		}
 		if err != nil {
-			if u, err = user.LookupId(owner); err != nil {
-				return -1, -1, fmt.Errorf("%w: socket_owner %q: no such user", ErrOwner, owner)
-			}
+			return -1, -1, fmt.Errorf("%w: socket_owner %q: no such user", ErrOwner, owner)
 		}
 		uid, _ = strconv.Atoi(u.Uid)
 	}
 	if group != "" {
 		g, err := user.LookupGroup(group)
+		if err != nil && isID(group) {
+			g, err = user.LookupGroupId(group)
+		}
 		if err != nil {
-			if g, err = user.LookupGroupId(group); err != nil {
-				return -1, -1, fmt.Errorf("%w: socket_group %q: no such group", ErrOwner, group)
-			}
+			return -1, -1, fmt.Errorf("%w: socket_group %q: no such group", ErrOwner, group)
 		}
 		gid, _ = strconv.Atoi(g.Gid)
 	}
 	return uid, gid, nil
+}
+
+// isID reports whether s is a user or group id: a number that fits the
+// kernel's 32 bits. os/user's cgo lookup truncates a larger one, and
+// 4294967296 would name root.
+func isID(s string) bool {
+	_, err := strconv.ParseUint(s, 10, 32)
+	return err == nil
 }
 
 // ParseSocketMode parses an octal file mode such as "0660", "660" or

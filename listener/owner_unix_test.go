@@ -40,3 +40,38 @@ func TestOpenUnixOwnerAndGroup(t *testing.T) {
 		t.Errorf("unknown group: %v", err)
 	}
 }
+
+// TestLookupOwner: socket_owner and socket_group are names or numbers,
+// empty is -1 (left as created), and one that resolves to nobody is
+// ErrOwner naming the key and the value; no root needed, so that every run
+// checks it (gatewayd check relies on it).
+func TestLookupOwner(t *testing.T) {
+	for _, tc := range []struct {
+		owner, group string
+		uid, gid     int
+	}{
+		{"", "", -1, -1},
+		{"root", "", 0, -1},
+		{"0", "0", 0, 0},
+		{"", "0", -1, 0},
+	} {
+		uid, gid, err := LookupOwner(tc.owner, tc.group)
+		if err != nil || uid != tc.uid || gid != tc.gid {
+			t.Errorf("LookupOwner(%q, %q) = %d, %d, %v; want %d, %d", tc.owner, tc.group, uid, gid, err, tc.uid, tc.gid)
+		}
+	}
+	for _, tc := range []struct{ owner, group, want string }{
+		{"no-such-user-here", "", `socket_owner "no-such-user-here"`},
+		{"", "no-such-group-here", `socket_group "no-such-group-here"`},
+		{"root", "no-such-group-here", `socket_group "no-such-group-here"`},
+		// Past 32 bits: os/user's cgo lookup wraps these to root.
+		{"", "4294967296", `socket_group "4294967296"`},
+		{"4294967296", "", `socket_owner "4294967296"`},
+		{"-1", "", `socket_owner "-1"`},
+	} {
+		uid, gid, err := LookupOwner(tc.owner, tc.group)
+		if !errors.Is(err, ErrOwner) || !strings.Contains(err.Error(), tc.want) || uid != -1 || gid != -1 {
+			t.Errorf("LookupOwner(%q, %q) = %d, %d, %v; want ErrOwner naming %s", tc.owner, tc.group, uid, gid, err, tc.want)
+		}
+	}
+}

@@ -48,8 +48,8 @@ func (rn *Runner) prepareBody(env environ.Env, r *http.Request, log *zap.Logger)
 	b := &reqBody{}
 	hasBody := r.Body != nil && r.Body != http.NoBody
 	if cl := env["CONTENT_LENGTH"]; cl != "" {
-		n, err := strconv.ParseInt(cl, 10, 64)
-		if err != nil || n < 0 {
+		n, ok := environ.ParseContentLength(cl)
+		if !ok {
 			log.Warn("bad CONTENT_LENGTH in the request", zap.String("content_length", cl))
 			return b, http.StatusBadRequest
 		}

@@ -117,18 +117,30 @@ func exitedChild() int {
 // children lists this process's children, from every thread's list: an
 // orphan is re-parented to any thread of its subreaper.
 func children() []int {
-	tasks, err := os.ReadDir("/proc/self/task")
-	if err != nil {
-		return nil
+	pids, err := taskChildren("self", nil)
+	if errors.Is(err, os.ErrNotExist) {
+		// A kernel without CONFIG_PROC_CHILDREN: look at every process.
+		return childrenByScan()
 	}
-	var pids []int
+	return pids
+}
+
+// taskChildren appends the children of process p ("self" or a pid) from
+// every one of its threads' lists in /proc. The error is ErrNotExist when
+// a list was missing: the kernel keeps none (CONFIG_PROC_CHILDREN), or the
+// thread or p is gone; the other threads' lists are read all the same.
+func taskChildren(p string, pids []int) ([]int, error) {
+	tasks, err := os.ReadDir("/proc/" + p + "/task")
+	if err != nil {
+		return pids, err
+	}
+	var missing error
 	for _, task := range tasks {
-		b, err := os.ReadFile("/proc/self/task/" + task.Name() + "/children")
-		if errors.Is(err, os.ErrNotExist) {
-			// A kernel without CONFIG_PROC_CHILDREN: look at every process.
-			return childrenByScan()
-		}
+		b, err := os.ReadFile("/proc/" + p + "/task/" + task.Name() + "/children")
 		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				missing = err
+			}
 			continue
 		}
 		for f := range strings.FieldsSeq(string(b)) {
@@ -137,27 +149,13 @@ func children() []int {
 			}
 		}
 	}
-	return pids
+	return pids, missing
 }
 
 // childrenByScan lists this process's children from every process's stat.
 func childrenByScan() []int {
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
 	self := os.Getpid()
-	var pids []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if st, ok := readStat(pid); ok && st.ppid == self {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
+	return scanProc(func(_ int, st stat) bool { return st.ppid == self })
 }
 
 // pidfdTargets returns the pids that pidfds open in this process refer to.

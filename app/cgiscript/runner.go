@@ -194,10 +194,14 @@ func (rn *Runner) Shutdown(ctx context.Context) error {
 		rn.active.Wait()
 		close(done)
 	}()
-	select {
-	case <-done:
+	// Whichever way the requests end, then the orphans go and the reaper
+	// stops.
+	defer func() {
 		rn.cont.shutdown()
 		rn.cont.close()
+	}()
+	select {
+	case <-done:
 		return nil
 	case <-ctx.Done():
 		rn.mu.Lock()
@@ -213,8 +217,6 @@ func (rn *Runner) Shutdown(ctx context.Context) error {
 		case <-done:
 		case <-time.After(reapWait):
 		}
-		rn.cont.shutdown()
-		rn.cont.close()
 		return ctx.Err()
 	}
 }

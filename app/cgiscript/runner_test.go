@@ -649,15 +649,20 @@ func TestShutdownKillNow(t *testing.T) {
 	}
 }
 
+// TestBadContentLength: CONTENT_LENGTH is read by environ's one rule
+// (1*DIGIT, at most 18 digits); a sign, spaces or a number past int64 are
+// 400, never read differently from the peer.
 func TestBadContentLength(t *testing.T) {
 	rn := newRunner(t, Config{}, nil)
-	env := cgiEnv("POST", "/count.cgi", "")
-	env["CONTENT_LENGTH"] = "-5"
-	r := httptest.NewRequest("POST", "/count.cgi", strings.NewReader("abc"))
-	rec := httptest.NewRecorder()
-	rn.ServeHTTP(rec, r.WithContext(environ.NewContext(r.Context(), env)))
-	if rec.Code != 400 {
-		t.Errorf("status %d, want 400", rec.Code)
+	for _, cl := range []string{"-5", "+3", " 3", "3 ", "0x3", "-0", "9223372036854775808", "1000000000000000000"} {
+		env := cgiEnv("POST", "/count.cgi", "")
+		env["CONTENT_LENGTH"] = cl
+		r := httptest.NewRequest("POST", "/count.cgi", strings.NewReader("abc"))
+		rec := httptest.NewRecorder()
+		rn.ServeHTTP(rec, r.WithContext(environ.NewContext(r.Context(), env)))
+		if rec.Code != 400 {
+			t.Errorf("CONTENT_LENGTH %q: status %d, want 400", cl, rec.Code)
+		}
 	}
 }
 
@@ -735,6 +740,10 @@ func TestBurstQueues(t *testing.T) {
 		go func() { results <- serve(t, context.Background(), rn, env, body, nil) }()
 	}
 	waitFor(t, "30 requests in the queue", func() bool { return rn.lim.waiting.Load() == n-2 })
+	// The status page's numbers for that moment.
+	if s, want := rn.Stats(), (Stats{MaxConcurrency: 2, Running: 2, QueueSize: DefaultQueueSize, Queued: n - 2}); s != want {
+		t.Errorf("Stats() = %+v, want %+v", s, want)
+	}
 	for _, release := range releases {
 		go release() // a queued request reads its body only once it runs
 	}

@@ -68,24 +68,16 @@ func (t *tree) sessionTree() []int {
 // descendants appends the descendants of pid.
 func descendants(pids []int, pid int, seen map[int]bool) []int {
 	queue := []int{pid}
+	var kids []int
 	for len(queue) > 0 {
 		p := queue[0]
 		queue = queue[1:]
-		tasks, err := os.ReadDir("/proc/" + strconv.Itoa(p) + "/task")
-		if err != nil {
-			continue
-		}
-		for _, task := range tasks {
-			b, err := os.ReadFile("/proc/" + strconv.Itoa(p) + "/task/" + task.Name() + "/children")
-			if err != nil {
-				continue
-			}
-			for f := range strings.FieldsSeq(string(b)) {
-				if c, err := strconv.Atoi(f); err == nil && !seen[c] {
-					seen[c] = true
-					pids = append(pids, c)
-					queue = append(queue, c)
-				}
+		kids, _ = taskChildren(strconv.Itoa(p), kids[:0])
+		for _, c := range kids {
+			if !seen[c] {
+				seen[c] = true
+				pids = append(pids, c)
+				queue = append(queue, c)
 			}
 		}
 	}
@@ -94,6 +86,14 @@ func descendants(pids []int, pid int, seen map[int]bool) []int {
 
 // sessionMembers lists the live processes in session or process group sid.
 func sessionMembers(sid int) []int {
+	return scanProc(func(pid int, st stat) bool {
+		return pid != sid && st.state != 'Z' && (st.sid == sid || st.pgrp == sid)
+	})
+}
+
+// scanProc lists the processes in /proc whose stat match accepts: the one
+// walk of every process, for what no narrower list in /proc gives.
+func scanProc(match func(pid int, st stat) bool) []int {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
@@ -101,10 +101,10 @@ func sessionMembers(sid int) []int {
 	var pids []int
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == sid {
+		if err != nil {
 			continue
 		}
-		if st, ok := readStat(pid); ok && st.state != 'Z' && (st.sid == sid || st.pgrp == sid) {
+		if st, ok := readStat(pid); ok && match(pid, st) {
 			pids = append(pids, pid)
 		}
 	}

@@ -180,22 +180,20 @@ type tree struct {
 
 // newTree prepares the tree for a script about to start.
 func (c *containment) newTree() *tree {
-	t := &tree{c: c, cgfd: -1}
+	t := c.sessionOnly()
 	if c.cgroupBase == "" {
 		return t
 	}
 	dir, err := os.MkdirTemp(c.cgroupBase, "gatewayd-cgi-*")
-	if err != nil {
-		c.log.Warn("cannot make a cgroup for a script; its tree is its session", zap.Error(err))
-		return t
-	}
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
+	if err == nil {
+		var fd int
+		if fd, err = unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
+			t.cg, t.cgfd = dir, fd
+			return t
+		}
 		_ = os.Remove(dir)
-		c.log.Warn("cannot make a cgroup for a script; its tree is its session", zap.Error(err))
-		return t
 	}
-	t.cg, t.cgfd = dir, fd
+	c.log.Warn("cannot make a cgroup for a script; its tree is its session", zap.Error(err))
 	return t
 }
 
@@ -284,14 +282,13 @@ func (t *tree) kill() {
 		t.pinned = append(t.pinned, fd)
 	}
 	_ = syscall.Kill(-t.pid, syscall.SIGKILL)
-	if t.cg == "" {
-		for _, fd := range t.pinned {
-			_ = unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
-		}
-	}
 	if t.cg != "" {
 		// Also what forked since the list was read.
 		t.cgroupKill()
+		return
+	}
+	for _, fd := range t.pinned {
+		_ = unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
 	}
 }
 

@@ -32,7 +32,7 @@ func TestDotfiles(t *testing.T) {
 		denied, allowed   int
 		deniedBody, allow string
 	}{
-		{"/.env", 403, 200, "", "SECRET=1"},
+		{"/.env", 403, 200, "403 Forbidden\n", "SECRET=1"}, // the built-in error page, as for every other refusal
 		{"/.git/config", 403, 200, "", "[core]"},
 		{"/.git/", 403, 200, "", ""},
 		{"/.htaccess", 403, 200, "", "deny"},

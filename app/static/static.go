@@ -103,7 +103,7 @@ func (s *Static) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Debug only: scanners ask for /.env by the thousand, and the access
 		// log already has the 403.
 		s.log.Debug("refused a dotfile", zap.String("request_id", requestID(r)), zap.String("name", name))
-		http.Error(w, "403 forbidden", http.StatusForbidden)
+		handler.Error(w, http.StatusForbidden)
 		return
 	}
 	f, fi, status := s.open(r, name)

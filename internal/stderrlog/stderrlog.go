@@ -95,6 +95,3 @@ func (s *Writer) Flush() {
 		s.dropped = 0
 	}
 }
-
-// Dropped returns how many lines were left out so far.
-func (s *Writer) Dropped() int { return s.dropped }
