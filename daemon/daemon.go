@@ -112,6 +112,11 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 			return nil, fmt.Errorf("listener %s (%s %s): %w", lc.Name, lc.Protocol, lc.Address, err)
 		}
 		d.listeners = append(d.listeners, l)
+		if r, ok := l.(refusingListener); ok && d.metrics != nil {
+			// FCGI_WEB_SERVER_ADDRS: what the allow-list closes is a
+			// refused connection too.
+			r.OnRefused(d.metrics.Listener(lc.Name, lc.Protocol).ConnRefused)
+		}
 		d.status.Listener(lc.Name, lc.Protocol).SetAddress(addrString(l.Addr()))
 		d.fronts = append(d.fronts, d.frontEnd(lc))
 	}
@@ -141,6 +146,10 @@ func (d *Daemon) Addrs() []net.Addr {
 	}
 	return addrs
 }
+
+// refusingListener is a listener that closes some connections itself
+// (listener.AllowOnly) and can say so.
+type refusingListener interface{ OnRefused(func()) }
 
 func (d *Daemon) frontEnd(lc config.Listener) frontEnd {
 	// No "protocol" field here: the core adds it to every line of a

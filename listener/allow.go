@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -51,7 +52,13 @@ type allowListener struct {
 	allowed []netip.Addr
 	log     *zap.Logger
 	logged  lograte.Limiter
+	counted atomic.Pointer[func()] // set by OnRefused
 }
+
+// OnRefused has f called for every connection the allow-list closes, the
+// ones the log leaves out included: the daemon counts them in
+// gatewayd_listener_refused_connections_total.
+func (l *allowListener) OnRefused(f func()) { l.counted.Store(&f) }
 
 func (l *allowListener) Accept() (net.Conn, error) {
 	for {
@@ -68,6 +75,9 @@ func (l *allowListener) Accept() (net.Conn, error) {
 		if ok, n := l.logged.Allow(time.Now()); ok {
 			l.log.Warn("listener: connection from an address not in FCGI_WEB_SERVER_ADDRS closed",
 				zap.Stringer("remote", c.RemoteAddr()), zap.Int64("suppressed", n))
+		}
+		if f := l.counted.Load(); f != nil {
+			(*f)()
 		}
 		c.Close()
 	}

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -182,6 +183,8 @@ func TestAllowOnly(t *testing.T) {
 	core, logs := observer.New(zap.DebugLevel)
 	l := AllowOnly(inner, []netip.Addr{netip.MustParseAddr("127.0.0.2")}, zap.New(core))
 	defer l.Close()
+	var refused atomic.Int64
+	l.(interface{ OnRefused(func()) }).OnRefused(func() { refused.Add(1) })
 	accepted := make(chan net.Addr, 4)
 	go func() {
 		for {
@@ -213,6 +216,11 @@ func TestAllowOnly(t *testing.T) {
 		if got, err := dial("127.0.0.1"); got != "" || err == nil {
 			t.Errorf("from 127.0.0.1: %q, %v; want closed", got, err)
 		}
+	}
+	// Every one is counted (the daemon's refused-connections metric),
+	// the ones the log leaves out included.
+	if n := refused.Load(); n != 10 {
+		t.Errorf("%d refusals counted, want 10", n)
 	}
 	if n := logs.FilterMessageSnippet("not in FCGI_WEB_SERVER_ADDRS").Len(); n != 1 {
 		t.Errorf("%d log lines for 10 refused connections, want 1", n)
