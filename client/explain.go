@@ -93,7 +93,8 @@ func Explain(cfg *config.Config, req ExplainRequest) (*Explanation, error) {
 			delete(env, "CONTENT_LENGTH")
 		}
 		environ.NormalizeGateway(env, environ.GatewayOptions{ServerSoftware: cfg.ServerSoftware})
-		if req.Protocol == FastCGI {
+		if _, ok := env["FCGI_ROLE"]; !ok && req.Protocol == FastCGI {
+			// As the FastCGI front end: the web server's FCGI_ROLE stands.
 			env["FCGI_ROLE"] = "RESPONDER"
 		}
 	default:

@@ -443,6 +443,12 @@ routes:
 		ex("-X", "POST", "-H", "X-A: b", "/cgi-bin/s.sh/x")...)
 	want(t, 0, []string{"route        / → demo\n", "  HTTP_X_A=b\n", "  SCRIPT_NAME=/x\n"},
 		ex("--param", "SCRIPT_NAME=/x", "--protocol", "fastcgi", "-H", "X-A: b", "/x")...)
+	// A web server's own FCGI_ROLE reaches the app, as the FastCGI front
+	// end leaves it.
+	out = want(t, 0, []string{"  FCGI_ROLE=AUTHORIZER\n"}, ex("--param", "FCGI_ROLE=AUTHORIZER", "--protocol", "fastcgi", "/x")...)
+	if strings.Contains(out, "FCGI_ROLE=RESPONDER") {
+		t.Errorf("explain replaced the web server's FCGI_ROLE:\n%s", out)
+	}
 	want(t, 1, nil, ex("--protocol", "gopher", "/")...)
 	want(t, 1, nil, "explain", "--config", filepath.Join(dir, "missing.yaml"), "/")
 	want(t, 0, []string{"route        / → demo\n"}, "explain", "/anything")
