@@ -87,13 +87,14 @@ func Explain(cfg *config.Config, req ExplainRequest) (*Explanation, error) {
 			x.Sent[k] = v
 		}
 		env = x.Sent.Clone()
-		if req.Protocol == SCGI && env["CONTENT_LENGTH"] == "0" && req.Method != "POST" && req.Method != "PUT" && req.Method != "PATCH" {
+		if req.Protocol == SCGI && env["CONTENT_LENGTH"] == "0" && !scgiExplicitZero(env) {
 			// What the SCGI front end does with the length SCGI always
 			// sends.
 			delete(env, "CONTENT_LENGTH")
 		}
 		environ.NormalizeGateway(env, environ.GatewayOptions{ServerSoftware: cfg.ServerSoftware})
-		if req.Protocol == FastCGI {
+		if _, ok := env["FCGI_ROLE"]; !ok && req.Protocol == FastCGI {
+			// As the FastCGI front end: the web server's FCGI_ROLE stands.
 			env["FCGI_ROLE"] = "RESPONDER"
 		}
 	default:
@@ -131,6 +132,20 @@ func Explain(cfg *config.Config, req ExplainRequest) (*Explanation, error) {
 		x.File = filepath.Join(rc.Root, filepath.FromSlash(got["PATH_INFO"]))
 	}
 	return x, nil
+}
+
+// scgiExplicitZero is protocol/scgi's test of whether CONTENT_LENGTH "0"
+// is the client's own (a Content-Length or Transfer-Encoding header, or a
+// method that sends a length) rather than SCGI's mandatory zero, which the
+// front end drops.
+func scgiExplicitZero(env environ.Env) bool {
+	_, cl := env["HTTP_CONTENT_LENGTH"]
+	_, te := env["HTTP_TRANSFER_ENCODING"]
+	switch env["REQUEST_METHOD"] {
+	case "POST", "PUT", "PATCH":
+		return true
+	}
+	return cl || te
 }
 
 func httpEnv(u *url.URL, req ExplainRequest) environ.Env {

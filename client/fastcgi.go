@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net"
 
 	"github.com/gatewayd/gatewayd/core/environ"
 	"github.com/gatewayd/gatewayd/internal/fcgiwire"
@@ -174,34 +173,25 @@ func GetValues(ctx context.Context, t Target) (map[string]string, error) {
 	if _, err := c.Write(fcgiwire.AppendGetValues(nil, fcgiwire.MaxConns, fcgiwire.MaxReqs, fcgiwire.MpxsConns)); err != nil {
 		return nil, ioError("sending FCGI_GET_VALUES", err)
 	}
-	return readValues(c)
-}
-
-// readValues reads the answer to FCGI_GET_VALUES from c.
-func readValues(c net.Conn) (map[string]string, error) {
-	rd := fcgiwire.NewReader(bufio.NewReader(c))
-	for {
-		h, content, err := rd.Next()
-		if err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-				return nil, &Error{Kind: Protocol, Err: errors.New("the connection ended before FCGI_GET_VALUES_RESULT")}
-			}
-			if errors.Is(err, fcgiwire.ErrVersion) {
-				return nil, &Error{Kind: Protocol, Err: err}
-			}
-			return nil, ioError("reading FCGI_GET_VALUES_RESULT", err)
+	h, content, err := fcgiwire.NewReader(bufio.NewReader(c)).Next()
+	if err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, &Error{Kind: Protocol, Err: errors.New("the connection ended before FCGI_GET_VALUES_RESULT")}
 		}
-		switch {
-		case h.Type == fcgiwire.TypeGetValuesResult && h.ID == 0:
-			vals := map[string]string{}
-			if err := fcgiwire.DecodePairs(string(content), fcgiwire.Limits{}, func(n, v string) { vals[n] = v }); err != nil {
-				return nil, &Error{Kind: Protocol, Err: fmt.Errorf("FCGI_GET_VALUES_RESULT: %w", err)}
-			}
-			return vals, nil
-		case h.Type == fcgiwire.TypeUnknownType && h.ID == 0:
-			return nil, &Error{Kind: Protocol, Err: errors.New("the application answered FCGI_GET_VALUES with FCGI_UNKNOWN_TYPE")}
-		default:
-			return nil, &Error{Kind: Protocol, Err: fmt.Errorf("an unexpected %s record (request %d) instead of FCGI_GET_VALUES_RESULT", h.Type, h.ID)}
+		if errors.Is(err, fcgiwire.ErrVersion) {
+			return nil, &Error{Kind: Protocol, Err: err}
 		}
+		return nil, ioError("reading FCGI_GET_VALUES_RESULT", err)
 	}
+	switch {
+	case h.Type == fcgiwire.TypeGetValuesResult && h.ID == 0:
+		vals := map[string]string{}
+		if err := fcgiwire.DecodePairs(string(content), fcgiwire.Limits{}, func(n, v string) { vals[n] = v }); err != nil {
+			return nil, &Error{Kind: Protocol, Err: fmt.Errorf("FCGI_GET_VALUES_RESULT: %w", err)}
+		}
+		return vals, nil
+	case h.Type == fcgiwire.TypeUnknownType && h.ID == 0:
+		return nil, &Error{Kind: Protocol, Err: errors.New("the application answered FCGI_GET_VALUES with FCGI_UNKNOWN_TYPE")}
+	}
+	return nil, &Error{Kind: Protocol, Err: fmt.Errorf("an unexpected %s record (request %d) instead of FCGI_GET_VALUES_RESULT", h.Type, h.ID)}
 }

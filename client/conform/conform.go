@@ -16,6 +16,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -132,6 +133,13 @@ func Run(ctx context.Context, t client.Target, opts Options) ([]Result, error) {
 		checks = scgiChecks
 	default:
 		return nil, fmt.Errorf("conform: %s: only fastcgi and scgi targets have a suite", t)
+	}
+	for id := range opts.Only {
+		if !slices.ContainsFunc(checks, func(c check) bool { return c.id == id }) {
+			// A misspelt id would otherwise run nothing and pass.
+			return nil, &client.Error{Kind: client.Usage,
+				Err: fmt.Errorf("conform: no %s check %q", t.Scheme, id)}
+		}
 	}
 	env, err := client.Env(t, client.Request{Path: opts.Path, Root: opts.Root, Index: opts.Index,
 		Extensions: opts.Extensions, Params: opts.Params})

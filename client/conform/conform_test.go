@@ -254,6 +254,27 @@ func TestHangingTarget(t *testing.T) {
 	}
 }
 
+// TestOnlyUnknownID: --only with an id the suite lacks is a usage error
+// before anything is sent, not an empty run that passes.
+func TestOnlyUnknownID(t *testing.T) {
+	for _, scheme := range []string{client.FastCGI, client.SCGI} {
+		// Nothing listens there: an error other than usage would mean the
+		// suite tried to connect.
+		tg := client.Target{Scheme: scheme, Network: "unix", Address: filepath.Join(t.TempDir(), "none.sock")}
+		results, err := Run(context.Background(), tg, Options{Only: map[string]bool{"no-such-check": true}})
+		if client.KindOf(err) != client.Usage || results != nil {
+			t.Errorf("%s: --only no-such-check: %d results, err %v (kind %s), want a usage error",
+				scheme, len(results), err, client.KindOf(err))
+		}
+		// A real id still runs, and fails as nothing listens.
+		id := IDs(scheme)[0]
+		results, err = Run(context.Background(), tg, Options{Only: map[string]bool{id: true}})
+		if err != nil || len(results) != 1 || results[0].ID != id {
+			t.Errorf("%s: --only %s: %v, err %v", scheme, id, results, err)
+		}
+	}
+}
+
 func TestSuiteSize(t *testing.T) {
 	if n := len(IDs(client.FastCGI)); n < 20 {
 		t.Errorf("%d FastCGI checks, want at least 20", n)

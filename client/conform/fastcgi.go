@@ -220,18 +220,11 @@ func checkEndBody(ctx context.Context, s *suite) (Verdict, string) {
 
 func checkRequestID(ctx context.Context, s *suite) (Verdict, string) {
 	const id = 0x1234
-	f, err := dialFCGI(ctx, s)
-	if err != nil {
-		return Fail, err.Error()
+	f, a, fail := send(ctx, s, request(id, fcgiwire.RoleResponder, 0, s.env, nil), id)
+	if fail != "" {
+		return Fail, fail
 	}
 	defer f.close()
-	if err := f.write(request(id, fcgiwire.RoleResponder, 0, s.env, nil)); err != nil {
-		return Fail, err.Error()
-	}
-	a, err := f.read(id)
-	if err != nil {
-		return Fail, fmt.Sprintf("got %s: %v", a, err)
-	}
 	if len(a.others) > 0 {
 		return Fail, "records for other ids: " + a.String()
 	}
@@ -239,18 +232,11 @@ func checkRequestID(ctx context.Context, s *suite) (Verdict, string) {
 }
 
 func checkAligned(ctx context.Context, s *suite) (Verdict, string) {
-	f, err := dialFCGI(ctx, s)
-	if err != nil {
-		return Fail, err.Error()
+	f, a, fail := send(ctx, s, request(1, fcgiwire.RoleResponder, 0, s.env, nil), 1)
+	if fail != "" {
+		return Fail, fail
 	}
 	defer f.close()
-	if err := f.write(request(1, fcgiwire.RoleResponder, 0, s.env, nil)); err != nil {
-		return Fail, err.Error()
-	}
-	a, err := f.read(1)
-	if err != nil {
-		return Fail, fmt.Sprintf("got %s: %v", a, err)
-	}
 	if f.unaligned > 0 {
 		return Fail, fmt.Sprintf("%d of %d records not padded to 8: %s", f.unaligned, len(a.records), a)
 	}
@@ -358,17 +344,11 @@ func checkEmptyBody(ctx context.Context, s *suite) (Verdict, string) {
 }
 
 func checkKeepConnOff(ctx context.Context, s *suite) (Verdict, string) {
-	f, err := dialFCGI(ctx, s)
-	if err != nil {
-		return Fail, err.Error()
+	f, _, fail := send(ctx, s, request(1, fcgiwire.RoleResponder, 0, s.env, nil), 1)
+	if fail != "" {
+		return Fail, fail
 	}
 	defer f.close()
-	if err := f.write(request(1, fcgiwire.RoleResponder, 0, s.env, nil)); err != nil {
-		return Fail, err.Error()
-	}
-	if a, err := f.read(1); err != nil {
-		return Fail, fmt.Sprintf("got %s: %v", a, err)
-	}
 	if ok, why := f.closed(); !ok {
 		return Fail, "after FCGI_END_REQUEST: " + why
 	}
@@ -521,21 +501,7 @@ func checkMaxConns(ctx context.Context, s *suite) (Verdict, string) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			f, err := dialFCGI(ctx, s)
-			if err != nil {
-				fails[i] = err.Error()
-				return
-			}
-			defer f.close()
-			if err := f.write(request(1, fcgiwire.RoleResponder, 0, s.env, nil)); err != nil {
-				fails[i] = err.Error()
-				return
-			}
-			if a, err := f.read(1); err != nil {
-				fails[i] = fmt.Sprintf("got %s: %v", a, err)
-			} else if a.end.ProtocolStatus != fcgiwire.RequestComplete {
-				fails[i] = a.end.ProtocolStatus.String()
-			}
+			_, fails[i] = complete(ctx, s, request(1, fcgiwire.RoleResponder, 0, s.env, nil), 1)
 		}()
 	}
 	wg.Wait()

@@ -226,21 +226,34 @@ func pairsBytes(env map[string]string) []byte {
 	return b
 }
 
-// complete runs one whole request on a new connection and returns the
-// answer; it is a failure unless the request ran (REQUEST_COMPLETE).
-func complete(ctx context.Context, s *suite, raw []byte, id uint16) (*answer, string) {
+// send writes raw on a new connection and reads request id's answer. On
+// success the caller closes the connection, which is left open for checks
+// of how the peer treats it afterwards.
+func send(ctx context.Context, s *suite, raw []byte, id uint16) (*fconn, *answer, string) {
 	f, err := dialFCGI(ctx, s)
 	if err != nil {
-		return nil, err.Error()
+		return nil, nil, err.Error()
 	}
-	defer f.close()
 	if err := f.write(raw); err != nil {
-		return nil, err.Error()
+		f.close()
+		return nil, nil, err.Error()
 	}
 	a, err := f.read(id)
 	if err != nil {
-		return a, fmt.Sprintf("got %s: %v", a, err)
+		f.close()
+		return nil, a, fmt.Sprintf("got %s: %v", a, err)
 	}
+	return f, a, ""
+}
+
+// complete runs one whole request on a new connection and returns the
+// answer; it is a failure unless the request ran (REQUEST_COMPLETE).
+func complete(ctx context.Context, s *suite, raw []byte, id uint16) (*answer, string) {
+	f, a, fail := send(ctx, s, raw, id)
+	if fail != "" {
+		return a, fail
+	}
+	f.close()
 	if a.end.ProtocolStatus != fcgiwire.RequestComplete {
 		return a, fmt.Sprintf("got %s: FCGI_END_REQUEST %s", a, a.end.ProtocolStatus)
 	}

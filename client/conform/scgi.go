@@ -2,6 +2,7 @@ package conform
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -49,15 +50,11 @@ type scgiAnswer struct {
 // and reads the answer to the end of the connection.
 func exchange(ctx context.Context, s *suite, head, body []byte, piece int, gap time.Duration) scgiAnswer {
 	start := time.Now()
-	var d net.Dialer
-	c, err := d.DialContext(ctx, s.t.Network, s.t.Address)
+	c, err := dialSCGI(ctx, s)
 	if err != nil {
-		return scgiAnswer{err: fmt.Errorf("connecting: %w", err)}
+		return scgiAnswer{err: err}
 	}
 	defer c.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = c.SetDeadline(dl)
-	}
 	out := append(head, body...)
 	if piece <= 0 {
 		piece = len(out)
@@ -70,8 +67,29 @@ func exchange(ctx context.Context, s *suite, head, body []byte, piece int, gap t
 			time.Sleep(gap)
 		}
 	}
+	a := readAnswer(c)
+	a.elapsed = time.Since(start)
+	return a
+}
+
+// dialSCGI connects to the target, the connection bounded by ctx's deadline.
+func dialSCGI(ctx context.Context, s *suite) (net.Conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, s.t.Network, s.t.Address)
+	if err != nil {
+		return nil, fmt.Errorf("connecting: %w", err)
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.SetDeadline(dl)
+	}
+	return c, nil
+}
+
+// readAnswer reads the answer on c to the end of the connection (at most
+// 1 MiB) and parses its head.
+func readAnswer(c net.Conn) scgiAnswer {
 	raw, err := io.ReadAll(io.LimitReader(c, 1<<20))
-	a := scgiAnswer{raw: raw, elapsed: time.Since(start)}
+	a := scgiAnswer{raw: raw}
 	switch {
 	case err == nil:
 		a.closed = true
@@ -81,7 +99,7 @@ func exchange(ctx context.Context, s *suite, head, body []byte, piece int, gap t
 		a.err = describe(err)
 	}
 	if len(raw) > 0 {
-		a.resp, err = client.ReadHead(bufio.NewReader(strings.NewReader(string(raw))), 64<<10)
+		a.resp, err = client.ReadHead(bufio.NewReader(bytes.NewReader(raw)), 64<<10)
 		if err != nil && a.err == nil {
 			a.err = err
 		}
@@ -166,15 +184,11 @@ func checkSCGIBodySlow(ctx context.Context, s *suite) (Verdict, string) {
 
 // exchangeSplit sends head at once and body in pieces.
 func exchangeSplit(ctx context.Context, s *suite, head, body []byte, piece int, gap time.Duration) scgiAnswer {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, s.t.Network, s.t.Address)
+	c, err := dialSCGI(ctx, s)
 	if err != nil {
 		return scgiAnswer{err: err}
 	}
 	defer c.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = c.SetDeadline(dl)
-	}
 	if _, err := c.Write(head); err != nil {
 		return scgiAnswer{err: err}
 	}
@@ -190,17 +204,8 @@ func exchangeSplit(ctx context.Context, s *suite, head, body []byte, piece int, 
 			break
 		}
 	}
-	raw, err := io.ReadAll(io.LimitReader(c, 1<<20))
-	a := scgiAnswer{raw: raw, closed: err == nil, note: early}
-	if err != nil && !strings.Contains(err.Error(), "connection reset") {
-		a.err = describe(err)
-	}
-	if len(raw) > 0 {
-		a.resp, err = client.ReadHead(bufio.NewReader(strings.NewReader(string(raw))), 64<<10)
-		if err != nil && a.err == nil {
-			a.err = err
-		}
-	}
+	a := readAnswer(c)
+	a.note = early
 	return a
 }
 

@@ -66,3 +66,22 @@ func TestHelpTellsOverridesSignalsAndCompletion(t *testing.T) {
 		t.Errorf("completion bash: exit %d", code)
 	}
 }
+
+// TestBadParam: request, probe and conform read --param alike; one without
+// "=" or without a name is a usage error (exit 1) that names it.
+func TestBadParam(t *testing.T) {
+	for _, cmd := range [][]string{
+		{"request", "--env", "fastcgi:///nowhere.sock", "/"},
+		{"probe", "fastcgi:///nowhere.sock"},
+		{"conform", "fastcgi:///nowhere.sock"},
+	} {
+		for _, p := range []string{"NOEQUALS", "=value"} {
+			var out, errs bytes.Buffer
+			args := append([]string{cmd[0], "--param", p}, cmd[1:]...)
+			code := run(args, &out, &errs)
+			if code != 1 || !strings.Contains(errs.String(), `--param "`+p+`": want NAME=VALUE`) {
+				t.Errorf("%v: exit %d, stderr %q", args, code, errs.String())
+			}
+		}
+	}
+}

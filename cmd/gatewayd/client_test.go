@@ -443,6 +443,28 @@ routes:
 		ex("-X", "POST", "-H", "X-A: b", "/cgi-bin/s.sh/x")...)
 	want(t, 0, []string{"route        / → demo\n", "  HTTP_X_A=b\n", "  SCRIPT_NAME=/x\n"},
 		ex("--param", "SCRIPT_NAME=/x", "--protocol", "fastcgi", "-H", "X-A: b", "/x")...)
+	// A web server's own FCGI_ROLE reaches the app, as the FastCGI front
+	// end leaves it.
+	out = want(t, 0, []string{"  FCGI_ROLE=AUTHORIZER\n"}, ex("--param", "FCGI_ROLE=AUTHORIZER", "--protocol", "fastcgi", "/x")...)
+	if strings.Contains(out, "FCGI_ROLE=RESPONDER") {
+		t.Errorf("explain replaced the web server's FCGI_ROLE:\n%s", out)
+	}
+	// SCGI's mandatory CONTENT_LENGTH 0 is dropped, as the SCGI front end
+	// drops it, unless the client sent a length of its own.
+	for _, c := range []struct {
+		args []string
+		keep bool
+	}{
+		{[]string{"/x"}, false},
+		{[]string{"-H", "Content-Length: 0", "/x"}, true},
+		{[]string{"-X", "PUT", "/x"}, true},
+	} {
+		out = want(t, 0, nil, ex(append([]string{"--protocol", "scgi"}, c.args...)...)...)
+		_, app, _ := strings.Cut(out, "the app gets:\n")
+		if strings.Contains(app, "  CONTENT_LENGTH=0\n") != c.keep {
+			t.Errorf("explain --protocol scgi %v: CONTENT_LENGTH kept %v, want %v:\n%s", c.args, !c.keep, c.keep, out)
+		}
+	}
 	want(t, 1, nil, ex("--protocol", "gopher", "/")...)
 	want(t, 1, nil, "explain", "--config", filepath.Join(dir, "missing.yaml"), "/")
 	want(t, 0, []string{"route        / → demo\n"}, "explain", "/anything")

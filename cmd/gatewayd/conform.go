@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -44,14 +43,9 @@ that check. Exit 0 when no MUST failed, 1 otherwise (and for usage errors).`,
 				usage(c, stderr, code, "conform takes fastcgi and scgi targets")
 				return nil
 			}
-			opts.Params = map[string]string{}
-			for _, p := range params {
-				name, value, ok := strings.Cut(p, "=")
-				if !ok || name == "" {
-					usage(c, stderr, code, "--param %q: want NAME=VALUE", p)
-					return nil
-				}
-				opts.Params[name] = value
+			if opts.Params, err = parseParams(params); err != nil {
+				usage(c, stderr, code, "%v", err)
+				return nil
 			}
 			if len(only) > 0 {
 				opts.Only = map[string]bool{}

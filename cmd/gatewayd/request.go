@@ -66,7 +66,7 @@ func (f *requestFlags) add(fs *pflag.FlagSet, timeout time.Duration) {
 
 // request builds the client.Request the flags describe.
 func (f *requestFlags) request() (client.Request, error) {
-	req := client.Request{Header: http.Header{}, Params: map[string]string{}, Root: f.root,
+	req := client.Request{Header: http.Header{}, Root: f.root,
 		Index: f.index, Extensions: f.exts, MaxBytes: f.max}
 	if f.max <= 0 {
 		return req, fmt.Errorf("--max-bytes must be positive")
@@ -82,14 +82,23 @@ func (f *requestFlags) request() (client.Request, error) {
 		}
 		req.Header.Add(name, strings.TrimSpace(value))
 	}
-	for _, p := range f.params {
+	params, err := parseParams(f.params)
+	req.Params = params
+	return req, err
+}
+
+// parseParams reads --param NAME=VALUE flags, the later of two for a name
+// winning.
+func parseParams(params []string) (map[string]string, error) {
+	m := map[string]string{}
+	for _, p := range params {
 		name, value, ok := strings.Cut(p, "=")
 		if !ok || name == "" {
-			return req, fmt.Errorf("--param %q: want NAME=VALUE", p)
+			return m, fmt.Errorf("--param %q: want NAME=VALUE", p)
 		}
-		req.Params[name] = value
+		m[name] = value
 	}
-	return req, nil
+	return m, nil
 }
 
 func requestCmd(stdin io.Reader, stdout, stderr io.Writer, code *int) *cobra.Command {

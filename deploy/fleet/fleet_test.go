@@ -74,7 +74,7 @@ func stopOneOfThree(t *testing.T, protocol, recipe string) {
 		"GATEWAYD1": fleet[0].addr, "GATEWAYD2": fleet[1].addr,
 		"GATEWAYD3": fleet[2].addr, "LISTEN": listen,
 	}), listen)
-	_, prom := peertest.PrometheusTargets(t, fleet[0].metrics, fleet[1].metrics, fleet[2].metrics)
+	_, prom := peertest.Prometheus(t, fleet[0].metrics, fleet[1].metrics, fleet[2].metrics)
 
 	peertest.WaitQuery(t, prom, `sum(up{job="gatewayd"})`, func(r map[string]float64) bool {
 		v, ok := peertest.Single(r)

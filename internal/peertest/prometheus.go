@@ -16,16 +16,10 @@ import (
 )
 
 // Prometheus starts Debian's Prometheus with deploy/prometheus/prometheus.yml
-// and alerts.yml, the scrape target replaced by target and the interval cut
-// to 1s, waits for /-/ready and returns its base URL.
-func Prometheus(t testing.TB, target string) (*Process, string) {
-	t.Helper()
-	return PrometheusTargets(t, target)
-}
-
-// PrometheusTargets is Prometheus with one target per gatewayd instance, all
-// in the job "gatewayd", as the scrape config's comment asks.
-func PrometheusTargets(t testing.TB, targets ...string) (*Process, string) {
+// and alerts.yml, the scrape target replaced by targets (one per gatewayd
+// instance, all in the job "gatewayd", as the scrape config's comment asks)
+// and the interval cut to 1s, waits for /-/ready and returns its base URL.
+func Prometheus(t testing.TB, targets ...string) (*Process, string) {
 	t.Helper()
 	bin := Need(t, "/usr/bin/prometheus", "prometheus")
 	dir := t.TempDir()

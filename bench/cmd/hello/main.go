@@ -93,19 +93,12 @@ func run() int {
 		fmt.Fprintf(os.Stderr, "hello: %v\n", err)
 		return 1
 	}
-	if *profile != "" {
-		f, err := os.Create(*profile)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "hello: %v\n", err)
-			return 1
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintf(os.Stderr, "hello: %v\n", err)
-			return 1
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startProfile(*profile)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "hello: %v\n", err)
+		return 1
 	}
+	defer stopProfile()
 	if fs, ok := s.(*fcgiServer); ok {
 		fs.l = l
 	}
@@ -131,20 +124,13 @@ func run() int {
 // serveWith serves the hello app with gatewayd.ServeWith, which returns on
 // SIGTERM once in-flight requests are done.
 func serveWith(protocol, addr, conf, profile string) int {
-	if profile != "" {
-		f, err := os.Create(profile)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "hello: %v\n", err)
-			return 1
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintf(os.Stderr, "hello: %v\n", err)
-			return 1
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startProfile(profile)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "hello: %v\n", err)
+		return 1
 	}
-	err := gatewayd.ServeWith(hello.App{}, gatewayd.Options{
+	defer stopProfile()
+	err = gatewayd.ServeWith(hello.App{}, gatewayd.Options{
 		Config:    conf,
 		Listeners: []config.Listener{{Name: "hello", Protocol: protocol, Address: addr}},
 	})
@@ -153,4 +139,24 @@ func serveWith(protocol, addr, conf, profile string) int {
 		return 1
 	}
 	return 0
+}
+
+// startProfile writes a CPU profile to path until the returned stop is
+// called; with no path it does nothing.
+func startProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
