@@ -263,13 +263,19 @@ func (f *fleet) get(ctx context.Context, mode reuse) (*conn, error) {
 	var start time.Time
 	var timer *time.Timer
 	var exclude *member
-	retried := false
+	retried, observed := false, false
 	for {
 		m, ch := f.pick(exclude)
 		if m != nil {
-			if timer == nil && f.pobs != nil {
-				f.pobs.QueueWait(0)
+			// One wait per request, however often it was woken without
+			// a slot or sent to another member.
+			if timer != nil {
+				waited = time.Since(start)
 			}
+			if !observed && f.pobs != nil {
+				f.pobs.QueueWait(waited)
+			}
+			observed = true
 			c, err := m.p.take(ctx, mode, waited)
 			if err == nil {
 				c.member = m
@@ -300,10 +306,6 @@ func (f *fleet) get(ctx context.Context, mode reuse) (*conn, error) {
 		}
 		select {
 		case <-ch:
-			waited = time.Since(start)
-			if f.pobs != nil {
-				f.pobs.QueueWait(waited)
-			}
 		case <-timer.C:
 			if f.pobs != nil {
 				f.pobs.Rejected("queue_timeout")

@@ -52,6 +52,8 @@ func serveFleetPeer(t *testing.T, name string, l net.Listener) *fleetPeer {
 		defer close(p.done)
 		_ = fcgi.Serve(p.l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			p.served.Add(1)
+			// net/http/fcgi takes the query from REQUEST_URI, not
+			// QUERY_STRING: the requests set both.
 			if r.URL.Query().Get("slow") != "" {
 				time.Sleep(20 * time.Millisecond) // work, so that requests overlap
 			}
@@ -100,7 +102,7 @@ func TestFleetBalancesAndFailsOver(t *testing.T) {
 		for range 4 {
 			wg.Go(func() {
 				for range n / 4 {
-					r := serve(t, u, reqEnv("GET", "/app.php", "QUERY_STRING", query), nil)
+					r := serve(t, u, reqEnv("GET", "/app.php", "QUERY_STRING", query, "REQUEST_URI", "/php/app.php?"+query), nil)
 					mu.Lock()
 					got[fmt.Sprint(r.status, " ", r.body)]++
 					mu.Unlock()
@@ -133,7 +135,7 @@ func TestFleetBalancesAndFailsOver(t *testing.T) {
 	b2 := serveFleetPeer(t, "b", listenUnix(t, pathB))
 	deadline := time.Now().Add(10 * time.Second)
 	for b2.served.Load() == 0 && time.Now().Before(deadline) {
-		if r := serve(t, u, reqEnv("GET", "/app.php", "QUERY_STRING", "slow=1"), nil); r.status != 200 {
+		if r := serve(t, u, reqEnv("GET", "/app.php", "QUERY_STRING", "slow=1", "REQUEST_URI", "/php/app.php?slow=1"), nil); r.status != 200 {
 			t.Fatalf("while b comes back: %d %q", r.status, r.body)
 		}
 	}
@@ -197,7 +199,7 @@ func TestFleetDNS(t *testing.T) {
 	for range 2 {
 		wg.Go(func() {
 			for range 10 {
-				if r := serve(t, u, reqEnv("GET", "/app.php", "QUERY_STRING", "slow=1"), nil); r.status != 200 {
+				if r := serve(t, u, reqEnv("GET", "/app.php", "QUERY_STRING", "slow=1", "REQUEST_URI", "/php/app.php?slow=1"), nil); r.status != 200 {
 					t.Errorf("%d %q", r.status, r.body)
 				}
 			}
@@ -280,5 +282,67 @@ func TestFleetHealthCheck(t *testing.T) {
 				t.Errorf("the path was not requested")
 			}
 		})
+	}
+}
+
+// waitWatch counts the queue waits observed.
+type waitWatch struct {
+	retryWatch
+	waits atomic.Int64
+}
+
+func (w *waitWatch) QueueWait(time.Duration) { w.waits.Add(1) }
+
+// TestFleetQueueWaitOncePerRequest: a queued request woken again and again
+// without a free slot (here by the dns: lookups every 10ms, which find
+// nothing) is one queue wait, as in a single pool, not one per wake-up.
+func TestFleetQueueWaitOncePerRequest(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a.sock")
+	l := listenUnix(t, path)
+	started, release := make(chan struct{}, 2), make(chan struct{})
+	done := make(chan struct{})
+	var n atomic.Int64
+	go func() {
+		defer close(done)
+		_ = fcgi.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			started <- struct{}{}
+			if n.Add(1) == 1 { // the first request holds the only connection
+				<-release
+			}
+			io.WriteString(w, "a")
+		}))
+	}()
+	t.Cleanup(func() { l.Close(); <-done })
+	res := &fakeResolver{looked: make(chan struct{}, 64)}
+	watch := &waitWatch{}
+	u := newUpstream(t, Config{Upstreams: []string{"unix:" + path, "dns:php.example:9000"}, MaxConns: 1,
+		Resolver: res, ResolveInterval: 10 * time.Millisecond, QueueTimeout: 10 * time.Second, Observer: watch})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if r := serve(t, u, reqEnv("GET", "/app.php"), nil); r.status != 200 {
+			t.Errorf("holder: %d %q", r.status, r.body)
+		}
+	})
+	<-started
+	wg.Go(func() {
+		if r := serve(t, u, reqEnv("GET", "/app.php"), nil); r.status != 200 {
+			t.Errorf("queued: %d %q", r.status, r.body)
+		}
+	})
+	for u.Stats().Waiting == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	res.set()
+	for range 5 { // lookups, each waking the queued request
+		select {
+		case <-res.looked:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no lookup of the name")
+		}
+	}
+	close(release)
+	wg.Wait()
+	if n := watch.waits.Load(); n != 2 {
+		t.Errorf("queue waits observed: %d, want 2 (one per request)", n)
 	}
 }
