@@ -25,7 +25,14 @@ func TestConsoleLogsOnATerminal(t *testing.T) {
 	addr, maddr := peertest.FreeAddr(t), peertest.FreeAddr(t)
 	cfg := peertest.WriteFile(t, t.TempDir(), "g.yaml", "listeners:\n  - {protocol: http, address: \""+addr+"\"}\n"+
 		"metrics: {address: \""+maddr+"\"}\nshutdown_timeout: 2s\n")
-	p := peertest.Start(t, exec.Command(scriptBin, "-q", "-e", "-c", bin+" serve --config "+cfg, "/dev/null"))
+	// script runs its command through $SHELL -c. Whether that shell execs a
+	// lone command or forks it depends on the shell, and a forked one leaves
+	// gatewayd a grandchild: SIGTERM would then end the shell, the terminal
+	// would hang up and gatewayd would get SIGHUP instead. So the shell is
+	// named and told to exec.
+	sc := exec.Command(scriptBin, "-q", "-e", "-c", "exec "+bin+" serve --config "+cfg, "/dev/null")
+	sc.Env = append(os.Environ(), "SHELL=/bin/sh")
+	p := peertest.Start(t, sc)
 	peertest.WaitReady(t, p, "gatewayd on a terminal", peertest.Dial(addr))
 	resp, err := http.Get("http://" + addr + "/tty")
 	if err != nil {
@@ -40,6 +47,9 @@ func TestConsoleLogsOnATerminal(t *testing.T) {
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	if err != nil {
 		t.Fatalf("children of script: %q", b)
+	}
+	if exe, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe"); err != nil || exe != bin {
+		t.Fatalf("the child of script is %q (%v), not %s", exe, err, bin)
 	}
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 		t.Fatal(err)
