@@ -168,7 +168,7 @@ func (d *Daemon) frontEnd(lc config.Listener) frontEnd {
 	if d.metrics != nil {
 		lm = d.metrics.Listener(lc.Name, lc.Protocol)
 	}
-	cc := connCounters{m: lm, s: sl}
+	cc := connCounters{Listener: lm, s: sl}
 	switch lc.Protocol {
 	case "http":
 		return &httpfront.Server{
@@ -183,7 +183,6 @@ func (d *Daemon) frontEnd(lc config.Listener) frontEnd {
 			Log:               log,
 		}
 	case "fastcgi":
-		obs := fastcgiObserver{l: lm, cc: cc}
 		return &fastcgi.Server{
 			Handler:        h,
 			MaxConns:       lc.MaxConns,
@@ -192,7 +191,7 @@ func (d *Daemon) frontEnd(lc config.Listener) frontEnd {
 			ReadTimeout:    lc.ReadTimeout,
 			WriteTimeout:   lc.WriteTimeout,
 			Log:            log,
-			Observer:       obs,
+			Observer:       cc,
 		}
 	case "scgi":
 		return &scgi.Server{

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gatewayd/gatewayd/core/event"
 )
 
 // Resolver looks up the addresses of a name; *net.Resolver is one. Tests
@@ -295,7 +297,7 @@ func (f *fleet) get(ctx context.Context, mode reuse) (*conn, error) {
 			if f.waiting.Add(1) > int64(f.cfg.queueSize) {
 				f.waiting.Add(-1)
 				if f.pobs != nil {
-					f.pobs.Rejected("queue_full")
+					f.pobs.Rejected(event.RejectQueueFull)
 				}
 				return nil, fmt.Errorf("%w: queue full (queue_size %d)", ErrBusy, f.cfg.queueSize)
 			}
@@ -308,7 +310,7 @@ func (f *fleet) get(ctx context.Context, mode reuse) (*conn, error) {
 		case <-ch:
 		case <-timer.C:
 			if f.pobs != nil {
-				f.pobs.Rejected("queue_timeout")
+				f.pobs.Rejected(event.RejectQueueTimeout)
 			}
 			return nil, fmt.Errorf("%w: no connection within queue_timeout %v", ErrBusy, f.cfg.queueTimeout)
 		case <-ctx.Done():

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gatewayd/gatewayd/core/event"
 )
 
 // pool holds the connections to the upstream. Its bound is exact: a request
@@ -165,7 +167,7 @@ func (p *pool) wait(ctx context.Context) (time.Duration, error) {
 	if p.waiting.Add(1) > p.queueSize {
 		p.waiting.Add(-1)
 		if p.pobs != nil {
-			p.pobs.Rejected("queue_full")
+			p.pobs.Rejected(event.RejectQueueFull)
 		}
 		return 0, fmt.Errorf("%w: queue full (max_conns %d, queue_size %d)", ErrBusy, cap(p.tokens), p.queueSize)
 	}
@@ -182,7 +184,7 @@ func (p *pool) wait(ctx context.Context) (time.Duration, error) {
 		return waited, nil
 	case <-t.C:
 		if p.pobs != nil {
-			p.pobs.Rejected("queue_timeout")
+			p.pobs.Rejected(event.RejectQueueTimeout)
 		}
 		return 0, fmt.Errorf("%w: no connection within queue_timeout %v (max_conns %d)", ErrBusy, p.queueTimeout, cap(p.tokens))
 	case <-ctx.Done():

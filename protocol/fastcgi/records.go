@@ -161,7 +161,7 @@ func (c *conn) getValues(b []byte) error {
 
 func (c *conn) refused(id uint16, ps ProtocolStatus) error {
 	if o := c.srv.Observer; o != nil {
-		o.Refused(ps)
+		o.Refused(refusal(ps))
 	}
 	return c.reply(func(b []byte) []byte {
 		b = fcgiwire.AppendEndRequest(b, id, 0, ps)

@@ -101,7 +101,7 @@ func TestFilterRoleRefused(t *testing.T) {
 	if r := c.get(5, "/hello"); r.body() != "Hello" {
 		t.Errorf("after refusal: %q", r.stdout.String())
 	}
-	if obs.count("refused-3") != 1 {
+	if obs.count("refused-unknown_role") != 1 {
 		t.Errorf("observer: %v", obs.snapshot())
 	}
 }
@@ -310,7 +310,7 @@ func TestLimits(t *testing.T) {
 		if r := c1.get(2, "/hello"); r.body() != "Hello" {
 			t.Errorf("first connection: %q", r.stdout.String())
 		}
-		if obs.count("refused-2") != 1 || obs.count("opened") != 1 {
+		if obs.count("refused-overloaded") != 1 || obs.count("opened") != 1 {
 			t.Errorf("observer: %v", obs.snapshot())
 		}
 	})

@@ -1,11 +1,14 @@
 package fastcgi
 
-import "github.com/gatewayd/gatewayd/internal/fcgiwire"
+import (
+	"github.com/gatewayd/gatewayd/core/event"
+	"github.com/gatewayd/gatewayd/internal/fcgiwire"
+)
 
-// ProtocolStatus is the protocolStatus of an FCGI_END_REQUEST record, as
-// Observer.Refused reports it. The record layer lives in internal/fcgiwire;
-// the type and its values are re-exported here because library users, who
-// cannot import an internal package, implement Observer.
+// ProtocolStatus is the protocolStatus of an FCGI_END_REQUEST record. The
+// record layer lives in internal/fcgiwire; the type and its values are
+// re-exported here for library users, who cannot import an internal
+// package.
 type ProtocolStatus = fcgiwire.ProtocolStatus
 
 // The protocol statuses of FastCGI 1.0.
@@ -22,3 +25,14 @@ const (
 	// (the Filter role).
 	UnknownRole = fcgiwire.UnknownRole
 )
+
+// refusal is the word Observer.Refused reports for a refusing status.
+func refusal(ps ProtocolStatus) event.Refusal {
+	switch ps {
+	case CantMpxConn:
+		return event.RefuseCantMpxConn
+	case UnknownRole:
+		return event.RefuseUnknownRole
+	}
+	return event.RefuseOverloaded
+}
