@@ -36,9 +36,9 @@ var ErrNotGatherer = errors.New("metrics: the registry is not a prometheus.Gathe
 
 // Bucket layouts, in seconds or counts.
 var (
-	durationBuckets   = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
-	queueWaitBuckets  = []float64{.001, .005, .01, .05, .1, .25, .5, 1, 2.5, 5, 10}
-	perConnBuckets    = []float64{1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 10000}
+	durationBuckets  = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
+	queueWaitBuckets = []float64{.001, .005, .01, .05, .1, .25, .5, 1, 2.5, 5, 10}
+	perConnBuckets   = []float64{1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 10000}
 )
 
 // The fixed value sets of the reason, class and kind labels, in the words
