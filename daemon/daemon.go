@@ -89,7 +89,7 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 		reg := prometheus.NewRegistry()
 		d.metrics = metrics.New(reg, metrics.BuildInfo{Version: config.Version})
 	}
-	activated, err := activatedListeners()
+	activated, err := takeSystemdListeners()
 	if err != nil {
 		return nil, err
 	}

@@ -260,7 +260,7 @@ func (f *fleet) pick(exclude *member) (*member, chan struct{}) {
 // queue when all are busy (the pool's rules: queueSize, queueTimeout, 503).
 // A connection that cannot be made is tried once more on another member: no
 // byte of the request was sent.
-func (f *fleet) get(ctx context.Context, mode reuse) (*conn, error) {
+func (f *fleet) get(ctx context.Context, mode reuse) (*upstreamConn, error) {
 	var waited time.Duration
 	var start time.Time
 	var timer *time.Timer
@@ -349,7 +349,7 @@ func (f *fleet) finish(m *member, ok, failed bool) {
 }
 
 // put gives a connection back, and tells the balancer how its request went.
-func (f *fleet) put(c *conn, keep bool, outcome Outcome) {
+func (f *fleet) put(c *upstreamConn, keep bool, outcome Outcome) {
 	m := c.member
 	c.member = nil
 	m.p.put(c, keep)

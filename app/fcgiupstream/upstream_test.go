@@ -934,7 +934,7 @@ func TestIdleClosedConnection(t *testing.T) {
 		deadline := time.Now().Add(10 * time.Second)
 		for {
 			u.pool.mu.Lock()
-			var c *conn
+			var c *upstreamConn
 			if len(u.pool.idle) > 0 {
 				c = u.pool.idle[0]
 			}
