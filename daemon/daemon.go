@@ -281,7 +281,7 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	wg.Wait()
 	d.running.Wait()
 	d.mu.Lock()
-	apps, cfg := d.apps, d.cfg
+	apps := d.apps
 	d.mu.Unlock()
 	if ctx.Err() != nil {
 		// The requests the apps still run now are the ones the drain could
@@ -290,7 +290,7 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	}
 	// What is still running after the drain gets SIGTERM, then SIGKILL after
 	// its route's kill_grace: give the apps that long, whatever is left of ctx.
-	closeCtx, cancel := context.WithTimeout(context.Background(), maxKillGrace(cfg)+time.Second)
+	closeCtx, cancel := context.WithTimeout(context.Background(), apps.KillGrace()+time.Second)
 	defer cancel()
 	if err := apps.Close(closeCtx); err != nil {
 		errs = append(errs, err)
@@ -330,14 +330,4 @@ func listen(lc config.Listener, activated map[string][]net.Listener, log *zap.Lo
 	return listener.Open(context.Background(), lc.Address, listener.Options{
 		SocketMode: mode, Owner: lc.SocketOwner, Group: lc.SocketGroup, Log: log,
 	})
-}
-
-func maxKillGrace(cfg *config.Config) time.Duration {
-	var m time.Duration
-	for _, r := range cfg.Routes {
-		if r.App == "cgi" && r.KillGrace > m {
-			m = r.KillGrace
-		}
-	}
-	return m
 }
