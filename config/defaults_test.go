@@ -2,7 +2,9 @@ package config
 
 import (
 	"fmt"
+	"os"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -155,5 +157,39 @@ func TestCompleteLeavesPackageDefaults(t *testing.T) {
 	}
 	if r := inCode.Routes[0]; r.Timeout != 0 || r.MaxConcurrency != 0 || r.PassEnv != nil {
 		t.Errorf("route %+v: config filled in a default the runner owns", r)
+	}
+}
+
+// TestOffKeysAreDocumented: the table of docs/config.md's "Defaults, zero
+// and negative values" lists exactly the keys whose negative value is
+// accepted, so the page cannot promise an off the code refuses, nor hide
+// one it accepts.
+func TestOffKeysAreDocumented(t *testing.T) {
+	b, err := os.ReadFile("../docs/config.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sec, ok := strings.Cut(string(b), "## Defaults, zero and negative values\n")
+	if !ok {
+		t.Fatal("docs/config.md has no section \"Defaults, zero and negative values\"")
+	}
+	sec, _, _ = strings.Cut(sec, "\n## ")
+	var documented []string
+	for line := range strings.SplitSeq(sec, "\n") {
+		row, ok := strings.CutPrefix(line, "| `")
+		if !ok {
+			continue
+		}
+		first, _, _ := strings.Cut("`"+row, " |")
+		for _, m := range regexp.MustCompile("`([a-z_.\\[\\]]+)`").FindAllStringSubmatch(first, -1) {
+			k := strings.TrimPrefix(strings.TrimPrefix(m[1], "listeners[]."), "routes[].")
+			documented = append(documented, k)
+		}
+	}
+	slices.Sort(documented)
+	want := slices.Clone(offKeys)
+	slices.Sort(want)
+	if !slices.Equal(documented, want) {
+		t.Errorf("docs/config.md lists %v as off when negative; the code accepts %v", documented, want)
 	}
 }
