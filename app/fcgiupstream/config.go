@@ -89,6 +89,11 @@ var (
 )
 
 // Config configures an [Upstream]. Only Upstream and Root are required.
+// Its numbers follow the rule of gatewayd's config keys (package
+// internal/setting): zero means the default written beside the field (a
+// DefaultX of this package); negative means off where the field says what
+// off is, and New refuses it for MaxConns, ConnectTimeout,
+// UpstreamTimeout, QueueTimeout and ResolveInterval.
 type Config struct {
 	// Upstream is the FastCGI application's address: "unix:/path/to.sock"
 	// or "host:port". Required, unless Upstreams is set.
