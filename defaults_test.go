@@ -2,6 +2,7 @@ package gatewayd_test
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,8 +14,11 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/gatewayd/gatewayd/app/cgiscript"
+	"github.com/gatewayd/gatewayd/app/demo"
 	"github.com/gatewayd/gatewayd/app/fcgiupstream"
 	"github.com/gatewayd/gatewayd/config"
+	"github.com/gatewayd/gatewayd/core/handler"
+	"github.com/gatewayd/gatewayd/internal/gwtest"
 	"github.com/gatewayd/gatewayd/internal/peertest"
 	"github.com/gatewayd/gatewayd/protocol/fastcgi"
 	"github.com/gatewayd/gatewayd/protocol/httpfront"
@@ -143,6 +147,34 @@ func TestLibraryConfigRunsThePackageDefaults(t *testing.T) {
 		}
 		if err := tab.Close(t.Context()); err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+// TestFrontEndsRefuseNegativeLimits: a front end's limit that cannot be
+// off makes Serve fail, naming it. A negative one used to run with its
+// default (fastcgi, and scgi's MaxConns and MaxHeaderBytes) or with no
+// limit at all (scgi's ReadTimeout; net/http's ReadHeaderTimeout).
+func TestFrontEndsRefuseNegativeLimits(t *testing.T) {
+	h := &handler.Handler{App: demo.App{}}
+	for _, c := range []struct {
+		field string
+		serve func(net.Listener) error
+	}{
+		{"MaxConns", (&fastcgi.Server{Handler: h, MaxConns: -1}).Serve},
+		{"MaxReqs", (&fastcgi.Server{Handler: h, MaxReqs: -1}).Serve},
+		{"MaxParamsBytes", (&fastcgi.Server{Handler: h, MaxParamsBytes: -1}).Serve},
+		{"BodyBuffer", (&fastcgi.Server{Handler: h, BodyBuffer: -1}).Serve},
+		{"ReadTimeout", (&fastcgi.Server{Handler: h, ReadTimeout: -1}).Serve},
+		{"WriteTimeout", (&fastcgi.Server{Handler: h, WriteTimeout: -1}).Serve},
+		{"MaxConns", (&scgi.Server{Handler: h, MaxConns: -1}).Serve},
+		{"MaxHeaderBytes", (&scgi.Server{Handler: h, MaxHeaderBytes: -1}).Serve},
+		{"ReadTimeout", (&scgi.Server{Handler: h, ReadTimeout: -1}).Serve},
+		{"ReadHeaderTimeout", (&httpfront.Server{Handler: h, ReadHeaderTimeout: -1}).Serve},
+		{"MaxHeaderBytes", (&httpfront.Server{Handler: h, MaxHeaderBytes: -1}).Serve},
+	} {
+		if err := c.serve(gwtest.Listen(t)); err == nil || !strings.Contains(err.Error(), c.field+": ") {
+			t.Errorf("%s -1: Serve = %v, want an error naming it", c.field, err)
 		}
 	}
 }

@@ -78,12 +78,7 @@ func TestNegativeQueueSizeIsNoQueue(t *testing.T) {
 	if s := rn.Stats(); s.QueueSize != 0 {
 		t.Errorf("Stats.QueueSize = %d, want 0 (no queue)", s.QueueSize)
 	}
-	body, release := block()
-	env := cgiEnv("POST", "/count.cgi", "")
-	env["CONTENT_LENGTH"] = "1"
-	first := make(chan served)
-	go func() { first <- serve(t, context.Background(), rn, env, body, nil) }()
-	<-ev.started
+	first, release := occupy(t, rn, ev)
 	// Bounded by the test's own deadline, not a timing threshold: with a
 	// queue the request would wait the minute of queue_timeout.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -99,4 +94,16 @@ func TestNegativeQueueSizeIsNoQueue(t *testing.T) {
 	if s := <-first; s.body != "1\n" {
 		t.Errorf("first: %q", s.raw)
 	}
+}
+
+// occupy runs count.cgi, which holds its slot until release, and returns
+// once it started; first gets its answer.
+func occupy(t *testing.T, rn *Runner, ev *events) (first chan served, release func()) {
+	body, release := block()
+	env := cgiEnv("POST", "/count.cgi", "")
+	env["CONTENT_LENGTH"] = "1"
+	first = make(chan served)
+	go func() { first <- serve(t, context.Background(), rn, env, body, nil) }()
+	<-ev.started
+	return first, release
 }
