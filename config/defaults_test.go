@@ -193,3 +193,30 @@ func TestOffKeysAreDocumented(t *testing.T) {
 		t.Errorf("docs/config.md lists %v as off when negative; the code accepts %v", documented, want)
 	}
 }
+
+// TestOwnDefaultsAreDocumented: the defaults config itself fills in are
+// the ones docs/config.md's default column gives (the packages' are held
+// to the page by the root package's TestConfigDocDefaultsAreThePackages).
+func TestOwnDefaultsAreDocumented(t *testing.T) {
+	b, err := os.ReadFile("../docs/config.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Parse("listeners:\n  - {protocol: http, address: \"127.0.0.1:8000\"}\nroutes:\n  - {prefix: /, app: static, root: /srv}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []struct{ row, value string }{
+		{"| `log.level` | `", c.Log.Level},
+		{"| `log.format` | `", c.Log.Format},
+		{"| `log.access` | `", fmt.Sprint(c.Log.Access)},
+		{"| `metrics.path` | `", c.Metrics.Path},
+		{"| `shutdown_timeout` | `", fmt.Sprintf("%ds", c.ShutdownTimeout/time.Second)},
+		{"| `socket_mode` | all | `", c.Listeners[0].SocketMode},
+		{"| `dotfiles` | static | `", c.Routes[0].Dotfiles},
+	} {
+		if !strings.Contains(string(b), d.row+d.value+"`") {
+			t.Errorf("docs/config.md: no row %s%s`", d.row, d.value)
+		}
+	}
+}
