@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -102,6 +103,39 @@ func TestConfigDocDefaultsAreThePackages(t *testing.T) {
 	}
 	if cell := rows["max_concurrency (cgi)"]; cell != "2 × CPUs" || cgiscript.DefaultMaxConcurrency() != 2*runtime.NumCPU() {
 		t.Errorf("max_concurrency: docs/config.md says %q", cell)
+	}
+
+	// The pages of each front end and app repeat their keys' defaults in
+	// "| `key` | `default` |" rows: they must say what config.md says.
+	listenerKeys := []string{"read_header_timeout (http)", "idle_timeout (http)", "max_header_bytes (http, scgi)",
+		"max_conns (fastcgi, scgi)", "max_reqs (fastcgi)", "max_params_bytes (fastcgi)", "read_timeout (fastcgi, scgi)",
+		"write_timeout (all)"}
+	for _, pg := range []struct {
+		page, scope string
+		listener    bool
+	}{{"fastcgi.md", "fastcgi", true}, {"scgi.md", "scgi", true}, {"app-cgi.md", "cgi", false}, {"app-fastcgi.md", "fastcgi", false}} {
+		page, scope := pg.page, pg.scope
+		b, err := os.ReadFile(filepath.Join(peertest.ModuleRoot(), "docs", page))
+		if err != nil {
+			t.Fatal(err)
+		}
+		checked := 0
+		for _, m := range regexp.MustCompile("(?m)^\\| `([a-z_]+)` \\| `([^`]+)` \\|").FindAllStringSubmatch(string(b), -1) {
+			for key, vals := range want {
+				name, scopes, _ := strings.Cut(strings.TrimSuffix(key, ")"), " (")
+				if name != m[1] || slices.Contains(listenerKeys, key) != pg.listener ||
+					!slices.Contains(strings.Split(scopes, ", "), scope) && scopes != "all" {
+					continue
+				}
+				checked++
+				if got := docValue(vals[0]); got != m[2] {
+					t.Errorf("docs/%s: %s is %s, the package applies %s", page, name, m[2], got)
+				}
+			}
+		}
+		if checked < 4 {
+			t.Errorf("docs/%s: %d default rows checked; the pattern no longer matches the page", page, checked)
+		}
 	}
 }
 
