@@ -21,6 +21,7 @@ import (
 	"github.com/gatewayd/gatewayd/core/handler"
 	"github.com/gatewayd/gatewayd/internal/gwtest"
 	"github.com/gatewayd/gatewayd/internal/peertest"
+	"github.com/gatewayd/gatewayd/observe/metrics"
 	"github.com/gatewayd/gatewayd/protocol/fastcgi"
 	"github.com/gatewayd/gatewayd/protocol/httpfront"
 	"github.com/gatewayd/gatewayd/protocol/scgi"
@@ -100,6 +101,9 @@ func TestConfigDocDefaultsAreThePackages(t *testing.T) {
 				t.Errorf("%s: docs/config.md says %s, the package applies %s", key, m[1], got)
 			}
 		}
+	}
+	if !strings.Contains(string(b), "| `metrics.path` | `"+metrics.DefaultPath+"` |") {
+		t.Errorf("docs/config.md: metrics.path's default is not %s", metrics.DefaultPath)
 	}
 	if cell := rows["max_concurrency (cgi)"]; cell != "2 × CPUs" || cgiscript.DefaultMaxConcurrency() != 2*runtime.NumCPU() {
 		t.Errorf("max_concurrency: docs/config.md says %q", cell)

@@ -203,7 +203,8 @@ type Log struct {
 type Metrics struct {
 	// Address is host:port; empty disables. Default 127.0.0.1:9464.
 	Address string `mapstructure:"address"`
-	// Path is where metrics are served. Default /metrics.
+	// Path is where metrics are served. Default (when empty) the metrics
+	// package's, /metrics.
 	Path string `mapstructure:"path"`
 }
 

@@ -24,7 +24,7 @@ func TestDefaultServesDemoOnLoopback(t *testing.T) {
 	if !c.Log.Access || c.Log.Level != "info" || c.Log.Format != "auto" {
 		t.Errorf("log = %+v", c.Log)
 	}
-	if c.Metrics.Address != "127.0.0.1:9464" || c.Metrics.Path != "/metrics" {
+	if c.Metrics.Address != "127.0.0.1:9464" || c.Metrics.Path != "" {
 		t.Errorf("metrics = %+v", c.Metrics)
 	}
 	if c.ShutdownTimeout != 30*time.Second {

@@ -210,7 +210,6 @@ func TestOwnDefaultsAreDocumented(t *testing.T) {
 		{"| `log.level` | `", c.Log.Level},
 		{"| `log.format` | `", c.Log.Format},
 		{"| `log.access` | `", fmt.Sprint(c.Log.Access)},
-		{"| `metrics.path` | `", c.Metrics.Path},
 		{"| `shutdown_timeout` | `", fmt.Sprintf("%ds", c.ShutdownTimeout/time.Second)},
 		{"| `socket_mode` | all | `", c.Listeners[0].SocketMode},
 		{"| `dotfiles` | static | `", c.Routes[0].Dotfiles},

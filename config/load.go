@@ -463,7 +463,8 @@ func envCaseAsWritten(c *Config, raw map[string]any) error {
 }
 
 // applyDefaults fills in the defaults config owns: what to serve when
-// nothing is said, names, and the daemon's own keys. The limits and
+// nothing is said, names, and the daemon's own keys (metrics.path is the
+// metrics package's). The limits and
 // timeouts of the front ends and apps stay zero (or negative: off) as
 // written: each package fills in its own defaults (its DefaultX constants)
 // when it is built, following internal/setting's rule, so that no default
@@ -487,7 +488,6 @@ func applyDefaults(c *Config) {
 	}
 	c.Log.Level = setting.Or(c.Log.Level, "info")
 	c.Log.Format = setting.Or(c.Log.Format, "auto")
-	c.Metrics.Path = setting.Or(c.Metrics.Path, "/metrics")
 	c.ShutdownTimeout = setting.Or(c.ShutdownTimeout, 30*time.Second)
 	c.ServerSoftware = setting.Or(c.ServerSoftware, "gatewayd/"+Version)
 }

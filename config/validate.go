@@ -155,7 +155,7 @@ func (c *Config) Check() error {
 			return bad("metrics.address", "%q is not host:port", c.Metrics.Address)
 		}
 	}
-	if !strings.HasPrefix(c.Metrics.Path, "/") {
+	if c.Metrics.Path != "" && !strings.HasPrefix(c.Metrics.Path, "/") {
 		return bad("metrics.path", "%q must start with /", c.Metrics.Path)
 	}
 	return refuseNegative("", setting.N("shutdown_timeout", c.ShutdownTimeout))

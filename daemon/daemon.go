@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatewayd/gatewayd/config"
 	"github.com/gatewayd/gatewayd/core/handler"
+	"github.com/gatewayd/gatewayd/internal/setting"
 	"github.com/gatewayd/gatewayd/listener"
 	"github.com/gatewayd/gatewayd/observe/metrics"
 	"github.com/gatewayd/gatewayd/observe/status"
@@ -145,6 +146,20 @@ func (d *Daemon) Addrs() []net.Addr {
 		addrs[i] = l.Addr()
 	}
 	return addrs
+}
+
+// MetricsURL is where the metrics are served, such as
+// "http://127.0.0.1:9464/metrics", or "" when the metrics listener is off.
+// The path is metrics.path, or the metrics package's default when unset.
+func (d *Daemon) MetricsURL() string {
+	a := d.MetricsAddr()
+	if a == nil {
+		return ""
+	}
+	d.mu.Lock()
+	path := d.cfg.Metrics.Path // metrics.* need a restart: no reload changes it
+	d.mu.Unlock()
+	return "http://" + a.String() + setting.Or(path, metrics.DefaultPath)
 }
 
 // refusingListener is a listener that closes some connections itself
