@@ -238,35 +238,7 @@ func (c *replayConn) Read(p []byte) (int, error) {
 // ends a write blocked on a client that reads nothing through
 // http.ResponseController, long before write_timeout would.
 func TestAppCutsABlockedWrite(t *testing.T) {
-	cut := make(chan *http.ResponseController, 1)
-	ended := make(chan error, 1)
-	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		cut <- http.NewResponseController(w)
-		chunk := make([]byte, 64<<10)
-		for {
-			if _, err := w.Write(chunk); err != nil {
-				ended <- err
-				return
-			}
-		}
-	})
-	addr := start(t, app, func(s *Server) { s.WriteTimeout = time.Minute })
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.(*net.TCPConn).SetReadBuffer(4 << 10)
-	io.WriteString(c, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
-	rc := <-cut
-	// Let the writes fill the socket buffers and block.
-	time.Sleep(200 * time.Millisecond)
-	if err := rc.SetWriteDeadline(time.Now()); err != nil {
-		t.Fatalf("SetWriteDeadline over HTTP: %v", err)
-	}
-	select {
-	case <-ended:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the app's write still blocks after it set a deadline in the past")
-	}
+	gwtest.CutBlockedWrite(t, func(app http.Handler) string {
+		return start(t, app, func(s *Server) { s.WriteTimeout = time.Minute })
+	}, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
 }

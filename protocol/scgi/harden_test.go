@@ -150,37 +150,8 @@ func TestPeerFaults(t *testing.T) {
 // ends a write blocked on a client that reads nothing through
 // http.ResponseController, long before write_timeout would.
 func TestAppCutsABlockedWrite(t *testing.T) {
-	cut := make(chan *http.ResponseController, 1)
-	ended := make(chan error, 1)
-	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		cut <- http.NewResponseController(w)
-		chunk := make([]byte, 64<<10)
-		for {
-			if _, err := w.Write(chunk); err != nil {
-				ended <- err
-				return
-			}
-		}
-	})
-	addr, _, _ := startServer(t, app, func(s *Server) { s.WriteTimeout = time.Minute })
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.(*net.TCPConn).SetReadBuffer(4 << 10)
-	if _, err := io.WriteString(c, head("0", "REQUEST_METHOD", "GET", "REQUEST_URI", "/big")); err != nil {
-		t.Fatal(err)
-	}
-	rc := <-cut
-	// Let the writes fill the socket buffers and block.
-	time.Sleep(200 * time.Millisecond)
-	if err := rc.SetWriteDeadline(time.Now()); err != nil {
-		t.Fatalf("SetWriteDeadline over SCGI: %v", err)
-	}
-	select {
-	case <-ended:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the app's write still blocks after it set a deadline in the past")
-	}
+	gwtest.CutBlockedWrite(t, func(app http.Handler) string {
+		addr, _, _ := startServer(t, app, func(s *Server) { s.WriteTimeout = time.Minute })
+		return addr
+	}, head("0", "REQUEST_METHOD", "GET", "REQUEST_URI", "/big"))
 }
