@@ -885,7 +885,8 @@ func TestStderrReadAfterExitDrain(t *testing.T) {
 	go func() { done <- serve(t, context.Background(), rn, cgiEnv("GET", "/flood.cgi", ""), nil, nil) }()
 	<-slow.entered
 	// The script writes the rest and exits; finish's deadline passes while
-	// the log is held. The wait is the contract under test: exitDrain.
+	// the log is held. This Sleep stays: the time passing is the contract
+	// under test (exitDrain, on a real pipe, which synctest cannot fake).
 	time.Sleep(3 * exitDrain)
 	close(slow.release)
 	s := <-done

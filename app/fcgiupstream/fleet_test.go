@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatewayd/gatewayd/internal/gwtest"
 	"github.com/gatewayd/gatewayd/internal/peertest"
 )
 
@@ -55,7 +56,10 @@ func serveFleetPeer(t *testing.T, name string, l net.Listener) *fleetPeer {
 			// net/http/fcgi takes the query from REQUEST_URI, not
 			// QUERY_STRING: the requests set both.
 			if r.URL.Query().Get("slow") != "" {
-				time.Sleep(20 * time.Millisecond) // work, so that requests overlap
+				// A slow peer is the behaviour under test (requests
+				// overlap, so max_conns and balancing show): this
+				// Sleep is the peer's work, not a wait for readiness.
+				time.Sleep(20 * time.Millisecond)
 			}
 			io.WriteString(w, name)
 		}))
@@ -329,8 +333,9 @@ func TestFleetQueueWaitOncePerRequest(t *testing.T) {
 			t.Errorf("queued: %d %q", r.status, r.body)
 		}
 	})
-	for u.Stats().Waiting == 0 {
-		time.Sleep(time.Millisecond)
+	// The fleet tells an observer of a queue wait only when it ends.
+	if !gwtest.Eventually(10*time.Second, func() bool { return u.Stats().Waiting != 0 }) {
+		t.Fatal("the second request never queued")
 	}
 	res.set()
 	for range 5 { // lookups, each waking the queued request
