@@ -210,7 +210,8 @@ func Eventually(timeout time.Duration, cond func() bool) bool {
 	return true
 }
 
-// BlockedWriteTimeout bounds each wait of CutBlockedWrite.
+// BlockedWriteTimeout bounds each wait of CutBlockedWrite and
+// WriteTimeoutClosesSilentReader.
 const BlockedWriteTimeout = 10 * time.Second
 
 // CutBlockedWrite checks what a front end promises an app (the CGI runner,
@@ -276,4 +277,58 @@ func blockedSocketWrite() bool {
 		}
 	}
 	return false
+}
+
+// WriteTimeoutClosesSilentReader checks a front end's write_timeout: a
+// client that asks for a large response and never reads it used to pin
+// the connection, its goroutine and its buffers for as long as it stayed
+// connected; now the server closes the connection and the app's writes
+// end in an error. start serves the app it is given, with a short write
+// timeout and the ConnState hook it is given, and returns the TCP address;
+// request is one request, in the front end's protocol, that reaches the
+// app. It returns the client's connection, open until the test ends.
+func WriteTimeoutClosesSilentReader(t testing.TB, start func(app http.Handler, connState func(net.Conn, http.ConnState)) string, request string) net.Conn {
+	t.Helper()
+	const size = 64 << 20
+	werr := make(chan error, 1)
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		chunk := make([]byte, 64<<10)
+		for n := 0; n < size; n += len(chunk) {
+			if _, err := w.Write(chunk); err != nil {
+				werr <- err
+				return
+			}
+		}
+		werr <- nil
+	})
+	connState, closed := ClosedConns(1)
+	c, err := net.Dial("tcp", start(app, connState))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	// A small receive buffer, so that the server's writes block soon.
+	if err := c.(*net.TCPConn).SetReadBuffer(4 << 10); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(c, request); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-closed:
+	case <-time.After(BlockedWriteTimeout):
+		t.Fatal("the server still holds the connection of a client that reads nothing")
+	}
+	// What the kernel already queued may still reach the client; the
+	// server's part, the app's writes, ended in an error.
+	select {
+	case err := <-werr:
+		if err == nil {
+			t.Error("the app wrote the whole response to a client that reads nothing")
+		}
+	case <-time.After(BlockedWriteTimeout):
+		t.Fatal("the app is still writing")
+	}
+	return c
 }
