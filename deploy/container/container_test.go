@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gatewayd/gatewayd/deploy/deploytest"
 	"github.com/gatewayd/gatewayd/internal/peertest"
 )
 
@@ -65,7 +66,7 @@ func TestImage(t *testing.T) {
 		return nil
 	})
 
-	peertest.CheckDemo(t, cgifcgi, httpAddr, fcgiAddr, nil)
+	deploytest.CheckDemo(t, cgifcgi, httpAddr, fcgiAddr, nil)
 
 	// A non-root uid, seen from the host: podman runs it without a user
 	// namespace here, so the host's uid is the container's.

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gatewayd/gatewayd/deploy/deploytest"
 	"github.com/gatewayd/gatewayd/internal/peertest"
 )
 
@@ -168,7 +169,7 @@ func TestInstallServeRemovePurge(t *testing.T) {
 		"/usr/bin/gatewayd", "serve", "--config", "/etc/gatewayd/gatewayd.yaml")
 	p := peertest.Start(t, cmd)
 	peertest.WaitReady(t, p, "gatewayd (installed)", peertest.Dial(addr))
-	peertest.CheckDemo(t, cgifcgi, addr, sock, p.Output)
+	deploytest.CheckDemo(t, cgifcgi, addr, sock, p.Output)
 	if err := p.Stop(); err != nil {
 		t.Errorf("stop: %v", err)
 	}

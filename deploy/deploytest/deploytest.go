@@ -1,4 +1,8 @@
-package peertest
+// Package deploytest holds what the tests of deploy/'s packagings (the .deb,
+// the container image) share: the check that an installed gatewayd serves
+// the demo app they configure. It sits here, not in internal/peertest,
+// because it needs app/demo, and internal/ packages import no app.
+package deploytest
 
 import (
 	"io"
