@@ -224,15 +224,6 @@ func keyValues(t testing.TB, body string) map[string]string {
 	return m
 }
 
-func expect(t testing.TB, got map[string]string, want map[string]string) {
-	t.Helper()
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("%s = %q, want %q", k, got[k], v)
-		}
-	}
-}
-
 // httpFront serves app behind the core on a real net/http server, as the
 // HTTP front end does.
 func httpFront(t testing.TB, app http.Handler) *httptest.Server {

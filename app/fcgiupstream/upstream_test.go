@@ -135,11 +135,7 @@ func TestParams(t *testing.T) {
 		"HTTP_X_A":        "b",
 		"CUSTOM":          "kept",
 	}
-	for k, v := range want {
-		if p[k] != v {
-			t.Errorf("%s = %q, want %q", k, p[k], v)
-		}
-	}
+	gwtest.CheckEnv(t, p, want)
 	if _, ok := p["HTTP_PROXY"]; ok {
 		t.Error("HTTP_PROXY passed upstream")
 	}
