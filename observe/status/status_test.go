@@ -176,7 +176,7 @@ func TestSlowLogRunningLineOnceThenFinalLine(t *testing.T) {
 		if n := logs.Len(); n != 0 {
 			t.Fatalf("%d lines before the threshold: %v", n, logs.All())
 		}
-		time.Sleep(5 * time.Second) // several scans past the threshold
+		time.Sleep(5 * time.Second) // fake time: several scans past the threshold
 		synctest.Wait()
 		running := logs.FilterMessage("slow request still running").All()
 		if len(running) != 1 {
