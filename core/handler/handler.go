@@ -221,9 +221,16 @@ func (h *Handler) ServeSink(ctx context.Context, req *Request, sink Sink) (res R
 	}
 	if h.Observer != nil {
 		h.Observer.Begin(req, info)
-		defer func() { h.Observer.End(req, info, &res) }()
 	}
-	defer func() { res.Duration = time.Since(start) }()
+	defer func() {
+		res.Duration = time.Since(start)
+		if h.Observer != nil {
+			// The observer gets the request's own copy: a pointer to res
+			// would move res to the heap, one allocation per request.
+			st.res = res
+			h.Observer.End(req, info, &st.res)
+		}
+	}()
 
 	delete(req.Env, "HTTP_PROXY")
 	st.ctx.init(ctx, info, req.Env)
@@ -232,9 +239,10 @@ func (h *Handler) ServeSink(ctx context.Context, req *Request, sink Sink) (res R
 
 	body := &st.body
 	body.r, body.n = req.Body, &info.live.bytesIn
-	var hr *http.Request
+	// The app's request lives in the request's one allocation too.
+	hr := &st.hr
 	if req.HTTP != nil {
-		hr = req.HTTP.WithContext(ctx)
+		*hr = *req.HTTP.WithContext(ctx)
 		if req.HTTP.Body != nil && req.HTTP.Body != http.NoBody {
 			body.r = req.HTTP.Body
 			hr.Body = body
@@ -244,8 +252,7 @@ func (h *Handler) ServeSink(ctx context.Context, req *Request, sink Sink) (res R
 		if req.Body != nil {
 			in = body
 		}
-		r, err := req.Env.RequestWithContext(ctx, in)
-		if err != nil {
+		if err := req.Env.RequestInto(ctx, hr, in); err != nil {
 			// The environment came from the peer (a web server's params, a
 			// CGI host's variables): its fault is a 400, logged as a
 			// warning it cannot multiply, not a 500 that pages someone.
@@ -257,7 +264,6 @@ func (h *Handler) ServeSink(ctx context.Context, req *Request, sink Sink) (res R
 			w.sendStatus(http.StatusBadRequest, badRequestBody)
 			return w.result(nil, body)
 		}
-		hr = r
 	}
 	w := st.writer(h, sink, hr, req)
 	err := h.run(w, hr, info, req)
@@ -272,6 +278,8 @@ type requestState struct {
 	ctx   requestContext
 	body  countingReader
 	w     responseWriter
+	hr    http.Request
+	res   Result // what the observer is told
 	small [1024]byte
 }
 
