@@ -377,13 +377,31 @@ func (ex *nativeExchange) output(b []byte) error {
 // startHead takes the parsed head: the status, the fields to pass on, and
 // whether this is a local redirect.
 func (ex *nativeExchange) startHead(b []byte) error {
-	h, err := cgiresp.Parse(b)
+	hdr := ex.w.Header()
+	// Parsed straight into the ResponseWriter's map when that is empty (it
+	// is, unless something before the upstream set a header): no map of
+	// the head's own, no copy. Otherwise the head's fields replace what
+	// was there, as a copy from a map of their own does.
+	into := len(hdr) == 0
+	var h cgiresp.Head
+	var err error
+	if into {
+		h, err = cgiresp.ParseInto(b, hdr)
+	} else {
+		h, err = cgiresp.Parse(b)
+	}
 	if err != nil {
+		if into {
+			clear(hdr) // the 502 page must not carry the upstream's fields
+		}
 		return fmt.Errorf("%w: %w", ErrProtocol, err)
 	}
 	ex.headDone = true
 	ex.head = nil
 	if h.IsLocalRedirect() && ex.u.Redirect != nil && ex.u.maxRedirects > 0 {
+		if into {
+			clear(hdr) // the redirect's target answers with its own
+		}
 		ex.redirect = h.Location
 		ex.discard = true
 		return nil
@@ -393,6 +411,9 @@ func (ex *nativeExchange) startHead(b []byte) error {
 	case h.Location != "" && status == 0:
 		status = http.StatusFound
 	case h.Location == "" && status == 0 && !h.HasType:
+		if into {
+			clear(hdr)
+		}
 		return fmt.Errorf("%w: response has no Content-Type (nor Status or Location)", ErrProtocol)
 	case status == 0:
 		status = http.StatusOK
@@ -401,12 +422,15 @@ func (ex *nativeExchange) startHead(b []byte) error {
 	if status == http.StatusNoContent || status == http.StatusNotModified {
 		ex.discard = true
 	}
-	hdr := ex.w.Header()
 	for k, vs := range h.Header {
-		if environ.IsHopByHop(k) {
-			continue
+		switch {
+		case environ.IsHopByHop(k):
+			if into {
+				delete(hdr, k)
+			}
+		case !into:
+			hdr[k] = vs
 		}
-		hdr[k] = vs
 	}
 	ex.flushEach = streams(hdr)
 	// The upstream's word to the gateway, of no use to the client.
