@@ -194,12 +194,13 @@ type nativeExchange struct {
 // exchangeNative sends wr on c and relays the answer.
 func (u *Upstream) exchangeNative(ctx context.Context, c *conn, w http.ResponseWriter, r *http.Request,
 	env environ.Env, wr *wireRequest, log *reqLog) exchanged {
-	ex := nativeExchange{u: u, c: c, w: w, r: r, env: env, log: log}
-	c.nr.ex = &ex
-	defer func() { c.nr.ex = nil }()
+	c.ex = nativeExchange{u: u, c: c, w: w, r: r, env: env, log: log}
+	ex := &c.ex
+	c.nr.ex = ex
+	defer func() { c.nr.ex, c.ex = nil, nativeExchange{} }()
 	// The one way to stop a read or write in flight when the client goes
 	// away.
-	stop := context.AfterFunc(ctx, func() { _ = c.Conn.Close() })
+	stop := context.AfterFunc(ctx, c.closeFn)
 
 	var res exchanged
 	now := time.Now()
@@ -212,7 +213,9 @@ func (u *Upstream) exchangeNative(ctx context.Context, c *conn, w http.ResponseW
 	var bodyDone chan bodyResult
 	if werr == nil && !wr.whole {
 		bodyDone = make(chan bodyResult, 1)
-		go func() { bodyDone <- c.sendBody(wr.rest, wr.restLen) }()
+		// The goroutine takes copies: wr itself stays on the caller's stack.
+		rest, n := wr.rest, wr.restLen
+		go func() { bodyDone <- c.sendBody(rest, n) }()
 	}
 	var err error
 	var end fcgiwire.EndRequest

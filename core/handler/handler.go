@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"go.uber.org/zap"
 
@@ -217,7 +218,10 @@ func (h *Handler) ServeSink(ctx context.Context, req *Request, sink Sink) (res R
 	if id := req.Env["HTTP_X_REQUEST_ID"]; h.TrustRequestID && validRequestID(id) {
 		info.ID = id
 	} else {
-		info.ID = h.ids.next()
+		// The id's bytes live in the request's state, which is never
+		// reused or changed after this, so the string needs no copy.
+		b := h.ids.append(st.id[:0])
+		info.ID = unsafe.String(unsafe.SliceData(b), len(b))
 	}
 	if h.Observer != nil {
 		h.Observer.Begin(req, info)
@@ -279,7 +283,8 @@ type requestState struct {
 	body  countingReader
 	w     responseWriter
 	hr    http.Request
-	res   Result // what the observer is told
+	res   Result      // what the observer is told
+	id    [idLen]byte // the bytes of info.ID when the core made it
 	small [1024]byte
 }
 
