@@ -425,3 +425,39 @@ func BenchmarkHelloConns(b *testing.B) {
 		}
 	}
 }
+
+// TestDaemonPathAllocatesNoMore holds the daemon's wiring (metrics
+// observer, status registry, switchable access log, swappable app) to no
+// allocation per request beyond the bare front end's: a metric looked up by
+// its labels per request, or an observer that moves the Result to the
+// heap, shows here. Allocation counts, not times: they do not depend on
+// the machine's load.
+func TestDaemonPathAllocatesNoMore(t *testing.T) {
+	if raceEnabled || testing.Short() {
+		t.Skip("allocation counts differ under the race detector")
+	}
+	for _, protocol := range []string{"fastcgi", "http"} {
+		allocs := map[string]int64{}
+		for _, path := range paths[1:] {
+			res := testing.Benchmark(func(b *testing.B) {
+				s := path.start(b, protocol)
+				defer s.stop()
+				c := newClient(b, protocol, s.addr)
+				defer c.close()
+				c.do(b)
+				b.ReportAllocs()
+				for b.Loop() {
+					c.do(b)
+				}
+			})
+			if res.N == 0 {
+				t.Fatalf("%s/%s: the benchmark failed", protocol, path.name)
+			}
+			allocs[path.name] = res.AllocsPerOp()
+		}
+		if allocs["daemon"] > allocs["bare"] {
+			t.Errorf("%s: %d allocations per request on the daemon path, %d bare", protocol, allocs["daemon"], allocs["bare"])
+		}
+		t.Logf("%s: %v allocations per request", protocol, allocs)
+	}
+}
