@@ -40,9 +40,9 @@ type conn struct {
 	ex        nativeExchange // the request's, kept here: it is not an allocation of its own
 	closeFn   func()         // closes Conn, for context.AfterFunc: made once, not per request
 	writeArm  time.Time      // when the write deadline was last set
-	hold      []byte       // body held back with the head
-	member    *member      // the fleet member it belongs to, while a request holds it
-	lastWrite atomic.Int64 // unix nanoseconds of the body writer's last progress
+	hold      []byte         // body held back with the head
+	member    *member        // the fleet member it belongs to, while a request holds it
+	lastWrite atomic.Int64   // unix nanoseconds of the body writer's last progress
 
 	reading  atomic.Bool   // a Read is waiting on the upstream
 	activity atomic.Uint64 // reads and writes done
