@@ -34,9 +34,11 @@ import (
 // and on the daemon path (what gatewayd serve and gatewayd.ServeWith run:
 // metrics observer, status registry, switchable access log, swappable app),
 // so that the cost of the daemon's wiring is the difference of two numbers
-// printed side by side. Both sides serve helloApp over loopback TCP, and the
-// client side allocates nothing per request, so B/op and allocs/op are the
-// server's.
+// printed side by side. Both sides serve helloApp over loopback TCP. The
+// keep-alive clients allocate one object per request (HTTP's request
+// string); the SCGI and connection-per-request FastCGI clients dial, about
+// 15 allocations of theirs. The same client serves every path, so the
+// differences in B/op and allocs/op are the servers'.
 
 // helloBody is what helloApp answers, as bench/internal/hello does.
 const helloBody = "Hello world!\n"
