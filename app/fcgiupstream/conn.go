@@ -38,10 +38,12 @@ type upstreamConn struct {
 	br        *bufio.Reader
 	rr        fcgiwire.Reader
 	nr        nativeReader
-	writeArm  time.Time    // when the write deadline was last set
-	hold      []byte       // body held back with the head
-	member    *member      // the fleet member it belongs to, while a request holds it
-	lastWrite atomic.Int64 // unix nanoseconds of the body writer's last progress
+	ex        nativeExchange // the request's, kept here: it is not an allocation of its own
+	closeFn   func()         // closes Conn, for context.AfterFunc: made once, not per request
+	writeArm  time.Time      // when the write deadline was last set
+	hold      []byte         // body held back with the head
+	member    *member        // the fleet member it belongs to, while a request holds it
+	lastWrite atomic.Int64   // unix nanoseconds of the body writer's last progress
 
 	reading  atomic.Bool   // a Read is waiting on the upstream
 	activity atomic.Uint64 // reads and writes done
@@ -74,6 +76,7 @@ type streamState struct {
 
 func newConn(c net.Conn, timeout time.Duration, native bool) *upstreamConn {
 	pc := &upstreamConn{Conn: c, timeout: timeout}
+	pc.closeFn = func() { _ = pc.Conn.Close() }
 	if native {
 		pc.nr.c = pc
 		pc.br = bufio.NewReaderSize(&pc.nr, readBufSize)

@@ -194,12 +194,13 @@ type nativeExchange struct {
 // exchangeNative sends wr on c and relays the answer.
 func (u *Upstream) exchangeNative(ctx context.Context, c *upstreamConn, w http.ResponseWriter, r *http.Request,
 	env environ.Env, wr *wireRequest, log *reqLog) exchanged {
-	ex := nativeExchange{u: u, c: c, w: w, r: r, env: env, log: log}
-	c.nr.ex = &ex
-	defer func() { c.nr.ex = nil }()
+	c.ex = nativeExchange{u: u, c: c, w: w, r: r, env: env, log: log}
+	ex := &c.ex
+	c.nr.ex = ex
+	defer func() { c.nr.ex, c.ex = nil, nativeExchange{} }()
 	// The one way to stop a read or write in flight when the client goes
 	// away.
-	stop := context.AfterFunc(ctx, func() { _ = c.Conn.Close() })
+	stop := context.AfterFunc(ctx, c.closeFn)
 
 	var res exchanged
 	now := time.Now()
@@ -212,7 +213,9 @@ func (u *Upstream) exchangeNative(ctx context.Context, c *upstreamConn, w http.R
 	var bodyDone chan bodyResult
 	if werr == nil && !wr.whole {
 		bodyDone = make(chan bodyResult, 1)
-		go func() { bodyDone <- c.sendBody(wr.rest, wr.restLen) }()
+		// The goroutine takes copies: wr itself stays on the caller's stack.
+		rest, n := wr.rest, wr.restLen
+		go func() { bodyDone <- c.sendBody(rest, n) }()
 	}
 	var err error
 	var end fcgiwire.EndRequest
@@ -222,7 +225,7 @@ func (u *Upstream) exchangeNative(ctx context.Context, c *upstreamConn, w http.R
 	var body bodyResult
 	if bodyDone != nil {
 		if werr != nil || err != nil {
-			body = closeUnderWriter(&ex, bodyDone)
+			body = closeUnderWriter(ex, bodyDone)
 		} else {
 			// The upstream answered. If it read the whole body first (as
 			// php-fpm does), the writer's last write has already reached
@@ -235,7 +238,7 @@ func (u *Upstream) exchangeNative(ctx context.Context, c *upstreamConn, w http.R
 			select {
 			case body = <-bodyDone:
 			case <-t.C:
-				body = closeUnderWriter(&ex, bodyDone)
+				body = closeUnderWriter(ex, bodyDone)
 			}
 			t.Stop()
 		}
@@ -385,13 +388,31 @@ func (ex *nativeExchange) output(b []byte) error {
 // startHead takes the parsed head: the status, the fields to pass on, and
 // whether this is a local redirect.
 func (ex *nativeExchange) startHead(b []byte) error {
-	h, err := cgiresp.Parse(b)
+	hdr := ex.w.Header()
+	// Parsed straight into the ResponseWriter's map when that is empty (it
+	// is, unless something before the upstream set a header): no map of
+	// the head's own, no copy. Otherwise the head's fields replace what
+	// was there, as a copy from a map of their own does.
+	into := len(hdr) == 0
+	var h cgiresp.Head
+	var err error
+	if into {
+		h, err = cgiresp.ParseInto(b, hdr)
+	} else {
+		h, err = cgiresp.Parse(b)
+	}
 	if err != nil {
+		if into {
+			clear(hdr) // the 502 page must not carry the upstream's fields
+		}
 		return fmt.Errorf("%w: %w", ErrProtocol, err)
 	}
 	ex.headDone = true
 	ex.head = nil
 	if h.IsLocalRedirect() && ex.u.Redirect != nil && ex.u.maxRedirects > 0 {
+		if into {
+			clear(hdr) // the redirect's target answers with its own
+		}
 		ex.redirect = h.Location
 		ex.discard = true
 		return nil
@@ -401,6 +422,9 @@ func (ex *nativeExchange) startHead(b []byte) error {
 	case h.Location != "" && status == 0:
 		status = http.StatusFound
 	case h.Location == "" && status == 0 && !h.HasType:
+		if into {
+			clear(hdr)
+		}
 		return fmt.Errorf("%w: response has no Content-Type (nor Status or Location)", ErrProtocol)
 	case status == 0:
 		status = http.StatusOK
@@ -409,12 +433,15 @@ func (ex *nativeExchange) startHead(b []byte) error {
 	if status == http.StatusNoContent || status == http.StatusNotModified {
 		ex.discard = true
 	}
-	hdr := ex.w.Header()
 	for k, vs := range h.Header {
-		if environ.IsHopByHop(k) {
-			continue
+		switch {
+		case environ.IsHopByHop(k):
+			if into {
+				delete(hdr, k)
+			}
+		case !into:
+			hdr[k] = vs
 		}
-		hdr[k] = vs
 	}
 	ex.flushEach = streams(hdr)
 	// The upstream's word to the gateway, of no use to the client.

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"strconv"
+	"strings"
 
 	"github.com/gatewayd/gatewayd/core/handler"
 )
@@ -38,6 +39,8 @@ type Head struct {
 	HasType bool
 	// Fields is how many fields there were, Status included.
 	Fields int
+
+	vals []string // room for the first value of each name (Parse)
 }
 
 // IsLocalRedirect reports a local redirect response (RFC 3875 section
@@ -86,7 +89,7 @@ func Read(br *bufio.Reader, max int) (Head, error) {
 		if len(line) == 0 {
 			return h, nil
 		}
-		if err := h.addField(line); err != nil {
+		if err := h.addField(string(line)); err != nil {
 			return h, err
 		}
 	}
@@ -117,25 +120,46 @@ func HeadEnd(b []byte) int {
 	}
 }
 
-// Parse parses a whole head, b[:HeadEnd(b)], with the rules of Read. It
-// parses in place: only the Header map and its values are allocated.
-func Parse(b []byte) (Head, error) {
-	h := Head{Header: make(http.Header, 8)}
-	for len(b) > 0 {
-		i := bytes.IndexByte(b, '\n')
+// Parse parses a whole head, b[:HeadEnd(b)], with the rules of Read.
+func Parse(b []byte) (Head, error) { return ParseInto(b, make(http.Header, 8)) }
+
+// ParseInto is Parse putting the fields in dst, which must hold none of the
+// head's names: an app that parses the head straight into its
+// ResponseWriter's header map spares a map and a copy per response. On an
+// error dst may hold some of the fields; the caller clears it. It takes two
+// allocations, whatever the number of fields (more for a repeated name): the
+// values are substrings of one copy of b and share one array.
+func ParseInto(b []byte, dst http.Header) (Head, error) {
+	h := Head{Header: dst, vals: make([]string, bytes.Count(b, []byte{'\n'}))}
+	err := h.parse(string(b))
+	h.vals = nil
+	return h, err
+}
+
+func (h *Head) parse(s string) error {
+	for len(s) > 0 {
+		i := strings.IndexByte(s, '\n')
 		if i < 0 {
-			return h, ErrHeadCut
+			return ErrHeadCut
 		}
-		line := trimEOL(b[:i+1])
-		b = b[i+1:]
+		line := trimEOLString(s[:i+1])
+		s = s[i+1:]
 		if len(line) == 0 {
-			return h, nil
+			return nil
 		}
 		if err := h.addField(line); err != nil {
-			return h, err
+			return err
 		}
 	}
-	return h, ErrHeadCut
+	return ErrHeadCut
+}
+
+func trimEOLString(line string) string {
+	line = line[:len(line)-1]
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	return line
 }
 
 func trimEOL(line []byte) []byte {
@@ -146,11 +170,11 @@ func trimEOL(line []byte) []byte {
 	return line
 }
 
-func (h *Head) addField(line []byte) error {
+func (h *Head) addField(line string) error {
 	if line[0] == ' ' || line[0] == '\t' {
 		return badHead("continuation line", line)
 	}
-	colon := bytes.IndexByte(line, ':')
+	colon := strings.IndexByte(line, ':')
 	if colon < 0 {
 		if !handler.ValidHeaderName(line) {
 			return badHead("invalid field name", line)
@@ -170,18 +194,18 @@ func (h *Head) addField(line []byte) error {
 	for len(v) > 0 && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
 		v = v[:len(v)-1]
 	}
-	for _, c := range v {
-		if (c < 0x20 && c != '\t') || c == 0x7f {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < 0x20 && c != '\t') || c == 0x7f {
 			return badHead("control character in a field value", line)
 		}
 	}
 	name := canonicalName(line[:colon])
-	value := string(v)
+	value := v
 	h.Fields++
 	if handler.CaseSensitiveHeader(name) {
 		// The web server passes the rest of the name on as a variable,
 		// spelled as it came (FastCGI's Authorizer): keep it byte-exact.
-		name = string(line[:colon])
+		name = line[:colon]
 	}
 	switch name {
 	case "Status":
@@ -208,14 +232,22 @@ func (h *Head) addField(line []byte) error {
 		}
 		h.Location = value
 	}
-	h.Header[name] = append(h.Header[name], value)
+	if old, ok := h.Header[name]; ok || len(h.vals) == 0 {
+		h.Header[name] = append(old, value)
+		return nil
+	}
+	// Capped at its one element, so that an append to one name's values
+	// cannot overwrite the next name's.
+	h.vals[0] = value
+	h.Header[name] = h.vals[:1:1]
+	h.vals = h.vals[1:]
 	return nil
 }
 
 // canonicalName is textproto.CanonicalMIMEHeaderKey without an allocation
 // for the names nearly every response carries.
-func canonicalName(b []byte) string {
-	switch string(b) {
+func canonicalName(b string) string {
+	switch b {
 	case "Content-Type", "Content-type", "content-type":
 		return "Content-Type"
 	case "Status", "status":
@@ -231,7 +263,7 @@ func canonicalName(b []byte) string {
 	case "Set-Cookie":
 		return "Set-Cookie"
 	}
-	return textproto.CanonicalMIMEHeaderKey(string(b))
+	return textproto.CanonicalMIMEHeaderKey(b)
 }
 
 // parseStatus reads "NNN reason-phrase" (the phrase may be missing). A CGI
@@ -252,7 +284,7 @@ func parseStatus(v string) (int, bool) {
 	return code, true
 }
 
-func badHead(what string, line []byte) error {
+func badHead(what string, line string) error {
 	if len(line) > 80 {
 		line = line[:80]
 	}

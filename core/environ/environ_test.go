@@ -2,12 +2,15 @@ package environ
 
 import (
 	"context"
+	"errors"
 	"io"
 	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/textproto"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -454,5 +457,51 @@ func TestFromRequestLocalSplitOnce(t *testing.T) {
 	}
 	if l := SplitLocal(&net.UnixAddr{Name: "/run/g.sock", Net: "unix"}); l != (Local{}) {
 		t.Errorf("unix socket: %+v", l)
+	}
+}
+
+// The header values of a request built from an environment share one
+// backing array; an app that adds to one header must not overwrite another.
+func TestRequestHeaderValuesIndependent(t *testing.T) {
+	e := Env{"REQUEST_METHOD": "GET", "HTTP_ACCEPT": "*/*", "HTTP_USER_AGENT": "ua", "HTTP_X_A": "a",
+		"HTTP_HOST": "example.org"}
+	r, err := e.Request(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"Accept", "User-Agent", "X-A"} {
+		r.Header.Add(k, "added")
+	}
+	want := map[string][]string{"Accept": {"*/*", "added"}, "User-Agent": {"ua", "added"}, "X-A": {"a", "added"}}
+	for k, v := range want {
+		if got := r.Header[k]; !slices.Equal(got, v) {
+			t.Errorf("%s: %q, want %q", k, got, v)
+		}
+	}
+	if _, ok := r.Header["Host"]; ok || r.Host != "example.org" {
+		t.Errorf("Host header %q, r.Host %q", r.Header["Host"], r.Host)
+	}
+}
+
+// RequestInto builds the same request as RequestWithContext, in place.
+func TestRequestInto(t *testing.T) {
+	e := Env{"REQUEST_METHOD": "POST", "REQUEST_URI": "/a?b", "HTTP_ACCEPT": "*/*", "CONTENT_LENGTH": "3",
+		"REMOTE_ADDR": "10.0.0.1", "REMOTE_PORT": "9", "HTTPS": "on", "HTTP_HOST": "h"}
+	ctx := NewContext(context.Background(), e)
+	want, err := e.RequestWithContext(ctx, strings.NewReader("abc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got http.Request
+	if err := e.RequestInto(ctx, &got, strings.NewReader("abc")); err != nil {
+		t.Fatal(err)
+	}
+	if got.Context() != ctx || got.Method != want.Method || got.URL.String() != want.URL.String() ||
+		got.RemoteAddr != want.RemoteAddr || got.ContentLength != want.ContentLength || got.TLS == nil ||
+		got.Host != want.Host || !reflect.DeepEqual(got.Header, want.Header) {
+		t.Errorf("RequestInto %+v\nRequestWithContext %+v", got, *want)
+	}
+	if err := (Env{}).RequestInto(ctx, &got, nil); !errors.Is(err, ErrNoMethod) {
+		t.Errorf("no method: %v", err)
 	}
 }

@@ -71,6 +71,18 @@ func (e Env) RequestWithContext(ctx context.Context, body io.Reader) (*http.Requ
 	return r.WithContext(ctx), nil
 }
 
+// RequestInto is RequestWithContext building the request in *dst, which
+// the caller owns (the core keeps it in the request's one allocation).
+func (e Env) RequestInto(ctx context.Context, dst *http.Request, body io.Reader) error {
+	if err := e.fill(dst, body); err != nil {
+		return err
+	}
+	// WithContext is inlined and its copy does not escape: the context is
+	// set without a second request on the heap.
+	*dst = *dst.WithContext(ctx)
+	return nil
+}
+
 func (e Env) fill(r *http.Request, body io.Reader) error {
 	method := e["REQUEST_METHOD"]
 	if method == "" {
@@ -90,9 +102,21 @@ func (e Env) fill(r *http.Request, body io.Reader) error {
 		r.ProtoMajor, r.ProtoMinor = 1, 0
 	}
 
+	// The header values share one backing array: a []string per header
+	// was an allocation for each. Each value's slice is capped at its own
+	// element, so that an app's Add to one header cannot overwrite the next.
+	n := 0
+	for name := range e {
+		if len(name) > 5 && strings.HasPrefix(name, "HTTP_") && name != "HTTP_HOST" {
+			n++
+		}
+	}
+	values := make([]string, n)
 	for name, value := range e {
-		if len(name) > 5 && strings.HasPrefix(name, "HTTP_") {
-			r.Header[headerKey(name[5:])] = []string{value}
+		if len(name) > 5 && strings.HasPrefix(name, "HTTP_") && name != "HTTP_HOST" && len(values) > 0 {
+			values[0] = value
+			r.Header[headerKey(name[5:])] = values[:1:1]
+			values = values[1:]
 		}
 	}
 	r.Host = e["HTTP_HOST"]

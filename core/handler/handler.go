@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"go.uber.org/zap"
 
@@ -217,13 +218,23 @@ func (h *Handler) ServeSink(ctx context.Context, req *Request, sink Sink) (res R
 	if id := req.Env["HTTP_X_REQUEST_ID"]; h.TrustRequestID && validRequestID(id) {
 		info.ID = id
 	} else {
-		info.ID = h.ids.next()
+		// The id's bytes live in the request's state, which is never
+		// reused or changed after this, so the string needs no copy.
+		b := h.ids.append(st.id[:0])
+		info.ID = unsafe.String(unsafe.SliceData(b), len(b))
 	}
 	if h.Observer != nil {
 		h.Observer.Begin(req, info)
-		defer func() { h.Observer.End(req, info, &res) }()
 	}
-	defer func() { res.Duration = time.Since(start) }()
+	defer func() {
+		res.Duration = time.Since(start)
+		if h.Observer != nil {
+			// The observer gets the request's own copy: a pointer to res
+			// would move res to the heap, one allocation per request.
+			st.res = res
+			h.Observer.End(req, info, &st.res)
+		}
+	}()
 
 	delete(req.Env, "HTTP_PROXY")
 	st.ctx.init(ctx, info, req.Env)
@@ -232,9 +243,10 @@ func (h *Handler) ServeSink(ctx context.Context, req *Request, sink Sink) (res R
 
 	body := &st.body
 	body.r, body.n = req.Body, &info.live.bytesIn
-	var hr *http.Request
+	// The app's request lives in the request's one allocation too.
+	hr := &st.hr
 	if req.HTTP != nil {
-		hr = req.HTTP.WithContext(ctx)
+		*hr = *req.HTTP.WithContext(ctx)
 		if req.HTTP.Body != nil && req.HTTP.Body != http.NoBody {
 			body.r = req.HTTP.Body
 			hr.Body = body
@@ -244,8 +256,7 @@ func (h *Handler) ServeSink(ctx context.Context, req *Request, sink Sink) (res R
 		if req.Body != nil {
 			in = body
 		}
-		r, err := req.Env.RequestWithContext(ctx, in)
-		if err != nil {
+		if err := req.Env.RequestInto(ctx, hr, in); err != nil {
 			// The environment came from the peer (a web server's params, a
 			// CGI host's variables): its fault is a 400, logged as a
 			// warning it cannot multiply, not a 500 that pages someone.
@@ -257,7 +268,6 @@ func (h *Handler) ServeSink(ctx context.Context, req *Request, sink Sink) (res R
 			w.sendStatus(http.StatusBadRequest, badRequestBody)
 			return w.result(nil, body)
 		}
-		hr = r
 	}
 	w := st.writer(h, sink, hr, req)
 	err := h.run(w, hr, info, req)
@@ -272,6 +282,9 @@ type requestState struct {
 	ctx   requestContext
 	body  countingReader
 	w     responseWriter
+	hr    http.Request
+	res   Result      // what the observer is told
+	id    [idLen]byte // the bytes of info.ID when the core made it
 	small [1024]byte
 }
 

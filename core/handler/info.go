@@ -215,8 +215,10 @@ func newIDSource() *idSource {
 	return &idSource{prefix: hex.EncodeToString(b[:]) + "-"}
 }
 
-func (s *idSource) next() string {
-	var buf [32]byte
-	b := append(buf[:0], s.prefix...)
-	return string(strconv.AppendUint(b, s.n.Add(1), 10))
+// idLen is room for an id: an 8-digit prefix, "-" and a uint64.
+const idLen = 32
+
+// append appends the next id to b.
+func (s *idSource) append(b []byte) []byte {
+	return strconv.AppendUint(append(b, s.prefix...), s.n.Add(1), 10)
 }

@@ -107,20 +107,11 @@ func (c *conn) serve() {
 // teardown ends the connection after the reader stopped: requests still
 // running are cancelled, and serve returns once their handlers have.
 func (c *conn) teardown(err error) {
-	var pe *protocolError
-	var ne net.Error
-	switch {
-	case c.lingerUntil.Load() != 0:
-		// The answers were complete; what ended was the drain after them
-		// (the web server closed, or cut a record it no longer needed).
-	case errors.As(err, &pe):
-		c.peerFault("fastcgi: protocol error; closing connection", zap.Error(err))
-	case errors.As(err, &ne) && ne.Timeout():
-		c.peerFault("fastcgi: request head not complete within read_timeout; closing connection",
-			zap.Duration("read_timeout", c.srv.lim.readTimeout))
-	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, errConnClosed):
-	default:
-		c.logger().Debug("fastcgi: connection read failed", zap.Error(err))
+	if c.lingerUntil.Load() == 0 {
+		// Otherwise the answers were complete; what ended was the drain
+		// after them (the web server closed, or cut a record it no longer
+		// needed).
+		c.readEnded(err)
 	}
 	c.mu.Lock()
 	c.closing = true
@@ -142,6 +133,24 @@ func (c *conn) teardown(err error) {
 	c.handlers.Wait()
 	for _, r := range c.waiting {
 		r.releaseParams()
+	}
+}
+
+// readEnded logs why reading a connection ended before its answers were
+// complete. It is apart from teardown because errors.As's targets escape:
+// two allocations that a connection closed after its answers need not pay.
+func (c *conn) readEnded(err error) {
+	var pe *protocolError
+	var ne net.Error
+	switch {
+	case errors.As(err, &pe):
+		c.peerFault("fastcgi: protocol error; closing connection", zap.Error(err))
+	case errors.As(err, &ne) && ne.Timeout():
+		c.peerFault("fastcgi: request head not complete within read_timeout; closing connection",
+			zap.Duration("read_timeout", c.srv.lim.readTimeout))
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, errConnClosed):
+	default:
+		c.logger().Debug("fastcgi: connection read failed", zap.Error(err))
 	}
 }
 

@@ -13,6 +13,7 @@ func (s *sink) SetWriteDeadline(t time.Time) error {
 	if s.dl == nil {
 		return http.ErrNotSupported
 	}
+	s.appDeadline.Store(true)
 	return s.dl.SetWriteDeadline(t)
 }
 

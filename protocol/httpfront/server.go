@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -78,6 +79,7 @@ type Server struct {
 type exchange struct {
 	req  handler.Request
 	sink sink
+	pace writedeadline.Pacer // the request's write deadline
 }
 
 // ErrServerClosed is returned by Serve after Shutdown.
@@ -255,7 +257,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x.req = handler.Request{Env: env, Body: r.Body, Protocol: "http", HTTP: r, Form: handler.FormOrigin}
 	x.sink = sink{w: w, closeConn: closeConn}
 	if dl, ok := w.(writedeadline.Setter); ok {
-		x.sink.dl, x.sink.pace.Timeout = dl, s.writeTimeout()
+		// The pacer is the request's: net/http clears the deadline after
+		// each request.
+		x.sink.dl, x.sink.pace = dl, &x.pace
+		x.pace.Timeout = s.writeTimeout()
 	}
 	res := s.Handler.ServeSink(r.Context(), &x.req, &x.sink)
 	if wc != nil {
@@ -264,8 +269,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		wc.unread.Store(r.ContentLength != 0 && res.BytesIn != r.ContentLength)
 	}
 	// net/http writes what is buffered and the end of the response after
-	// ServeHTTP returns: under the same bound.
-	x.sink.extend(true)
+	// ServeHTTP returns: under the same bound, at least three quarters of
+	// WriteTimeout ahead (moving it again for that was one timer update
+	// more per request); a full one when the app set a deadline of its
+	// own, which the pacer does not know of.
+	x.sink.extend(x.sink.appDeadline.Load())
 	*x = exchange{}
 	s.exchs.Put(x)
 	if res.Incomplete() {
@@ -277,15 +285,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // sink hands the core's response to net/http, which frames it.
 type sink struct {
-	w         http.ResponseWriter
-	dl        writedeadline.Setter // w's connection deadline, nil when w has none
-	pace      writedeadline.Pacer  // WriteTimeout; zero when dl is nil
-	closeConn bool                 // end the connection after this response
+	w           http.ResponseWriter
+	dl          writedeadline.Setter // w's connection deadline, nil when w has none
+	pace        *writedeadline.Pacer // WriteTimeout; nil when dl is nil
+	closeConn   bool                 // end the connection after this response
+	appDeadline atomic.Bool          // the app set a write deadline (from any goroutine)
 }
 
 // extend moves the write deadline to WriteTimeout from now before a write
 // may block (see writedeadline.Pacer); force moves it regardless.
-func (s *sink) extend(force bool) { s.pace.Extend(s.dl, force) }
+func (s *sink) extend(force bool) {
+	if s.pace != nil {
+		s.pace.Extend(s.dl, force)
+	}
+}
 
 func (s *sink) WriteHead(status int, header http.Header) error {
 	dst := s.w.Header()
