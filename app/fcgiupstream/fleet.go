@@ -429,10 +429,14 @@ func (f *fleet) close() {
 // over the fleet, the rest as it is.
 type memberObserver struct{ f *fleet }
 
+// The pool finds PoolObserver by a type assertion, which a drifted
+// signature fails silently: the members' health would go unreported.
+var _ PoolObserver = memberObserver{}
+
 func (o memberObserver) Request(Outcome, time.Duration) {}
 func (o memberObserver) Pool(int, int)                  { o.f.report() }
 func (o memberObserver) QueueWait(time.Duration)        {}
-func (o memberObserver) Rejected(string)                {}
+func (o memberObserver) Rejected(event.Rejection)       {}
 func (o memberObserver) Retried()                       {}
 func (o memberObserver) Health(a string, n int, up bool) {
 	if o.f.pobs != nil {
