@@ -50,6 +50,7 @@ type Upstream struct {
 	dotfiles     bool
 	lookups      *docroot.Cache
 	native       bool
+	gofast       func(net.Conn) Client // Config.Gofast
 	beginFlags   uint8
 	maxRedirects int
 	// Redirect is Config.Redirect.
@@ -113,7 +114,11 @@ func New(cfg Config, log *zap.Logger) (*Upstream, error) {
 	switch cfg.Transport {
 	case "":
 		cfg.Transport = TransportNative
-	case TransportNative, TransportGofast:
+	case TransportNative:
+	case TransportGofast:
+		if cfg.Gofast == nil {
+			return nil, ErrNoGofast
+		}
 	default:
 		return nil, fmt.Errorf("%w: %q", ErrTransport, cfg.Transport)
 	}
@@ -176,6 +181,7 @@ func New(cfg Config, log *zap.Logger) (*Upstream, error) {
 		dotfiles:     cfg.AllowDotfiles,
 		lookups:      lookups,
 		native:       native,
+		gofast:       cfg.Gofast,
 		beginFlags:   flags,
 		maxRedirects: cfg.MaxRedirects,
 		Redirect:     cfg.Redirect,

@@ -1,0 +1,28 @@
+package fcgiupstream
+
+import (
+	"errors"
+	"net"
+	"testing"
+
+	"github.com/gatewayd/gatewayd/app/fcgiupstream/gofastclient"
+)
+
+// withGofast gives a config that asks for the gofast transport the client
+// the gatewayd binary links.
+func withGofast(cfg Config) Config {
+	if cfg.Transport == TransportGofast && cfg.Gofast == nil {
+		cfg.Gofast = func(c net.Conn) Client { return gofastclient.New(c) }
+	}
+	return cfg
+}
+
+// TestGofastNeedsClient: the package does not link gofast itself, so
+// transport gofast without Config.Gofast is an error at New, not a nil
+// call at the first request.
+func TestGofastNeedsClient(t *testing.T) {
+	_, err := New(Config{Upstream: "unix:/nonexistent", Root: t.TempDir(), Transport: TransportGofast}, nil)
+	if !errors.Is(err, ErrNoGofast) {
+		t.Fatalf("New with transport gofast and no Gofast: %v, want ErrNoGofast", err)
+	}
+}
