@@ -88,7 +88,8 @@ func parse(text []byte, where string) (*Config, error) {
 	if err := doc.Decode(&raw); err != nil {
 		return nil, fmt.Errorf("%w: %s%v", ErrInvalid, where, err)
 	}
-	if err := checkEnv(); err != nil {
+	keys := scalarKeys(reflect.TypeFor[Config](), "")
+	if err := checkEnv(keys); err != nil {
 		return nil, err
 	}
 
@@ -100,10 +101,14 @@ func parse(text []byte, where string) (*Config, error) {
 	// docs/config.md says, not "unset".
 	v.AllowEmptyEnv(true)
 	// viper looks an environment variable up only for a key it knows:
-	// registering every scalar key (derived from the struct tags) with no
-	// value does that; applyDefaults fills in the defaults after decoding.
-	for _, k := range scalarKeys(reflect.TypeFor[Config](), "") {
-		v.SetDefault(k, nil)
+	// registering a scalar key (derived from the struct tags) with no value
+	// does that; applyDefaults fills in the defaults after decoding. Only
+	// the keys whose variable is set: UnmarshalExact looks every known key
+	// up, and in CGI mode that is paid at every request.
+	for _, k := range keys {
+		if _, set := os.LookupEnv(EnvName(k)); set {
+			v.SetDefault(k, nil)
+		}
 	}
 	// Defaults that differ from the zero value of a key a user may set to
 	// that zero value on purpose (access: false, metrics.address: "").
@@ -126,7 +131,7 @@ func parse(text []byte, where string) (*Config, error) {
 	if err != nil {
 		return nil, decodeError(err)
 	}
-	c.given = givenKeys(raw)
+	c.given = givenKeys(keys, raw)
 	if err := envCaseAsWritten(&c, raw); err != nil {
 		return nil, err
 	}
@@ -292,9 +297,9 @@ func nameVariable(err error) error {
 
 // checkEnv refuses a GATEWAYD_* variable that names no key: a misspelt
 // override must not be ignored.
-func checkEnv() error {
+func checkEnv(keys []string) error {
 	known := map[string]bool{}
-	for _, k := range scalarKeys(reflect.TypeFor[Config](), "") {
+	for _, k := range keys {
 		known[EnvName(k)] = true
 	}
 	for _, k := range envNotSettings {
@@ -372,10 +377,11 @@ func scalarKeys(t reflect.Type, prefix string) []string {
 	return keys
 }
 
-// givenKeys is the set of scalar keys the file or the environment set.
-func givenKeys(raw map[string]any) map[string]bool {
+// givenKeys is the set of the scalar keys that the file or the environment
+// set.
+func givenKeys(keys []string, raw map[string]any) map[string]bool {
 	given := map[string]bool{}
-	for _, k := range scalarKeys(reflect.TypeFor[Config](), "") {
+	for _, k := range keys {
 		if _, set := os.LookupEnv(EnvName(k)); set {
 			given[k] = true
 			continue
