@@ -53,7 +53,7 @@ func Load(path string) (*Config, error) {
 	if path == "" {
 		return parse(nil, "")
 	}
-	b, err := os.ReadFile(path)
+	b, err := readFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: reading %s: %w", path, err)
 	}
