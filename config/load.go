@@ -80,13 +80,15 @@ func parse(text []byte, where string) (*Config, error) {
 	// viper folds every key to lower case in the map it is given, which is
 	// right for gatewayd's keys and wrong for routes[].env (variable names
 	// are case-sensitive): viper gets its own copy of the tree, and env is
-	// taken from a second one.
-	var forViper, raw map[string]any
-	if err := doc.Decode(&forViper); err != nil {
-		return nil, fmt.Errorf("%w: %s%v", ErrInvalid, where, err)
-	}
+	// taken from the one decoded (a copy, not a second decoding: every CGI
+	// request loads the config).
+	var raw map[string]any
 	if err := doc.Decode(&raw); err != nil {
 		return nil, fmt.Errorf("%w: %s%v", ErrInvalid, where, err)
+	}
+	var forViper map[string]any
+	if raw != nil {
+		forViper = copyTree(raw).(map[string]any)
 	}
 	keys := scalarKeys(reflect.TypeFor[Config](), "")
 	if err := checkEnv(keys); err != nil {
@@ -408,16 +410,52 @@ func join(path, k string) string {
 	return path + "." + k
 }
 
-// routeKeyApps maps each route key to the apps that read it, from the apps
-// tags of Route.
-func routeKeyApps() map[string][]string {
+// routeKeyApps maps each route key to the apps that read it: the apps tag
+// of its Route field, a comma-separated list.
+func routeKeyApps() map[string]string {
 	t := reflect.TypeFor[Route]()
-	m := map[string][]string{}
+	m := make(map[string]string, t.NumField())
 	for i := range t.NumField() {
 		f := t.Field(i)
-		m[f.Tag.Get("mapstructure")] = strings.Split(f.Tag.Get("apps"), ",")
+		m[f.Tag.Get("mapstructure")] = f.Tag.Get("apps")
 	}
 	return m
+}
+
+// listed reports whether name is in the comma-separated list.
+func listed(list, name string) bool {
+	for item := range strings.SplitSeq(list, ",") {
+		if item == name {
+			return true
+		}
+	}
+	return false
+}
+
+// copyTree copies a tree decoded from YAML: its mappings and lists are
+// new, its scalars shared.
+func copyTree(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		c := make(map[string]any, len(v))
+		for k, x := range v {
+			c[k] = copyTree(x)
+		}
+		return c
+	case map[any]any:
+		c := make(map[any]any, len(v))
+		for k, x := range v {
+			c[k] = copyTree(x)
+		}
+		return c
+	case []any:
+		c := make([]any, len(v))
+		for i, x := range v {
+			c[i] = copyTree(x)
+		}
+		return c
+	}
+	return v
 }
 
 // checkRouteKeys refuses route keys that the route's app does not read, so
@@ -437,7 +475,7 @@ func checkRouteKeys(raw map[string]any) error {
 		}
 		slices.Sort(keys)
 		for _, k := range keys {
-			if a := readBy[k]; !slices.Contains(a, "all") && !slices.Contains(a, app) {
+			if a, ok := readBy[k]; !ok || (!listed(a, "all") && !listed(a, app)) {
 				return fmt.Errorf("%w: routes[%d].%s: not a key of app %s", ErrInvalid, i, k, app)
 			}
 		}
