@@ -131,8 +131,8 @@ func ServeWith(h http.Handler, o Options) error {
 		where = append(where, strings.ToUpper(cfg.Listeners[i].Protocol)+" on "+a.String())
 	}
 	msg := "serving over " + strings.Join(where, ", ")
-	if a := d.MetricsAddr(); a != nil {
-		msg += "; metrics on http://" + a.String() + cfg.Metrics.Path
+	if u := d.MetricsURL(); u != "" {
+		msg += "; metrics on " + u
 	} else {
 		msg += "; metrics off"
 	}

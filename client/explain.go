@@ -258,7 +258,7 @@ func explainFastCGI(x *Explanation, rc config.Route) {
 			if index == "" {
 				index = DefaultIndex
 			}
-			t := docroot.Lookup{Index: index, Extensions: defaultExtensions, Dotfiles: rc.Dotfiles == "allow"}.Resolve(root, x.Env["PATH_INFO"])
+			t := docroot.Lookup{Index: index, Extensions: docroot.DefaultExtensions(), Dotfiles: rc.Dotfiles == "allow"}.Resolve(root, x.Env["PATH_INFO"])
 			switch {
 			case t.Status == 0:
 				x.Env = docroot.Params(x.Env, dir, t)

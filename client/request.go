@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatewayd/gatewayd/core/cgiresp"
 	"github.com/gatewayd/gatewayd/core/environ"
 	"github.com/gatewayd/gatewayd/internal/docroot"
 )
@@ -20,15 +21,11 @@ import (
 // Defaults of Request's zero values.
 const (
 	DefaultMaxBytes = 64 << 20
-	DefaultIndex    = "index.php"
+	DefaultIndex    = docroot.DefaultIndex
 	// DefaultMaxHeadBytes bounds a response head, as gatewayd's own
 	// max_header_bytes does.
-	DefaultMaxHeadBytes = 64 << 10
+	DefaultMaxHeadBytes = cgiresp.DefaultMaxHeadBytes
 )
-
-// defaultExtensions are the endings that make a file a script under Root,
-// as the fastcgi app's default.
-var defaultExtensions = []string{".php"}
 
 // Request is one request to send. Only Path is required.
 type Request struct {
@@ -197,7 +194,7 @@ func rootEnv(env environ.Env, req Request) (environ.Env, error) {
 		index = DefaultIndex
 	}
 	if len(exts) == 0 {
-		exts = defaultExtensions
+		exts = docroot.DefaultExtensions()
 	}
 	// Dotfiles are refused, as the fastcgi app refuses them by default.
 	tg := docroot.Lookup{Index: index, Extensions: exts}.Resolve(root, env["PATH_INFO"])

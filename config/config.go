@@ -34,7 +34,10 @@ type Config struct {
 	given map[string]bool
 }
 
-// Listener is one socket.
+// Listener is one socket. Its limits and timeouts left at 0 stay 0 here:
+// the front end fills in its own default (its DefaultX), which the
+// comments below repeat for the reader and docs/config.md, held to the
+// packages by a test, lists.
 type Listener struct {
 	// Name matches a systemd socket unit's FileDescriptorName for socket
 	// activation. Default: "<protocol>".
@@ -91,7 +94,8 @@ type RequestID struct {
 
 // Route mounts one app at a prefix. The apps tag of each field names the
 // apps that read it: a key another app's route sets is refused, so that a
-// "timeout" under a static route is an error and not a silent no-op.
+// "timeout" under a static route is an error and not a silent no-op. As for
+// a Listener, the limits and timeouts left at 0 are filled in by the app.
 type Route struct {
 	// Prefix is matched against PATH_INFO on a segment boundary; the longest
 	// wins. Required, starts with "/".
@@ -199,7 +203,8 @@ type Log struct {
 type Metrics struct {
 	// Address is host:port; empty disables. Default 127.0.0.1:9464.
 	Address string `mapstructure:"address"`
-	// Path is where metrics are served. Default /metrics.
+	// Path is where metrics are served. Default (when empty) the metrics
+	// package's, /metrics.
 	Path string `mapstructure:"path"`
 }
 

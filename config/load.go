@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"reflect"
-	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -13,6 +12,8 @@ import (
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/gatewayd/gatewayd/internal/setting"
 )
 
 // EnvPrefix is the prefix of environment variables that override keys:
@@ -505,62 +506,32 @@ func envCaseAsWritten(c *Config, raw map[string]any) error {
 	return nil
 }
 
+// applyDefaults fills in the defaults config owns: what to serve when
+// nothing is said, names, and the daemon's own keys (metrics.path is the
+// metrics package's). The limits and
+// timeouts of the front ends and apps stay zero (or negative: off) as
+// written: each package fills in its own defaults (its DefaultX constants)
+// when it is built, following internal/setting's rule, so that no default
+// is written twice.
 func applyDefaults(c *Config) {
 	if len(c.Listeners) == 0 {
 		c.Listeners = []Listener{{Protocol: "http", Address: "127.0.0.1:8000"}}
 	}
 	for i := range c.Listeners {
 		l := &c.Listeners[i]
-		if l.Name == "" {
-			l.Name = l.Protocol
-		}
-		def(&l.SocketMode, "0660")
-		def(&l.ReadHeaderTimeout, 10*time.Second)
-		def(&l.IdleTimeout, 120*time.Second)
-		def(&l.MaxHeaderBytes, 64<<10)
-		def(&l.MaxConns, 1024)
-		def(&l.MaxReqs, 64)
-		def(&l.MaxParamsBytes, 64<<10)
-		def(&l.ReadTimeout, 30*time.Second)
-		def(&l.WriteTimeout, 60*time.Second)
+		l.Name = setting.Or(l.Name, l.Protocol)
+		l.SocketMode = setting.Or(l.SocketMode, "0660")
 	}
 	if len(c.Routes) == 0 {
 		c.Routes = []Route{{Prefix: "/", App: "demo"}}
 	}
 	for i := range c.Routes {
 		r := &c.Routes[i]
-		def(&r.Timeout, 60*time.Second)
-		def(&r.KillGrace, 5*time.Second)
-		def(&r.MaxConcurrency, 2*runtime.NumCPU())
-		def(&r.QueueSize, 1024)
-		def(&r.QueueTimeout, 30*time.Second)
-		if r.PassEnv == nil {
-			r.PassEnv = []string{"PATH"}
-		}
-		def(&r.MaxHeaderBytes, 64<<10)
-		def(&r.MaxSpoolBytes, 64<<20)
-		def(&r.MaxRedirects, 10)
-		def(&r.Index, "index.php")
-		def(&r.MaxConns, 8)
-		def(&r.ConnectTimeout, 5*time.Second)
-		def(&r.UpstreamTimeout, 60*time.Second)
-		def(&r.Dotfiles, "deny")
-		def(&r.Transport, "native")
-		def(&r.ResolveInterval, 30*time.Second)
-		def(&r.LookupCacheSize, 1024)
-		def(&r.LookupCacheTTL, time.Second)
+		// dotfiles is config's word for the apps' AllowDotfiles flag.
+		r.Dotfiles = setting.Or(r.Dotfiles, "deny")
 	}
-	def(&c.Log.Level, "info")
-	def(&c.Log.Format, "auto")
-	def(&c.Metrics.Path, "/metrics")
-	def(&c.ShutdownTimeout, 30*time.Second)
-	def(&c.ServerSoftware, "gatewayd/"+Version)
-}
-
-// def sets *p to v when *p is the zero value.
-func def[T comparable](p *T, v T) {
-	var zero T
-	if *p == zero {
-		*p = v
-	}
+	c.Log.Level = setting.Or(c.Log.Level, "info")
+	c.Log.Format = setting.Or(c.Log.Format, "auto")
+	c.ShutdownTimeout = setting.Or(c.ShutdownTimeout, 30*time.Second)
+	c.ServerSoftware = setting.Or(c.ServerSoftware, "gatewayd/"+Version)
 }

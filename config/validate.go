@@ -1,12 +1,14 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/gatewayd/gatewayd/internal/setting"
 	"github.com/gatewayd/gatewayd/internal/sockaddr"
 )
 
@@ -56,24 +58,16 @@ func (c *Config) Check() error {
 				return bad(k+"."+o.key, "only a unix:/path socket has an owner and a group")
 			}
 		}
-		for _, n := range []struct {
-			key string
-			v   int
-		}{{"max_header_bytes", l.MaxHeaderBytes}, {"max_conns", l.MaxConns}, {"max_reqs", l.MaxReqs}, {"max_params_bytes", l.MaxParamsBytes}} {
-			if n.v <= 0 {
-				return bad(k+"."+n.key, "must be positive, not %d", n.v)
-			}
+		// internal/setting's rule: 0 is the front end's default; of the
+		// listener's limits only idle_timeout can be off (no keep-alive).
+		if err := refuseNegative(k, setting.N("max_header_bytes", l.MaxHeaderBytes), setting.N("max_conns", l.MaxConns),
+			setting.N("max_reqs", l.MaxReqs), setting.N("max_params_bytes", l.MaxParamsBytes),
+			setting.N("read_header_timeout", l.ReadHeaderTimeout), setting.N("read_timeout", l.ReadTimeout),
+			setting.N("write_timeout", l.WriteTimeout)); err != nil {
+			return err
 		}
 		if l.MaxReqs > 65535 {
 			return bad(k+".max_reqs", "FastCGI request ids stop at 65535, not %d", l.MaxReqs)
-		}
-		for _, d := range []struct {
-			key string
-			v   int64
-		}{{"read_header_timeout", int64(l.ReadHeaderTimeout)}, {"idle_timeout", int64(l.IdleTimeout)}, {"read_timeout", int64(l.ReadTimeout)}, {"write_timeout", int64(l.WriteTimeout)}} {
-			if d.v <= 0 {
-				return bad(k+"."+d.key, "must be a positive duration such as 10s")
-			}
 		}
 	}
 	prefixes := map[string]int{}
@@ -104,11 +98,10 @@ func (c *Config) Check() error {
 			if (r.Root == "") == (r.Script == "") {
 				return bad(k+".root", "app cgi needs exactly one of root and script")
 			}
-			if r.MaxConcurrency <= 0 {
-				return bad(k+".max_concurrency", "must be positive, not %d", r.MaxConcurrency)
-			}
-			if r.QueueSize < 0 {
-				return bad(k+".queue_size", "must not be negative")
+			// timeout, queue_size, max_spool_bytes, max_redirects: negative is off.
+			if err := refuseNegative(k, setting.N("kill_grace", r.KillGrace), setting.N("max_concurrency", r.MaxConcurrency),
+				setting.N("queue_timeout", r.QueueTimeout), setting.N("max_header_bytes", r.MaxHeaderBytes)); err != nil {
+				return err
 			}
 		case "fastcgi":
 			if r.Root == "" {
@@ -135,14 +128,15 @@ func (c *Config) Check() error {
 					return bad(fmt.Sprintf("%s.upstreams[%d]", k, j), "%v", err)
 				}
 			}
-			if r.MaxConns <= 0 {
-				return bad(k+".max_conns", "must be positive, not %d", r.MaxConns)
+			// queue_size, max_spool_bytes, max_redirects, lookup_cache_*,
+			// health_check.interval: negative is off.
+			if err := refuseNegative(k, setting.N("max_conns", r.MaxConns), setting.N("connect_timeout", r.ConnectTimeout),
+				setting.N("upstream_timeout", r.UpstreamTimeout), setting.N("queue_timeout", r.QueueTimeout),
+				setting.N("resolve_interval", r.ResolveInterval)); err != nil {
+				return err
 			}
-			if r.Transport != "native" && r.Transport != "gofast" {
+			if r.Transport != "" && r.Transport != "native" && r.Transport != "gofast" {
 				return bad(k+".transport", "%q is not one of native, gofast", r.Transport)
-			}
-			if r.QueueSize < 0 {
-				return bad(k+".queue_size", "must not be negative")
 			}
 		}
 	}
@@ -161,11 +155,18 @@ func (c *Config) Check() error {
 			return bad("metrics.address", "%q is not host:port", c.Metrics.Address)
 		}
 	}
-	if !strings.HasPrefix(c.Metrics.Path, "/") {
+	if c.Metrics.Path != "" && !strings.HasPrefix(c.Metrics.Path, "/") {
 		return bad("metrics.path", "%q must start with /", c.Metrics.Path)
 	}
-	if c.ShutdownTimeout <= 0 {
-		return bad("shutdown_timeout", "must be a positive duration such as 30s")
+	return refuseNegative("", setting.N("shutdown_timeout", c.ShutdownTimeout))
+}
+
+// refuseNegative names the first of a listener's or a route's (prefix) keys
+// that is negative where off is not allowed (internal/setting's rule).
+func refuseNegative(prefix string, keys ...setting.Named) error {
+	var ne *setting.NegativeError
+	if errors.As(setting.Negative(keys...), &ne) {
+		return &keyError{key: join(prefix, ne.Name), msg: ne.Reason()}
 	}
 	return nil
 }

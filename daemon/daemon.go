@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatewayd/gatewayd/config"
 	"github.com/gatewayd/gatewayd/core/handler"
+	"github.com/gatewayd/gatewayd/internal/setting"
 	"github.com/gatewayd/gatewayd/listener"
 	"github.com/gatewayd/gatewayd/observe/metrics"
 	"github.com/gatewayd/gatewayd/observe/status"
@@ -145,6 +146,20 @@ func (d *Daemon) Addrs() []net.Addr {
 		addrs[i] = l.Addr()
 	}
 	return addrs
+}
+
+// MetricsURL is where the metrics are served, such as
+// "http://127.0.0.1:9464/metrics", or "" when the metrics listener is off.
+// The path is metrics.path, or the metrics package's default when unset.
+func (d *Daemon) MetricsURL() string {
+	a := d.MetricsAddr()
+	if a == nil {
+		return ""
+	}
+	d.mu.Lock()
+	path := d.cfg.Metrics.Path // metrics.* need a restart: no reload changes it
+	d.mu.Unlock()
+	return "http://" + a.String() + setting.Or(path, metrics.DefaultPath)
 }
 
 // refusingListener is a listener that closes some connections itself
@@ -281,7 +296,7 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	wg.Wait()
 	d.running.Wait()
 	d.mu.Lock()
-	apps, cfg := d.apps, d.cfg
+	apps := d.apps
 	d.mu.Unlock()
 	if ctx.Err() != nil {
 		// The requests the apps still run now are the ones the drain could
@@ -290,7 +305,7 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	}
 	// What is still running after the drain gets SIGTERM, then SIGKILL after
 	// its route's kill_grace: give the apps that long, whatever is left of ctx.
-	closeCtx, cancel := context.WithTimeout(context.Background(), maxKillGrace(cfg)+time.Second)
+	closeCtx, cancel := context.WithTimeout(context.Background(), apps.KillGrace()+time.Second)
 	defer cancel()
 	if err := apps.Close(closeCtx); err != nil {
 		errs = append(errs, err)
@@ -330,14 +345,4 @@ func listen(lc config.Listener, activated map[string][]net.Listener, log *zap.Lo
 	return listener.Open(context.Background(), lc.Address, listener.Options{
 		SocketMode: mode, Owner: lc.SocketOwner, Group: lc.SocketGroup, Log: log,
 	})
-}
-
-func maxKillGrace(cfg *config.Config) time.Duration {
-	var m time.Duration
-	for _, r := range cfg.Routes {
-		if r.App == "cgi" && r.KillGrace > m {
-			m = r.KillGrace
-		}
-	}
-	return m
 }

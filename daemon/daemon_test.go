@@ -13,13 +13,8 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/gatewayd/gatewayd/app/cgiscript"
-	"github.com/gatewayd/gatewayd/app/fcgiupstream"
 	"github.com/gatewayd/gatewayd/config"
 	"github.com/gatewayd/gatewayd/core/environ"
-	"github.com/gatewayd/gatewayd/protocol/fastcgi"
-	"github.com/gatewayd/gatewayd/protocol/httpfront"
-	"github.com/gatewayd/gatewayd/protocol/scgi"
 	"github.com/gatewayd/gatewayd/routes"
 )
 
@@ -115,56 +110,6 @@ routes:
 		body, _ := io.ReadAll(w.Body)
 		if w.Code != tt.status || !strings.Contains(string(body), tt.body) {
 			t.Errorf("%s: %d %q, want %d containing %q", tt.path, w.Code, body, tt.status, tt.body)
-		}
-	}
-}
-
-// TestConfigDefaultsMatchThePackages: config documents every default and
-// fills it in, and each package applies its own to a zero value; the two
-// must never drift apart.
-func TestConfigDefaultsMatchThePackages(t *testing.T) {
-	c, err := config.Parse("listeners:\n  - {protocol: fastcgi, address: \"127.0.0.1:9000\"}\nroutes:\n  - {prefix: /, app: cgi, root: /srv}\n")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, r := c.Listeners[0], c.Routes[0]
-	for _, d := range []struct {
-		key       string
-		cfg, pkgs any
-	}{
-		{"listeners.max_conns", l.MaxConns, fastcgi.DefaultMaxConns},
-		{"listeners.max_reqs", l.MaxReqs, fastcgi.DefaultMaxReqs},
-		{"listeners.max_params_bytes", l.MaxParamsBytes, fastcgi.DefaultMaxParamsBytes},
-		{"listeners.read_timeout (fastcgi)", l.ReadTimeout, fastcgi.DefaultReadTimeout},
-		{"listeners.read_timeout (scgi)", l.ReadTimeout, scgi.DefaultReadTimeout},
-		{"listeners.write_timeout", l.WriteTimeout, fastcgi.DefaultWriteTimeout},
-		{"listeners.write_timeout (scgi)", l.WriteTimeout, scgi.DefaultWriteTimeout},
-		{"listeners.write_timeout (http)", l.WriteTimeout, httpfront.DefaultWriteTimeout},
-		{"listeners.max_conns (scgi)", l.MaxConns, scgi.DefaultMaxConns},
-		{"listeners.max_header_bytes (scgi)", l.MaxHeaderBytes, scgi.DefaultMaxHeaderBytes},
-		{"listeners.max_header_bytes (http)", l.MaxHeaderBytes, httpfront.DefaultMaxHeaderBytes},
-		{"listeners.read_header_timeout", l.ReadHeaderTimeout, httpfront.DefaultReadHeaderTimeout},
-		{"listeners.idle_timeout", l.IdleTimeout, httpfront.DefaultIdleTimeout},
-		{"routes.timeout", r.Timeout, cgiscript.DefaultTimeout},
-		{"routes.kill_grace", r.KillGrace, cgiscript.DefaultKillGrace},
-		{"routes.queue_timeout", r.QueueTimeout, cgiscript.DefaultQueueTimeout},
-		{"routes.queue_size", r.QueueSize, cgiscript.DefaultQueueSize},
-		{"routes.max_header_bytes", r.MaxHeaderBytes, cgiscript.DefaultMaxHeaderBytes},
-		{"routes.max_spool_bytes (cgi)", r.MaxSpoolBytes, int64(cgiscript.DefaultMaxSpoolBytes)},
-		{"routes.max_spool_bytes (fastcgi)", r.MaxSpoolBytes, int64(fcgiupstream.DefaultMaxSpoolBytes)},
-		{"routes.max_redirects", r.MaxRedirects, cgiscript.DefaultMaxRedirects},
-		{"routes.index", r.Index, fcgiupstream.DefaultIndex},
-		{"routes.max_conns", r.MaxConns, fcgiupstream.DefaultMaxConns},
-		{"routes.connect_timeout", r.ConnectTimeout, fcgiupstream.DefaultConnectTimeout},
-		{"routes.upstream_timeout", r.UpstreamTimeout, fcgiupstream.DefaultUpstreamTimeout},
-		{"routes.queue_timeout (fastcgi)", r.QueueTimeout, fcgiupstream.DefaultQueueTimeout},
-		{"routes.queue_size (fastcgi)", r.QueueSize, fcgiupstream.DefaultQueueSize},
-		{"routes.max_redirects (fastcgi)", r.MaxRedirects, fcgiupstream.DefaultMaxRedirects},
-		{"routes.transport", r.Transport, fcgiupstream.TransportNative},
-		{"routes.resolve_interval", r.ResolveInterval, fcgiupstream.DefaultResolveInterval},
-	} {
-		if fmt.Sprint(d.cfg) != fmt.Sprint(d.pkgs) {
-			t.Errorf("%s: config's default %v, the package's %v", d.key, d.cfg, d.pkgs)
 		}
 	}
 }

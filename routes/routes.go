@@ -36,7 +36,14 @@ type Table struct {
 	closers  []func(context.Context) error
 	inflight atomic.Int64
 	drains   []func() // stop taking requests that would wait (CGI queues)
+	// killGrace is the longest kill_grace of the cgi routes, as the
+	// runners apply it (their default for 0).
+	killGrace time.Duration
 }
+
+// KillGrace is the longest time a cgi route gives a script between SIGTERM
+// and SIGKILL: how long Close may need after it signals them.
+func (a *Table) KillGrace() time.Duration { return a.killGrace }
 
 // Drain makes the apps answer requests that would wait for a slot 503 at
 // once, as a shutdown begins; running work carries on.
@@ -129,6 +136,7 @@ func Build(cfg *config.Config, log *zap.Logger, obs Observers, opts ...Option) (
 		if rn, ok := h.(*cgiscript.Runner); ok {
 			runners = append(runners, rn)
 			a.drains = append(a.drains, rn.Drain)
+			a.killGrace = max(a.killGrace, rn.KillGrace())
 		}
 		if up, ok := h.(*fcgiupstream.Upstream); ok {
 			upstreams = append(upstreams, up)

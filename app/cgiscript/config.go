@@ -5,8 +5,10 @@ import (
 )
 
 // Config configures a [Runner]. Its field names follow the keys of a cgi
-// route in gatewayd's configuration; every zero value means the default
-// written beside the field.
+// route in gatewayd's configuration, and its numbers follow their rule
+// (package internal/setting): zero means the default written beside the
+// field (a DefaultX of this package), negative means off where the field
+// says what off is, and New refuses it for the others.
 type Config struct {
 	// Root is the directory scripts come from: the first segment of
 	// PATH_INFO names a script in it and the rest is the script's
@@ -20,10 +22,11 @@ type Config struct {
 	// its output. Then its process group gets SIGTERM, and the client 504
 	// if nothing was sent yet. Zero means 60s; negative means no limit.
 	Timeout time.Duration
-	// KillGrace is the time between SIGTERM and SIGKILL. Zero means 5s.
+	// KillGrace is the time between SIGTERM and SIGKILL. Zero means 5s;
+	// negative is refused.
 	KillGrace time.Duration
 	// MaxConcurrency is how many scripts run at once. Zero means 2 × the
-	// number of CPUs.
+	// number of CPUs; negative is refused.
 	MaxConcurrency int
 	// QueueSize is how many requests may wait at once for a free slot, in
 	// the order they came; one more is answered 503 (with Retry-After) at
@@ -34,7 +37,8 @@ type Config struct {
 	// QueueTimeout is the longest a request waits in the queue for a slot;
 	// then it is answered 503 (with Retry-After). Zero means 30s: bursts
 	// wait, as behind fcgiwrap, and still get an answer before nginx's
-	// default fastcgi_read_timeout (60s) answers 504 for them.
+	// default fastcgi_read_timeout (60s) answers 504 for them. Negative is
+	// refused (QueueSize -1 is how requests do not wait).
 	QueueTimeout time.Duration
 	// PassEnv names the variables of gatewayd's own environment that
 	// scripts get. Nil means ["PATH"]; an empty, non-nil list passes none.
@@ -45,7 +49,7 @@ type Config struct {
 	// else (so it can override a CGI variable). Default none.
 	Env map[string]string
 	// MaxHeaderBytes bounds the script's response head (its header lines
-	// and the blank line). Zero means 65536.
+	// and the blank line). Zero means 65536; negative is refused.
 	MaxHeaderBytes int
 	// MaxSpoolBytes bounds a request body that arrives without a length
 	// (chunked): it is spooled to a temporary file so that the script gets

@@ -13,21 +13,56 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/gatewayd/gatewayd/core/cgiresp"
 	"github.com/gatewayd/gatewayd/core/environ"
 	"github.com/gatewayd/gatewayd/core/handler"
 	"github.com/gatewayd/gatewayd/internal/lograte"
+	"github.com/gatewayd/gatewayd/internal/setting"
+	"github.com/gatewayd/gatewayd/internal/spool"
 )
 
-// Defaults for the zero values of [Config].
+// Defaults for the zero values of [Config]; the config file's cgi route
+// keys of the same names take them from here.
 const (
 	DefaultTimeout        = 60 * time.Second
 	DefaultKillGrace      = 5 * time.Second
 	DefaultQueueSize      = 1024
 	DefaultQueueTimeout   = 30 * time.Second
-	DefaultMaxHeaderBytes = 64 << 10
-	DefaultMaxSpoolBytes  = 64 << 20
+	DefaultMaxHeaderBytes = cgiresp.DefaultMaxHeadBytes
+	DefaultMaxSpoolBytes  = spool.DefaultMaxBytes
 	DefaultMaxRedirects   = 10
 )
+
+// DefaultMaxConcurrency is Config.MaxConcurrency's default: 2 × the number
+// of CPUs, as fcgiwrap's -c is usually set.
+func DefaultMaxConcurrency() int { return 2 * runtime.NumCPU() }
+
+// DefaultPassEnv is Config.PassEnv's default.
+func DefaultPassEnv() []string { return []string{"PATH"} }
+
+// withDefaults is cfg as it runs: each zero value replaced by its default
+// and each negative one by what off means for it (setting's rule); a
+// negative value of a limit that cannot be off is refused.
+func (cfg Config) withDefaults() (Config, error) {
+	if err := setting.Negative(
+		setting.N("kill_grace", cfg.KillGrace), setting.N("max_concurrency", cfg.MaxConcurrency),
+		setting.N("queue_timeout", cfg.QueueTimeout), setting.N("max_header_bytes", cfg.MaxHeaderBytes),
+	); err != nil {
+		return cfg, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	cfg.Timeout = setting.Or(cfg.Timeout, DefaultTimeout) // negative: no limit
+	cfg.KillGrace = setting.Or(cfg.KillGrace, DefaultKillGrace)
+	cfg.MaxConcurrency = setting.Or(cfg.MaxConcurrency, DefaultMaxConcurrency())
+	cfg.QueueSize = max(setting.Or(cfg.QueueSize, DefaultQueueSize), 0) // negative: no queue
+	cfg.QueueTimeout = setting.Or(cfg.QueueTimeout, DefaultQueueTimeout)
+	if cfg.PassEnv == nil {
+		cfg.PassEnv = DefaultPassEnv()
+	}
+	cfg.MaxHeaderBytes = setting.Or(cfg.MaxHeaderBytes, DefaultMaxHeaderBytes)
+	cfg.MaxSpoolBytes = setting.Or(cfg.MaxSpoolBytes, DefaultMaxSpoolBytes) // negative: 411
+	cfg.MaxRedirects = setting.Or(cfg.MaxRedirects, DefaultMaxRedirects)    // negative: sent as 302
+	return cfg, nil
+}
 
 // ErrRunAsRoot is returned by [New] when gatewayd runs as root and
 // Config.AllowRoot is false.
@@ -70,6 +105,10 @@ type Runner struct {
 
 var _ http.Handler = (*Runner)(nil)
 
+// KillGrace is the time between SIGTERM and SIGKILL this runner gives a
+// script, its default applied: how long a shutdown must wait for it.
+func (rn *Runner) KillGrace() time.Duration { return rn.cfg.KillGrace }
+
 // New checks cfg, fills in its defaults and returns a Runner. It fails when
 // Root or Script is missing or unusable, and with [ErrRunAsRoot] when gatewayd
 // runs as root without AllowRoot. log may be nil.
@@ -80,34 +119,9 @@ func New(cfg Config, log *zap.Logger) (*Runner, error) {
 	if !cfg.AllowRoot && os.Geteuid() == 0 {
 		return nil, ErrRunAsRoot
 	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = DefaultTimeout
-	}
-	if cfg.KillGrace <= 0 {
-		cfg.KillGrace = DefaultKillGrace
-	}
-	if cfg.MaxConcurrency <= 0 {
-		cfg.MaxConcurrency = 2 * runtime.NumCPU()
-	}
-	if cfg.QueueSize == 0 {
-		cfg.QueueSize = DefaultQueueSize
-	} else if cfg.QueueSize < 0 {
-		cfg.QueueSize = 0
-	}
-	if cfg.QueueTimeout <= 0 {
-		cfg.QueueTimeout = DefaultQueueTimeout
-	}
-	if cfg.PassEnv == nil {
-		cfg.PassEnv = []string{"PATH"}
-	}
-	if cfg.MaxHeaderBytes <= 0 {
-		cfg.MaxHeaderBytes = DefaultMaxHeaderBytes
-	}
-	if cfg.MaxSpoolBytes == 0 {
-		cfg.MaxSpoolBytes = DefaultMaxSpoolBytes
-	}
-	if cfg.MaxRedirects == 0 {
-		cfg.MaxRedirects = DefaultMaxRedirects
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	rn := &Runner{
 		cfg:     cfg,

@@ -315,12 +315,7 @@ func TestConcurrencyCap(t *testing.T) {
 	ev := newEvents()
 	log, logs := observed(t)
 	rn := newRunner(t, Config{MaxConcurrency: 1, QueueSize: 1, QueueTimeout: time.Second, Observer: ev}, log)
-	body, release := block()
-	env := cgiEnv("POST", "/count.cgi", "")
-	env["CONTENT_LENGTH"] = "1"
-	first := make(chan served)
-	go func() { first <- serve(t, context.Background(), rn, env, body, nil) }()
-	<-ev.started
+	first, release := occupy(t, rn, ev)
 
 	// One may wait, for QueueTimeout, and then gets 503.
 	waited := make(chan served)

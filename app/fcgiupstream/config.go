@@ -2,25 +2,69 @@ package fcgiupstream
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/gatewayd/gatewayd/internal/docroot"
+	"github.com/gatewayd/gatewayd/internal/setting"
+	bodyspool "github.com/gatewayd/gatewayd/internal/spool"
 )
 
-// Defaults for the zero values of Config.
+// Defaults for the zero values of Config; the config file's fastcgi route
+// keys of the same names take them from here.
 const (
-	DefaultIndex           = "index.php"
+	DefaultIndex           = docroot.DefaultIndex
 	DefaultMaxConns        = 8
 	DefaultConnectTimeout  = 5 * time.Second
 	DefaultUpstreamTimeout = 60 * time.Second
-	DefaultMaxSpoolBytes   = 64 << 20
+	DefaultMaxSpoolBytes   = bodyspool.DefaultMaxBytes
 	DefaultIdleTimeout     = 60 * time.Second
 	DefaultQueueTimeout    = 30 * time.Second
 	DefaultQueueSize       = 1024
 	DefaultResolveInterval = 30 * time.Second
 	DefaultMaxRedirects    = 10
+	DefaultLookupCacheSize = docroot.DefaultCacheSize
+	DefaultLookupCacheTTL  = docroot.DefaultCacheTTL
 )
+
+// DefaultExtensions is Config.Extensions' default: [".php"].
+func DefaultExtensions() []string { return docroot.DefaultExtensions() }
+
+// withDefaults is cfg as it runs: each zero value replaced by its default
+// (internal/setting's rule); a negative value is kept where it means off
+// (the field says what off is) and refused where it cannot.
+func (cfg Config) withDefaults() (Config, error) {
+	if err := setting.Negative(
+		setting.N("max_conns", cfg.MaxConns), setting.N("connect_timeout", cfg.ConnectTimeout),
+		setting.N("upstream_timeout", cfg.UpstreamTimeout), setting.N("queue_timeout", cfg.QueueTimeout),
+		setting.N("resolve_interval", cfg.ResolveInterval),
+	); err != nil {
+		return cfg, fmt.Errorf("fcgiupstream: %w", err)
+	}
+	cfg.ResolveInterval = setting.Or(cfg.ResolveInterval, DefaultResolveInterval)
+	if cfg.Resolver == nil {
+		cfg.Resolver = net.DefaultResolver
+	}
+	cfg.Index = setting.Or(cfg.Index, DefaultIndex)
+	if len(cfg.Extensions) == 0 {
+		cfg.Extensions = DefaultExtensions()
+	}
+	cfg.MaxConns = setting.Or(cfg.MaxConns, DefaultMaxConns)
+	cfg.ConnectTimeout = setting.Or(cfg.ConnectTimeout, DefaultConnectTimeout)
+	cfg.UpstreamTimeout = setting.Or(cfg.UpstreamTimeout, DefaultUpstreamTimeout)
+	cfg.MaxSpoolBytes = setting.Or(cfg.MaxSpoolBytes, DefaultMaxSpoolBytes) // negative: 411
+	cfg.IdleTimeout = setting.Or(cfg.IdleTimeout, DefaultIdleTimeout)       // negative: no keep-alive
+	cfg.Transport = setting.Or(cfg.Transport, TransportNative)
+	cfg.QueueSize = max(setting.Or(cfg.QueueSize, DefaultQueueSize), 0) // negative: no queue
+	cfg.QueueTimeout = setting.Or(cfg.QueueTimeout, DefaultQueueTimeout)
+	cfg.MaxRedirects = setting.Or(cfg.MaxRedirects, DefaultMaxRedirects)          // negative: sent as 302
+	cfg.LookupCacheSize = setting.Or(cfg.LookupCacheSize, DefaultLookupCacheSize) // negative: no cache
+	cfg.LookupCacheTTL = setting.Or(cfg.LookupCacheTTL, DefaultLookupCacheTTL)    // negative: no cache
+	return cfg, nil
+}
 
 // The transports: how requests are framed and sent.
 const (
@@ -56,6 +100,11 @@ type Client interface {
 }
 
 // Config configures an [Upstream]. Only Upstream and Root are required.
+// Its numbers follow the rule of gatewayd's config keys (package
+// internal/setting): zero means the default written beside the field (a
+// DefaultX of this package); negative means off where the field says what
+// off is, and New refuses it for MaxConns, ConnectTimeout,
+// UpstreamTimeout, QueueTimeout and ResolveInterval.
 type Config struct {
 	// Upstream is the FastCGI application's address: "unix:/path/to.sock"
 	// or "host:port". Required, unless Upstreams is set.

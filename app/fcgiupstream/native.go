@@ -229,15 +229,23 @@ func (u *Upstream) exchangeNative(ctx context.Context, c *conn, w http.ResponseW
 	}
 	var body bodyResult
 	if bodyDone != nil {
-		select {
-		case body = <-bodyDone:
-		default:
-			// The upstream answered before it took the whole body, or
-			// the exchange failed: the connection cannot carry another
-			// request, and closing it ends the writer's wait.
-			ex.broke = true
-			_ = c.Conn.Close()
-			body = <-bodyDone
+		if werr != nil || err != nil {
+			body = closeUnderWriter(&ex, bodyDone)
+		} else {
+			// The upstream answered. If it read the whole body first (as
+			// php-fpm does), the writer's last write has already reached
+			// the kernel and only its return is left: the connection is
+			// whole, and closing it for want of a goroutine switch would
+			// throw it away under load. An upstream that answered before
+			// it took the body leaves the writer blocked: after
+			// bodyGrace, the connection cannot carry another request.
+			t := time.NewTimer(bodyGrace)
+			select {
+			case body = <-bodyDone:
+			case <-t.C:
+				body = closeUnderWriter(&ex, bodyDone)
+			}
+			t.Stop()
 		}
 		if body.readErr != nil && err == nil {
 			err = body.readErr
@@ -536,6 +544,20 @@ func (c *conn) sendBody(body io.Reader, n int64) bodyResult {
 	}
 	res.err = sw.Close()
 	return res
+}
+
+// bodyGrace is how long an exchange whose upstream has answered waits for
+// the body writer to finish before it gives the connection up.
+const bodyGrace = 100 * time.Millisecond
+
+// closeUnderWriter closes the connection while the body writer may still
+// be writing to it, which ends the writer's wait, and takes its result.
+// The upstream did not take the whole body, or the exchange failed: the
+// connection cannot carry another request.
+func closeUnderWriter(ex *nativeExchange, bodyDone <-chan bodyResult) bodyResult {
+	ex.broke = true
+	_ = ex.c.Conn.Close()
+	return <-bodyDone
 }
 
 // writeTracker writes to the upstream for the body writer, keeping the write

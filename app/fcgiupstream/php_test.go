@@ -299,13 +299,14 @@ func testPHPUpload(t *testing.T, tr string) {
 	if r.status != 413 {
 		t.Errorf("over max_spool_bytes: %d", r.status)
 	}
-	// A script that never reads its body: PHP drains it, the answer comes
-	// at once and the connection is reused.
+	// A script that never reads its body: PHP drains it before it
+	// answers, so the body writer finishes and the connection is reused
+	// (even when the answer is read before the writer's goroutine runs
+	// again, as happens under load).
 	_, openBefore, _ := h.up.pool.stats()
-	start := time.Now()
 	r = h.post(t, "/hello.php", "application/octet-stream", data, false)
-	if r.status != 200 || r.body != "hello" || time.Since(start) > 2*time.Second {
-		t.Errorf("unread body: %d %q after %v", r.status, r.body, time.Since(start))
+	if r.status != 200 || r.body != "hello" {
+		t.Errorf("unread body: %d %q", r.status, r.body)
 	}
 	if _, open, idle := h.up.pool.stats(); open != openBefore || idle != open {
 		t.Errorf("connections: %d open, %d idle; %d before", open, idle, openBefore)

@@ -81,57 +81,18 @@ func New(cfg Config, log *zap.Logger) (*Upstream, error) {
 			}
 		}
 	}
-	if cfg.ResolveInterval <= 0 {
-		cfg.ResolveInterval = DefaultResolveInterval
-	}
-	if cfg.Resolver == nil {
-		cfg.Resolver = net.DefaultResolver
-	}
-	if cfg.Index == "" {
-		cfg.Index = DefaultIndex
+	cfg, err = cfg.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	if strings.ContainsAny(cfg.Index, "/\x00") || cfg.Index == "." || cfg.Index == ".." {
 		return nil, fmt.Errorf("%w: %q", ErrBadIndex, cfg.Index)
 	}
-	if len(cfg.Extensions) == 0 {
-		cfg.Extensions = []string{".php"}
-	}
-	if cfg.MaxConns <= 0 {
-		cfg.MaxConns = DefaultMaxConns
-	}
-	if cfg.ConnectTimeout <= 0 {
-		cfg.ConnectTimeout = DefaultConnectTimeout
-	}
-	if cfg.UpstreamTimeout <= 0 {
-		cfg.UpstreamTimeout = DefaultUpstreamTimeout
-	}
-	if cfg.MaxSpoolBytes == 0 {
-		cfg.MaxSpoolBytes = DefaultMaxSpoolBytes
-	}
-	if cfg.IdleTimeout == 0 {
-		cfg.IdleTimeout = DefaultIdleTimeout
-	}
-	switch cfg.Transport {
-	case "":
-		cfg.Transport = TransportNative
-	case TransportNative:
-	case TransportGofast:
-		if cfg.Gofast == nil {
-			return nil, ErrNoGofast
-		}
-	default:
+	if cfg.Transport != TransportNative && cfg.Transport != TransportGofast {
 		return nil, fmt.Errorf("%w: %q", ErrTransport, cfg.Transport)
 	}
-	if cfg.QueueSize == 0 {
-		cfg.QueueSize = DefaultQueueSize
-	} else if cfg.QueueSize < 0 {
-		cfg.QueueSize = 0
-	}
-	if cfg.QueueTimeout <= 0 {
-		cfg.QueueTimeout = DefaultQueueTimeout
-	}
-	if cfg.MaxRedirects == 0 {
-		cfg.MaxRedirects = DefaultMaxRedirects
+	if cfg.Transport == TransportGofast && cfg.Gofast == nil {
+		return nil, ErrNoGofast
 	}
 	if log == nil {
 		log = zap.NewNop()

@@ -36,10 +36,7 @@ func runServe(path string, stderr io.Writer) int {
 		log.Error("cannot start", zap.Error(err))
 		return 1
 	}
-	metricsURL := ""
-	if a := d.MetricsAddr(); a != nil {
-		metricsURL = "http://" + a.String() + cfg.Metrics.Path
-	}
+	metricsURL := d.MetricsURL()
 	log.Info(startMessage(cfg, path, d), zap.String("version", config.Version),
 		zap.String("config", path), zap.String("metrics", metricsURL), zap.Int("pid", os.Getpid()))
 	if err := d.Run(); err != nil {
@@ -62,8 +59,8 @@ func startMessage(cfg *config.Config, path string, d *daemon.Daemon) string {
 	if path == "" {
 		msg += " (no config file: defaults)"
 	}
-	if a := d.MetricsAddr(); a != nil {
-		msg += "; metrics on http://" + a.String() + cfg.Metrics.Path
+	if u := d.MetricsURL(); u != "" {
+		msg += "; metrics on " + u
 	} else {
 		msg += "; metrics off"
 	}

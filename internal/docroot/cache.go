@@ -4,6 +4,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/gatewayd/gatewayd/internal/setting"
 )
 
 // The defaults of a Cache: the fastcgi app's lookup_cache_size and
@@ -45,12 +47,8 @@ type cached struct {
 // for ttl. A size or ttl of 0 takes the default; a negative one turns the
 // cache off (every Resolve looks the path up).
 func NewCache(l Lookup, root *os.Root, size int, ttl time.Duration) *Cache {
-	if size == 0 {
-		size = DefaultCacheSize
-	}
-	if ttl == 0 {
-		ttl = DefaultCacheTTL
-	}
+	size = setting.Or(size, DefaultCacheSize)
+	ttl = setting.Or(ttl, DefaultCacheTTL)
 	c := &Cache{lookup: l, root: root, size: size, ttl: ttl}
 	if size > 0 && ttl > 0 {
 		c.m = make(map[string]cached, min(size, 64))

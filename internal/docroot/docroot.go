@@ -20,6 +20,15 @@ import (
 	"github.com/gatewayd/gatewayd/internal/fcgiwire"
 )
 
+// DefaultIndex is the script run for a directory path when Lookup.Index is
+// empty: the fastcgi app's index, `gatewayd request --root`'s and
+// `explain`'s.
+const DefaultIndex = "index.php"
+
+// DefaultExtensions are the endings that make a file a script when
+// Lookup.Extensions is empty.
+func DefaultExtensions() []string { return []string{".php"} }
+
 // Target is what a PATH_INFO resolves to.
 type Target struct {
 	// Script is the script's name under the root ("info.php",

@@ -22,6 +22,11 @@ import (
 // temporary file.
 const MemBytes = 64 << 10
 
+// DefaultMaxBytes is the default bound on a spooled body: the cgi and
+// fastcgi apps' max_spool_bytes and the FastCGI front end's MaxSpoolBytes
+// take it from here.
+const DefaultMaxBytes = 64 << 20
+
 var (
 	// ErrTooLarge: the body is larger than the limit (413).
 	ErrTooLarge = errors.New("spool: request body larger than the limit")

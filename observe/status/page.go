@@ -128,7 +128,7 @@ config <code>{{if .Config.File}}{{.Config.File}}{{else}}(defaults){{end}}</code>
 <caption>Routes</caption>
 <tr><th>prefix</th><th>app</th><th>in flight</th><th>pool busy / limit</th><th>waiting / queue</th><th>2xx</th><th>3xx</th><th>4xx</th><th>5xx</th></tr>
 {{range .Routes}}<tr id="route-{{.Prefix}}"><td>{{.Prefix}}</td><td>{{.App}}</td><td class="n">{{.InFlight}}</td>
-{{- with .Pool}}<td class="n{{if ge .Busy .Limit}} full{{end}}">{{.Busy}} / {{.Limit}}</td><td class="n">{{.Waiting}} / {{if lt .QueueSize 0}}∞{{else}}{{.QueueSize}}{{end}}</td>{{else}}<td>–</td><td>–</td>{{end -}}
+{{- with .Pool}}<td class="n{{if ge .Busy .Limit}} full{{end}}">{{.Busy}} / {{.Limit}}</td><td class="n">{{.Waiting}} / {{.QueueSize}}</td>{{else}}<td>–</td><td>–</td>{{end -}}
 <td class="n">{{class .Requests "2xx"}}</td><td class="n">{{class .Requests "3xx"}}</td><td class="n">{{class .Requests "4xx"}}</td><td class="n">{{class .Requests "5xx"}}</td></tr>
 {{end}}</table>
 

@@ -3,6 +3,7 @@ package fastcgi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strconv"
 	"sync"
@@ -13,6 +14,8 @@ import (
 	"github.com/gatewayd/gatewayd/core/handler"
 	"github.com/gatewayd/gatewayd/internal/fcgiwire"
 	"github.com/gatewayd/gatewayd/internal/lograte"
+	"github.com/gatewayd/gatewayd/internal/setting"
+	"github.com/gatewayd/gatewayd/internal/spool"
 	"github.com/gatewayd/gatewayd/internal/workers"
 )
 
@@ -24,7 +27,7 @@ const (
 	DefaultReadTimeout    = 30 * time.Second
 	DefaultWriteTimeout   = 60 * time.Second
 	DefaultBodyBuffer     = 64 << 10
-	DefaultMaxSpoolBytes  = 64 << 20
+	DefaultMaxSpoolBytes  = spool.DefaultMaxBytes
 )
 
 // maxRefusing bounds the connections over MaxConns that are kept open long
@@ -37,7 +40,8 @@ var ErrServerClosed = errors.New("fastcgi: server closed")
 // Server serves FastCGI 1.0 connections from web servers, in the Responder
 // and Authorizer roles, running each request through Handler.
 //
-// The zero values of the limits mean their defaults. A Server must not be
+// The zero values of the limits mean their defaults; a negative one makes
+// Serve fail, but for MaxSpoolBytes, where it means nothing is spooled. A Server must not be
 // copied after first use; its fields must not change once Serve was called.
 type Server struct {
 	// Handler runs the application. Required. The server uses its App,
@@ -78,7 +82,7 @@ type Server struct {
 	// MaxSpoolBytes bounds the part of one request body spooled to a
 	// temporary file when its memory buffer is full on a multiplexed
 	// connection; past it the app's body read fails with ErrBodyTooLarge.
-	// Zero means DefaultMaxSpoolBytes (64 MiB).
+	// Zero means DefaultMaxSpoolBytes (64 MiB); negative spools nothing.
 	MaxSpoolBytes int64
 	// SpoolDir is where spooled bodies go (unlinked files). Empty means
 	// os.TempDir().
@@ -99,6 +103,7 @@ type Server struct {
 	refused  lograte.Limiter // warnings about connections over MaxConns
 	log      *zap.Logger
 	lim      limits
+	limErr   error // a negative limit that cannot be off: Serve refuses to start
 	mu       sync.Mutex
 	lns      map[*net.Listener]struct{}
 	conns    map[*conn]struct{}
@@ -137,27 +142,29 @@ type limits struct {
 	readTimeout, writeTimeout                time.Duration
 }
 
-func orDefault[T int | int64 | time.Duration](v, def T) T {
-	if v <= 0 {
-		return def
-	}
-	return v
-}
-
 func (s *Server) init() {
 	s.once.Do(func() {
 		s.log = s.Log
 		if s.log == nil {
 			s.log = zap.NewNop()
 		}
+		// internal/setting's rule: zero is the default; only
+		// MaxSpoolBytes can be off (negative: nothing is spooled).
+		if err := setting.Negative(
+			setting.N("MaxConns", s.MaxConns), setting.N("MaxReqs", s.MaxReqs),
+			setting.N("MaxParamsBytes", s.MaxParamsBytes), setting.N("BodyBuffer", s.BodyBuffer),
+			setting.N("ReadTimeout", s.ReadTimeout), setting.N("WriteTimeout", s.WriteTimeout),
+		); err != nil {
+			s.limErr = fmt.Errorf("fastcgi: %w", err)
+		}
 		s.lim = limits{
-			maxConns:     orDefault(s.MaxConns, DefaultMaxConns),
-			maxReqs:      min(orDefault(s.MaxReqs, DefaultMaxReqs), 65535),
-			maxParams:    orDefault(s.MaxParamsBytes, DefaultMaxParamsBytes),
-			bodyBuffer:   orDefault(s.BodyBuffer, DefaultBodyBuffer),
-			maxSpool:     orDefault(s.MaxSpoolBytes, DefaultMaxSpoolBytes),
-			readTimeout:  orDefault(s.ReadTimeout, DefaultReadTimeout),
-			writeTimeout: orDefault(s.WriteTimeout, DefaultWriteTimeout),
+			maxConns:     setting.Or(s.MaxConns, DefaultMaxConns),
+			maxReqs:      min(setting.Or(s.MaxReqs, DefaultMaxReqs), 65535),
+			maxParams:    setting.Or(s.MaxParamsBytes, DefaultMaxParamsBytes),
+			bodyBuffer:   setting.Or(s.BodyBuffer, DefaultBodyBuffer),
+			maxSpool:     setting.Or(s.MaxSpoolBytes, DefaultMaxSpoolBytes),
+			readTimeout:  setting.Or(s.ReadTimeout, DefaultReadTimeout),
+			writeTimeout: setting.Or(s.WriteTimeout, DefaultWriteTimeout),
 		}
 		s.core = s.Handler
 		s.lns = make(map[*net.Listener]struct{})
@@ -189,6 +196,10 @@ func (s *Server) Serve(l net.Listener) error {
 	s.init()
 	if s.core == nil {
 		return errors.New("fastcgi: Server.Handler is nil")
+	}
+	if s.limErr != nil {
+		l.Close()
+		return s.limErr
 	}
 	if !s.trackListener(&l, true) {
 		return ErrServerClosed

@@ -3,6 +3,7 @@ package httpfront
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"sync"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/gatewayd/gatewayd/core/environ"
 	"github.com/gatewayd/gatewayd/core/handler"
+	"github.com/gatewayd/gatewayd/internal/setting"
 	"github.com/gatewayd/gatewayd/protocol/internal/writedeadline"
 )
 
@@ -29,12 +31,16 @@ type Server struct {
 	// (Server header) whatever its OriginServer says; the Handler is not
 	// changed, so that it may serve other front ends too.
 	Handler *handler.Handler
-	// ReadHeaderTimeout bounds reading a request's head. Zero means 10s.
+	// ReadHeaderTimeout bounds reading a request's head. Zero means 10s;
+	// negative makes Serve fail.
 	ReadHeaderTimeout time.Duration
-	// IdleTimeout closes keep-alive connections idle that long. Zero means 120s.
+	// IdleTimeout closes keep-alive connections idle that long. Zero means
+	// 120s; negative turns keep-alive off (every response closes its
+	// connection).
 	IdleTimeout time.Duration
 	// MaxHeaderBytes bounds a request's head, exactly: a longer one is
-	// answered 431 and the connection closed. Zero means 64 KiB.
+	// answered 431 and the connection closed. Zero means 64 KiB; negative
+	// makes Serve fail.
 	MaxHeaderBytes int
 	// WriteTimeout is how long one write of a response may wait for the
 	// client to read: a client that stops reading no longer pins the
@@ -52,9 +58,10 @@ type Server struct {
 	// ConnState, when set, is told of connection state changes (metrics).
 	ConnState func(net.Conn, http.ConnState)
 
-	once  sync.Once
-	srv   *http.Server
-	exchs sync.Pool // *exchange
+	once   sync.Once
+	srv    *http.Server
+	limErr error     // a negative limit that cannot be off: Serve refuses to start
+	exchs  sync.Pool // *exchange
 
 	// A graceful stop in two steps (see Shutdown): the listeners Serve was
 	// given, the connections open now, and a signal when the last closes.
@@ -86,10 +93,17 @@ func (s *Server) init() {
 	if log == nil {
 		log = zap.NewNop()
 	}
+	// internal/setting's rule: zero is the default; IdleTimeout and
+	// WriteTimeout can be off, the others cannot.
+	if err := setting.Negative(setting.N("ReadHeaderTimeout", s.ReadHeaderTimeout),
+		setting.N("MaxHeaderBytes", s.MaxHeaderBytes)); err != nil {
+		s.limErr = fmt.Errorf("httpfront: %w", err)
+	}
+	idle := setting.Or(s.IdleTimeout, DefaultIdleTimeout)
 	s.srv = &http.Server{
 		Handler:           s,
-		ReadHeaderTimeout: orDefault(s.ReadHeaderTimeout, DefaultReadHeaderTimeout),
-		IdleTimeout:       orDefault(s.IdleTimeout, DefaultIdleTimeout),
+		ReadHeaderTimeout: setting.Or(s.ReadHeaderTimeout, DefaultReadHeaderTimeout),
+		IdleTimeout:       max(idle, 0),
 		// net/http refuses heads over this plus 4096 bytes; check makes
 		// the limit exact.
 		MaxHeaderBytes: s.maxHeaderBytes(),
@@ -97,16 +111,24 @@ func (s *Server) init() {
 		ConnState:      s.connState,
 		ConnContext:    withConn,
 	}
+	if idle < 0 {
+		// Off: no keep-alive, as nginx's keepalive_timeout 0.
+		s.srv.SetKeepAlivesEnabled(false)
+	}
 }
 
-func (s *Server) maxHeaderBytes() int { return orDefault(s.MaxHeaderBytes, DefaultMaxHeaderBytes) }
+func (s *Server) maxHeaderBytes() int { return setting.Or(s.MaxHeaderBytes, DefaultMaxHeaderBytes) }
 
-func (s *Server) writeTimeout() time.Duration { return orDefault(s.WriteTimeout, DefaultWriteTimeout) }
+func (s *Server) writeTimeout() time.Duration { return setting.Or(s.WriteTimeout, DefaultWriteTimeout) }
 
 // Serve accepts connections on l until Shutdown; it returns ErrServerClosed
 // then. Call it once per listener; all share the settings.
 func (s *Server) Serve(l net.Listener) error {
 	srv := s.server()
+	if s.limErr != nil {
+		_ = l.Close()
+		return s.limErr
+	}
 	s.mu.Lock()
 	if s.stopping {
 		s.mu.Unlock()
@@ -291,14 +313,6 @@ func (s *sink) Flush() error {
 // Finish leaves the last flush to net/http, which does it when ServeHTTP
 // returns, together with the end of the response.
 func (s *sink) Finish() error { return nil }
-
-func orDefault[T comparable](v, d T) T {
-	var zero T
-	if v == zero {
-		return d
-	}
-	return v
-}
 
 var (
 	_ http.Handler = (*Server)(nil)

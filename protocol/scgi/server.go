@@ -16,6 +16,7 @@ import (
 	"github.com/gatewayd/gatewayd/core/handler"
 	"github.com/gatewayd/gatewayd/internal/linger"
 	"github.com/gatewayd/gatewayd/internal/lograte"
+	"github.com/gatewayd/gatewayd/internal/setting"
 	"github.com/gatewayd/gatewayd/internal/workers"
 )
 
@@ -52,12 +53,13 @@ type Server struct {
 	Handler *handler.Handler
 	// MaxHeaderBytes bounds the netstring header block; a longer one closes
 	// the connection. Zero means DefaultMaxHeaderBytes (64 KiB), the config
-	// key listeners[].max_header_bytes.
+	// key listeners[].max_header_bytes; negative makes Serve fail.
 	MaxHeaderBytes int
 	// ReadTimeout is how long the peer may take to send the head, and then
 	// how long any one read of the body may wait. Zero means
 	// DefaultReadTimeout (30s), the config key listeners[].read_timeout;
-	// negative means no limit.
+	// negative makes Serve fail (a head that never comes would hold its
+	// connection for ever).
 	ReadTimeout time.Duration
 	// WriteTimeout is how long one write of the response may wait for the
 	// peer to read: a client (behind the web server) that stops reading no
@@ -68,7 +70,7 @@ type Server struct {
 	// MaxConns is how many connections are served at once. A connection
 	// over it is answered "503 Service Unavailable" (Retry-After: 1) without
 	// reading its request, and closed. Zero means DefaultMaxConns (1024),
-	// the config key listeners[].max_conns.
+	// the config key listeners[].max_conns; negative makes Serve fail.
 	MaxConns int
 	// Refused, when set, is called for each connection over MaxConns, for
 	// metrics. It must be quick.
@@ -119,6 +121,10 @@ func (s *Server) log() *zap.Logger {
 func (s *Server) Serve(l net.Listener) error {
 	if s.Handler == nil {
 		return errors.New("scgi: Server.Handler is nil")
+	}
+	if err := s.limits(); err != nil {
+		l.Close()
+		return err
 	}
 	s.init()
 	if !s.track(l) {
@@ -245,7 +251,7 @@ func (s *Server) overloaded(c net.Conn) {
 		_ = c.Close()
 		return
 	}
-	linger.Close(c, c, s.ReadTimeout)
+	linger.Close(c, c, s.readTimeout())
 }
 
 // remove lets go of a served connection. As with net/http, ConnState hears
@@ -295,31 +301,24 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return ctx.Err()
 }
 
-func (s *Server) readTimeout() time.Duration {
-	if s.ReadTimeout == 0 {
-		return DefaultReadTimeout
-	}
-	return s.ReadTimeout
-}
+// The limits with their defaults (internal/setting's rule); limits checks
+// that none that cannot be off is negative.
+func (s *Server) readTimeout() time.Duration { return setting.Or(s.ReadTimeout, DefaultReadTimeout) }
 
 // writeTimeout is WriteTimeout with its default; negative means no limit.
-func (s *Server) writeTimeout() time.Duration {
-	if s.WriteTimeout == 0 {
-		return DefaultWriteTimeout
-	}
-	return s.WriteTimeout
-}
+func (s *Server) writeTimeout() time.Duration { return setting.Or(s.WriteTimeout, DefaultWriteTimeout) }
 
-func (s *Server) maxConns() int {
-	if s.MaxConns <= 0 {
-		return DefaultMaxConns
-	}
-	return s.MaxConns
-}
+func (s *Server) maxConns() int { return setting.Or(s.MaxConns, DefaultMaxConns) }
 
 func (s *Server) maxHeaderBytes() int {
-	if s.MaxHeaderBytes <= 0 {
-		return DefaultMaxHeaderBytes
+	return min(setting.Or(s.MaxHeaderBytes, DefaultMaxHeaderBytes), 1<<30)
+}
+
+func (s *Server) limits() error {
+	err := setting.Negative(setting.N("MaxHeaderBytes", s.MaxHeaderBytes),
+		setting.N("ReadTimeout", s.ReadTimeout), setting.N("MaxConns", s.MaxConns))
+	if err != nil {
+		return fmt.Errorf("scgi: %w", err)
 	}
-	return min(s.MaxHeaderBytes, 1<<30)
+	return nil
 }
