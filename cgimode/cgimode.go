@@ -56,7 +56,9 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, opts ...route
 		return cgiFail(stdout, stderr, err)
 	}
 	log = log.With(zap.String("mode", "cgi"))
-	defer func() { _ = log.Sync() }()
+	// No log.Sync: logger.New's core writes every entry through at once,
+	// and Sync on standard error is fsync(2), which a web server that sends
+	// CGI errors to a log file would pay as a disk flush at every request.
 	app, err := routes.Handler(cfg, log, opts...)
 	if err != nil {
 		return cgiFail(stdout, stderr, fmt.Errorf("building the routes: %w", err))
