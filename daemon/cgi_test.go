@@ -10,10 +10,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 )
 
@@ -165,7 +167,9 @@ func TestCGITimeoutFreesSlotOfStalledClient(t *testing.T) {
 // daemon shuts down gets 503 with Retry-After, not a closed connection at
 // shutdown_timeout.
 func TestCGIShutdownAnswersQueued(t *testing.T) {
-	core, logs := observer.New(zap.DebugLevel)
+	logged := newLogSignal()
+	debug, _ := observer.New(zap.DebugLevel) // a core that takes every level
+	core := zapcore.RegisterHooks(debug, logged.hook)
 	d, _, addr := cgiDaemon(t, "  - {prefix: /cgi-bin, app: cgi, root: ROOT, max_concurrency: 1, kill_grace: 200ms}\n",
 		map[string]string{
 			// Holds the slot until its body comes, which it never does.
@@ -178,7 +182,7 @@ func TestCGIShutdownAnswersQueued(t *testing.T) {
 	}
 	defer c.Close()
 	fmt.Fprintf(c, "POST /cgi-bin/hold HTTP/1.1\r\nHost: example.com\r\nContent-Length: 1\r\n\r\n")
-	waitLog(t, logs, "script started", "the first script to start")
+	logged.wait(t, "script started", "the first script to start")
 
 	queued := make(chan *http.Response, 1)
 	go func() {
@@ -196,7 +200,7 @@ func TestCGIShutdownAnswersQueued(t *testing.T) {
 		}
 		queued <- resp
 	}()
-	waitLog(t, logs, "waiting for a cgi slot", "the second request in the queue")
+	logged.wait(t, "waiting for a cgi slot", "the second request in the queue")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
@@ -207,14 +211,47 @@ func TestCGIShutdownAnswersQueued(t *testing.T) {
 	}
 }
 
-// waitLog waits until a log entry with message msg was written.
-func waitLog(t *testing.T, logs *observer.ObservedLogs, msg, what string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for logs.FilterMessage(msg).Len() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s after 10s", what)
+// logSignal tells a test when the daemon has logged a message: its hook
+// closes the message's channel the first time, so a test waits for a log
+// line as the signal it is, without polling.
+type logSignal struct {
+	mu   sync.Mutex
+	seen map[string]chan struct{}
+}
+
+func newLogSignal() *logSignal { return &logSignal{seen: map[string]chan struct{}{}} }
+
+// channel returns msg's channel; with done, closed.
+func (l *logSignal) channel(msg string, done bool) chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ch, ok := l.seen[msg]
+	if !ok {
+		ch = make(chan struct{})
+		l.seen[msg] = ch
+	}
+	if done {
+		select {
+		case <-ch:
+		default:
+			close(ch)
 		}
-		time.Sleep(5 * time.Millisecond)
+	}
+	return ch
+}
+
+func (l *logSignal) hook(e zapcore.Entry) error {
+	l.channel(e.Message, true)
+	return nil
+}
+
+// wait waits, for at most 10s, until msg was logged; what names it for the
+// failure.
+func (l *logSignal) wait(t *testing.T, msg, what string) {
+	t.Helper()
+	select {
+	case <-l.channel(msg, false):
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no %s after 10s", what)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -102,15 +103,22 @@ func TestStatusPageWhileEverythingIsStuck(t *testing.T) {
 	t.Cleanup(func() { release(); fl.Close() })
 
 	path := filepath.Join(dir, "gatewayd.yaml")
-	writeConfig(t, path, fmt.Sprintf(`
+	// The slow log starts off and is turned on by a reload once every
+	// request is where the test wants it: a running line tells the phase
+	// a request is in when it passes the threshold, and under load a
+	// script can pass 300ms before it has started.
+	configText := func(slow string) string {
+		return fmt.Sprintf(`
 listeners:
   - {name: web, protocol: http, address: "127.0.0.1:0", request_id: {trust_header: true, response_header: true}}
 routes:
   - {prefix: /cgi, app: cgi, root: %q, max_concurrency: 3, queue_size: 1, queue_timeout: 60s, allow_root: true, env: {STATE: %q}}
   - {prefix: /php, app: fastcgi, root: %q, upstream: "unix:%s", max_conns: 2, upstream_timeout: 60s, queue_size: 4, queue_timeout: 60s}
 metrics: {address: "127.0.0.1:0"}
-log: {slow_request: 300ms}
-`, cgiRoot, dir, phpRoot, sock))
+log: {slow_request: %s}
+`, cgiRoot, dir, phpRoot, sock, slow)
+	}
+	writeConfig(t, path, configText("0s"))
 	core, logs := observer.New(zapcore.InfoLevel)
 	d := newDaemon(t, path, Options{Log: zap.New(core)})
 	d.Start()
@@ -340,7 +348,12 @@ log: {slow_request: 300ms}
 		}
 	}
 
-	// The slow log: each stuck request got its running line.
+	// The slow log, turned on now: each stuck request gets its running
+	// line, with the phase it is in.
+	writeConfig(t, path, configText("300ms"))
+	if changed, err := d.Reload(context.Background()); err != nil || !slices.Contains(changed, "log.slow_request") {
+		t.Fatalf("reload turning the slow log on: %v %v", changed, err)
+	}
 	running := func() map[string]map[string]any {
 		m := map[string]map[string]any{}
 		for _, e := range logs.FilterMessage("slow request still running").All() {

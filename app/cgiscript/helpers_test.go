@@ -25,6 +25,7 @@ import (
 
 	"github.com/gatewayd/gatewayd/core/environ"
 	"github.com/gatewayd/gatewayd/core/handler"
+	"github.com/gatewayd/gatewayd/internal/gwtest"
 )
 
 // scripts is a directory holding copies of testdata/*.cgi with mode 0755,
@@ -81,22 +82,18 @@ func newRunner(t testing.TB, cfg Config, log *zap.Logger) *Runner {
 }
 
 // noRunnerGoroutines fails the test if a goroutine of the runner is still
-// there a moment after every request ended.
+// there a moment after every request ended. A goroutine's end is announced
+// to no one, so it polls the stacks.
 func noRunnerGoroutines(t testing.TB) {
 	t.Helper()
 	re := regexp.MustCompile(`cgiscript\.\(\*(proc|Runner)\)`)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		buf := make([]byte, 1<<20)
+	var buf []byte
+	if !gwtest.Eventually(5*time.Second, func() bool {
+		buf = make([]byte, 1<<20)
 		buf = buf[:runtime.Stack(buf, true)]
-		if !re.Match(buf) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("runner goroutines left behind:\n%s", buf)
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
+		return !re.Match(buf)
+	}) {
+		t.Errorf("runner goroutines left behind:\n%s", buf)
 	}
 }
 
@@ -227,15 +224,6 @@ func keyValues(t testing.TB, body string) map[string]string {
 	return m
 }
 
-func expect(t testing.TB, got map[string]string, want map[string]string) {
-	t.Helper()
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("%s = %q, want %q", k, got[k], v)
-		}
-	}
-}
-
 // httpFront serves app behind the core on a real net/http server, as the
 // HTTP front end does.
 func httpFront(t testing.TB, app http.Handler) *httptest.Server {
@@ -270,24 +258,22 @@ func (s *httpSink) SetWriteDeadline(t time.Time) error {
 	return http.NewResponseController(s.w).SetWriteDeadline(t)
 }
 
-// readPid waits until a script has written its pid to path.
+// readPid waits until a script has written its pid to path: a file
+// another process writes, so it polls.
 func readPid(t testing.TB, path string) int {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		b, _ := os.ReadFile(path)
-		if s := strings.TrimSpace(string(b)); s != "" && strings.HasSuffix(string(b), "\n") {
-			pid, err := strconv.Atoi(s)
-			if err != nil {
-				t.Fatalf("%s: %q", path, b)
-			}
-			return pid
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no pid in %s after 10s", path)
-		}
-		time.Sleep(5 * time.Millisecond)
+	var b []byte
+	if !gwtest.Eventually(10*time.Second, func() bool {
+		b, _ = os.ReadFile(path)
+		return strings.TrimSpace(string(b)) != "" && strings.HasSuffix(string(b), "\n")
+	}) {
+		t.Fatalf("no pid in %s after 10s", path)
 	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatalf("%s: %q", path, b)
+	}
+	return pid
 }
 
 // procStat returns a process's state letter and process group, from /proc.
@@ -338,23 +324,21 @@ func groupMembers(pgid int) []int {
 }
 
 // waitGone waits until none of pids runs and process group pgid is empty.
+// Processes that are not our children tell us nothing when they end, so it
+// polls /proc.
 func waitGone(t testing.TB, pgid int, pids ...int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		alive := groupMembers(pgid)
+	var alive []int
+	if !gwtest.Eventually(10*time.Second, func() bool {
+		alive = groupMembers(pgid)
 		for _, pid := range pids {
 			if running(pid) {
 				alive = append(alive, pid)
 			}
 		}
-		if len(alive) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("processes still running 10s on: %v (group %d)", alive, pgid)
-		}
-		time.Sleep(10 * time.Millisecond)
+		return len(alive) == 0
+	}) {
+		t.Fatalf("processes still running 10s on: %v (group %d)", alive, pgid)
 	}
 }
 
@@ -433,14 +417,13 @@ func atoi(t testing.TB, s string) int {
 	return n
 }
 
-// waitFor polls cond until it holds, for at most 10s.
+// waitFor waits, for at most 10s, until cond holds. It is for what the
+// runner keeps to itself (a request entering the queue is observed only
+// when it leaves it) and what other processes do (a child's exit, a
+// reaped orphan), which no signal announces.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("still waiting for %s after 10s", what)
-		}
-		time.Sleep(time.Millisecond)
+	if !gwtest.Eventually(10*time.Second, cond) {
+		t.Fatalf("still waiting for %s after 10s", what)
 	}
 }

@@ -17,13 +17,14 @@ import (
 
 	"github.com/gatewayd/gatewayd/app/demo"
 	"github.com/gatewayd/gatewayd/core/environ"
+	"github.com/gatewayd/gatewayd/internal/gwtest"
 )
 
 func TestCGIBasicGet(t *testing.T) {
 	rn := newRunner(t, Config{}, nil)
 	s := get(t, rn, "GET /test.cgi?foo=bar&a=b HTTP/1.0\nHost: example.com:80\n\n")
 	m := keyValues(t, s.body)
-	expect(t, m, map[string]string{
+	gwtest.CheckEnv(t, m, map[string]string{
 		"test":                  "Hello CGI",
 		"param-a":               "b",
 		"param-foo":             "bar",
@@ -78,7 +79,7 @@ func TestCGIEnvIPv6(t *testing.T) {
 	env, _ := requestEnv(t, "GET /test.cgi?foo=bar&a=b HTTP/1.0\nHost: example.com\n\n")
 	env["REMOTE_ADDR"], env["REMOTE_PORT"] = "2000::3000", "12345"
 	s := serve(t, context.Background(), rn, env, nil, nil)
-	expect(t, keyValues(t, s.body), map[string]string{
+	gwtest.CheckEnv(t, keyValues(t, s.body), map[string]string{
 		"env-HTTP_HOST":   "example.com",
 		"env-REMOTE_ADDR": "2000::3000",
 		"env-REMOTE_HOST": "2000::3000",
@@ -89,7 +90,7 @@ func TestCGIEnvIPv6(t *testing.T) {
 func TestPathInfo(t *testing.T) {
 	rn := newRunner(t, Config{}, nil)
 	s := get(t, rn, "GET /test.cgi/extrapath?a=b HTTP/1.0\nHost: example.com\n\n")
-	expect(t, keyValues(t, s.body), map[string]string{
+	gwtest.CheckEnv(t, keyValues(t, s.body), map[string]string{
 		"param-a":             "b",
 		"env-PATH_INFO":       "/extrapath",
 		"env-PATH_TRANSLATED": scripts + "/extrapath",
@@ -105,7 +106,7 @@ func TestPathInfoDirRoot(t *testing.T) {
 	rn := newRunner(t, Config{Script: filepath.Join(scripts, "test.cgi")}, nil)
 	s := get(t, mount{"/myscript", rn}, "GET /myscript/bar?a=b HTTP/1.0\nHost: example.com\n\n")
 	m := keyValues(t, s.body)
-	expect(t, m, map[string]string{
+	gwtest.CheckEnv(t, m, map[string]string{
 		"env-PATH_INFO":       "/bar",
 		"env-QUERY_STRING":    "a=b",
 		"env-REQUEST_URI":     "/myscript/bar?a=b",
@@ -122,7 +123,7 @@ func TestPathInfoDirRoot(t *testing.T) {
 func TestPathInfoRootMount(t *testing.T) {
 	rn := newRunner(t, Config{}, nil)
 	s := get(t, mount{"/cgi-bin", rn}, "GET /cgi-bin/test.cgi/a/b%20c?x=1 HTTP/1.1\nHost: example.com\n\n")
-	expect(t, keyValues(t, s.body), map[string]string{
+	gwtest.CheckEnv(t, keyValues(t, s.body), map[string]string{
 		"env-PATH_INFO":       "/a/b c",
 		"env-PATH_TRANSLATED": scripts + "/a/b c",
 		"env-REQUEST_URI":     "/cgi-bin/test.cgi/a/b%20c?x=1",
@@ -134,7 +135,7 @@ func TestPathInfoRootMount(t *testing.T) {
 func TestPathInfoNoRoot(t *testing.T) {
 	rn := newRunner(t, Config{Script: filepath.Join(scripts, "test.cgi")}, nil)
 	s := get(t, rn, "GET /bar?a=b HTTP/1.0\nHost: example.com\n\n")
-	expect(t, keyValues(t, s.body), map[string]string{
+	gwtest.CheckEnv(t, keyValues(t, s.body), map[string]string{
 		"env-PATH_INFO":       "/bar",
 		"env-QUERY_STRING":    "a=b",
 		"env-REQUEST_URI":     "/bar?a=b",
@@ -151,7 +152,7 @@ func TestDupHeaders(t *testing.T) {
 		"X-Foo: val1\n"+
 		"X-Foo: val2\n"+
 		"Host: example.com\n\n")
-	expect(t, keyValues(t, s.body), map[string]string{
+	gwtest.CheckEnv(t, keyValues(t, s.body), map[string]string{
 		"env-REQUEST_URI": "/myscript/bar?a=b",
 		"env-HTTP_COOKIE": "nom=NOM; yum=YUM",
 		"env-HTTP_X_FOO":  "val1, val2",
@@ -164,7 +165,7 @@ func TestDropProxyHeader(t *testing.T) {
 	rn := newRunner(t, Config{}, nil)
 	s := get(t, rn, "GET /test.cgi HTTP/1.0\nX-Foo: a\nProxy: should_be_stripped\nHost: example.com\n\n")
 	m := keyValues(t, s.body)
-	expect(t, m, map[string]string{"env-HTTP_X_FOO": "a"})
+	gwtest.CheckEnv(t, m, map[string]string{"env-HTTP_X_FOO": "a"})
 	if v, ok := m["env-HTTP_PROXY"]; ok {
 		t.Errorf("HTTP_PROXY = %q through the core", v)
 	}
@@ -188,7 +189,7 @@ func TestCGIBasicPost(t *testing.T) {
 	rn := newRunner(t, Config{}, nil)
 	s := get(t, rn, "POST /test.cgi?a=b HTTP/1.0\nHost: example.com\n"+
 		"Content-Type: application/x-www-form-urlencoded\nContent-Length: 15\n\npostfoo=postbar")
-	expect(t, keyValues(t, s.body), map[string]string{
+	gwtest.CheckEnv(t, keyValues(t, s.body), map[string]string{
 		"test":               "Hello CGI",
 		"param-postfoo":      "postbar",
 		"env-REQUEST_METHOD": "POST",
@@ -206,7 +207,7 @@ func TestCGIPostChunked(t *testing.T) {
 	s := get(t, rn, "POST /test.cgi?a=b HTTP/1.1\nHost: example.com\n"+
 		"Content-Type: application/x-www-form-urlencoded\nTransfer-Encoding: chunked\n\n"+
 		chunk("postfoo")+chunk("=")+chunk("postbar")+chunk(""))
-	expect(t, keyValues(t, s.body), map[string]string{
+	gwtest.CheckEnv(t, keyValues(t, s.body), map[string]string{
 		"param-postfoo":      "postbar",
 		"env-CONTENT_LENGTH": "15",
 	})
@@ -257,11 +258,7 @@ func TestInternalRedirect(t *testing.T) {
 		"REMOTE_ADDR":    "1.2.3.4",
 		"HTTP_HOST":      "example.com",
 	}
-	for k, v := range want {
-		if env[k] != v {
-			t.Errorf("%s = %q, want %q", k, env[k], v)
-		}
-	}
+	gwtest.CheckEnv(t, env, want)
 	for _, k := range []string{"CONTENT_LENGTH", "CONTENT_TYPE"} {
 		if _, ok := env[k]; ok {
 			t.Errorf("%s passed to the redirect", k)
@@ -302,7 +299,7 @@ func TestCopyError(t *testing.T) {
 func TestDir(t *testing.T) {
 	rn := newRunner(t, Config{Script: filepath.Join(scripts, "test.cgi")}, nil)
 	s := get(t, mount{"/x", rn}, "GET /x HTTP/1.0\nHost: example.com\n\n")
-	expect(t, keyValues(t, s.body), map[string]string{"cwd": scripts})
+	gwtest.CheckEnv(t, keyValues(t, s.body), map[string]string{"cwd": scripts})
 }
 
 // TestEnvOverride: Env is applied last and PassEnv picks the daemon's
@@ -321,7 +318,7 @@ func TestEnvOverride(t *testing.T) {
 	}, nil)
 	s := get(t, rn, "GET /test.cgi HTTP/1.0\nHost: example.com\n\n")
 	m := keyValues(t, s.body)
-	expect(t, m, map[string]string{
+	gwtest.CheckEnv(t, m, map[string]string{
 		"env-SCRIPT_FILENAME":      "/over/ridden",
 		"env-REQUEST_URI":          "/foo/bar",
 		"env-PATH":                 "/wibble",

@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gatewayd/gatewayd/internal/gwtest"
 )
 
 // TestProcScans: the /proc walks the fallbacks use (no subreaper, no
@@ -22,12 +24,12 @@ func TestProcScans(t *testing.T) {
 		_ = cmd.Wait()
 	}()
 	leader := cmd.Process.Pid
+	// The shell forks its two sleeps when it gets to; only /proc tells.
 	var members []int
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if members = sessionMembers(leader); len(members) == 2 {
-			break
-		}
-	}
+	gwtest.Eventually(5*time.Second, func() bool {
+		members = sessionMembers(leader)
+		return len(members) == 2
+	})
 	if len(members) != 2 || slices.Contains(members, leader) {
 		t.Errorf("sessionMembers(%d) = %v, want the two sleeps, not the leader", leader, members)
 	}

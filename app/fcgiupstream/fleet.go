@@ -1,3 +1,10 @@
+// Several upstream addresses as one: DNS resolution of "dns:" members,
+// back-off, least-in-flight balancing and the one queue for all members. It
+// is one file (over 400 lines) on purpose: the resolver, the balancer and
+// the queue all change members under one lock and wake each other through
+// one channel (changed); split, the rules of that lock would stand in
+// several files.
+
 package fcgiupstream
 
 import (

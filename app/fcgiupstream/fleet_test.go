@@ -13,18 +13,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatewayd/gatewayd/internal/gwtest"
 	"github.com/gatewayd/gatewayd/internal/peertest"
 )
 
 // member upstream: Go's net/http/fcgi on l, answering with its name and
 // counting what it served.
 type fleetPeer struct {
-	name   string
-	served atomic.Int64
-	l      *countingListener
-	done   chan struct{}
-	mu     sync.Mutex
-	conns  []net.Conn
+	name      string
+	served    atomic.Int64
+	l         *countingListener
+	stopServe func()
+	mu        sync.Mutex
+	conns     []net.Conn
 }
 
 // trackingListener lets stop close the connections it accepted, as a
@@ -46,27 +47,25 @@ func (l trackingListener) Accept() (net.Conn, error) {
 
 func serveFleetPeer(t *testing.T, name string, l net.Listener) *fleetPeer {
 	t.Helper()
-	p := &fleetPeer{name: name, done: make(chan struct{})}
-	p.l = &countingListener{Listener: trackingListener{Listener: l, p: p}}
-	go func() {
-		defer close(p.done)
-		_ = fcgi.Serve(p.l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			p.served.Add(1)
-			// net/http/fcgi takes the query from REQUEST_URI, not
-			// QUERY_STRING: the requests set both.
-			if r.URL.Query().Get("slow") != "" {
-				time.Sleep(20 * time.Millisecond) // work, so that requests overlap
-			}
-			io.WriteString(w, name)
-		}))
-	}()
+	p := &fleetPeer{name: name}
+	p.l, p.stopServe = serveFCGI(trackingListener{Listener: l, p: p}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.served.Add(1)
+		// net/http/fcgi takes the query from REQUEST_URI, not
+		// QUERY_STRING: the requests set both.
+		if r.URL.Query().Get("slow") != "" {
+			// A slow peer is the behaviour under test (requests overlap,
+			// so max_conns and balancing show): this Sleep is the
+			// peer's work, not a wait for readiness.
+			time.Sleep(20 * time.Millisecond)
+		}
+		io.WriteString(w, name)
+	}))
 	t.Cleanup(p.stop)
 	return p
 }
 
 func (p *fleetPeer) stop() {
-	p.l.Close()
-	<-p.done
+	p.stopServe()
 	p.mu.Lock()
 	for _, c := range p.conns {
 		c.Close()
@@ -329,8 +328,9 @@ func TestFleetQueueWaitOncePerRequest(t *testing.T) {
 			t.Errorf("queued: %d %q", r.status, r.body)
 		}
 	})
-	for u.Stats().Waiting == 0 {
-		time.Sleep(time.Millisecond)
+	// The fleet tells an observer of a queue wait only when it ends.
+	if !gwtest.Eventually(10*time.Second, func() bool { return u.Stats().Waiting != 0 }) {
+		t.Fatal("the second request never queued")
 	}
 	res.set()
 	for range 5 { // lookups, each waking the queued request

@@ -156,17 +156,24 @@ func goUpstream(t testing.TB, h http.Handler) (string, *countingListener) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl := &countingListener{Listener: l}
+	cl, stop := serveFCGI(l, h)
+	t.Cleanup(stop)
+	return sock, cl
+}
+
+// serveFCGI serves h with Go's net/http/fcgi on l, counting the
+// connections; stop closes l and returns once Serve has.
+func serveFCGI(l net.Listener, h http.Handler) (cl *countingListener, stop func()) {
+	cl = &countingListener{Listener: l}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		_ = fcgi.Serve(cl, h)
 	}()
-	t.Cleanup(func() {
-		l.Close()
+	return cl, func() {
+		cl.Close()
 		<-done
-	})
-	return sock, cl
+	}
 }
 
 // rawUpstream runs serve for every connection to a unix socket in a new

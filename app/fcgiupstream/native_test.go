@@ -236,7 +236,9 @@ func testPHPSaturation(t *testing.T, tr string) {
 // to 11 cases of 24; they must get 200 or 503.
 func TestSlotFreedAtQueueDeadline(t *testing.T) {
 	sock, _ := goUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(50 * time.Millisecond) // the upstream's work, not a wait for readiness
+		// A slow upstream is the behaviour under test (its work ends
+		// around the queue deadline): this Sleep stays.
+		time.Sleep(50 * time.Millisecond)
 		io.WriteString(w, "ok")
 	}))
 	u := newUpstream(t, Config{Upstream: "unix:" + sock, MaxConns: 2, QueueTimeout: 100 * time.Millisecond,

@@ -1,3 +1,10 @@
+// One upstream address's connections: the token bound, the idle list and
+// its reaper, dialing, and the numbers the status page reads. It is one file
+// (just over 400 lines) on purpose: every function here keeps the one
+// invariant stated on pool (idle + tokens held ≤ MaxConns), and reading it
+// should not need a second file; Stats and Health are the pool's own
+// numbers, read without its lock.
+
 package fcgiupstream
 
 import (

@@ -2,7 +2,9 @@
 // takes a request from the script lookup to the transport. Config and the
 // observer interfaces are in config.go, the retry and pool dispatch in
 // forward.go, the transports in native.go and gofast.go, the pools in
-// pool.go and fleet.go.
+// pool.go and fleet.go. It is over 400 lines because New checks every
+// Config field and hands it to the piece that uses it in one function, so
+// that a key is followed in one guess; the request path after it is short.
 
 package fcgiupstream
 

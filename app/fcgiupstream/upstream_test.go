@@ -20,6 +20,7 @@ import (
 
 	"github.com/gatewayd/gatewayd/core/environ"
 	"github.com/gatewayd/gatewayd/internal/fcgiwire"
+	"github.com/gatewayd/gatewayd/internal/gwtest"
 	"github.com/gatewayd/gatewayd/internal/peertest"
 )
 
@@ -134,11 +135,7 @@ func TestParams(t *testing.T) {
 		"HTTP_X_A":        "b",
 		"CUSTOM":          "kept",
 	}
-	for k, v := range want {
-		if p[k] != v {
-			t.Errorf("%s = %q, want %q", k, p[k], v)
-		}
-	}
+	gwtest.CheckEnv(t, p, want)
 	if _, ok := p["HTTP_PROXY"]; ok {
 		t.Error("HTTP_PROXY passed upstream")
 	}
@@ -338,12 +335,23 @@ func (b neverEnding) Read(p []byte) (int, error) {
 }
 
 func TestPoolBound(t *testing.T) {
+	const maxConns = 3
+	// The first maxConns requests wait for each other in the upstream, so
+	// that the pool must open all its connections at once; the wait is
+	// bounded so that a pool that never does fails below instead of hanging.
+	var arrived atomic.Int64
+	full := make(chan struct{})
 	sock, cl := goUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(5 * time.Millisecond)
+		if arrived.Add(1) == maxConns {
+			close(full)
+		}
+		select {
+		case <-full:
+		case <-time.After(10 * time.Second):
+		}
 		io.WriteString(w, "ok")
 	}))
 	watch := &poolWatch{}
-	const maxConns = 3
 	u := newUpstream(t, Config{Upstream: "unix:" + sock, MaxConns: maxConns, Observer: watch})
 	var wg sync.WaitGroup
 	errs := make(chan string, 100)
@@ -403,10 +411,9 @@ func TestIdleTimeout(t *testing.T) {
 	}))
 	u := newUpstream(t, Config{Upstream: "unix:" + sock, IdleTimeout: 30 * time.Millisecond})
 	serve(t, u, reqEnv("GET", "/app.php"), nil)
-	deadline := time.Now().Add(5 * time.Second)
-	for cl.open.Load() != 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	// The upstream learns of the close only when net/http/fcgi reads EOF,
+	// which it announces to no one.
+	gwtest.Eventually(5*time.Second, func() bool { return cl.open.Load() == 0 })
 	if _, open, _ := u.pool.stats(); open != 0 || cl.open.Load() != 0 {
 		t.Errorf("idle connection not closed: ours %d, upstream's %d", open, cl.open.Load())
 	}
@@ -456,8 +463,10 @@ func TestUpstreamSilent(t *testing.T) {
 }
 
 func TestWaitForConnection(t *testing.T) {
-	release := make(chan struct{})
+	release, started := make(chan struct{}), make(chan struct{})
+	var once sync.Once
 	sock, _ := goUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		once.Do(func() { close(started) })
 		// Keep the connection busy but not silent.
 		for {
 			io.WriteString(w, ".")
@@ -472,9 +481,10 @@ func TestWaitForConnection(t *testing.T) {
 	u := newUpstream(t, Config{Upstream: "unix:" + sock, MaxConns: 1, QueueTimeout: 300 * time.Millisecond})
 	first := make(chan response)
 	go func() { first <- serve(t, u, reqEnv("GET", "/app.php"), nil) }()
-	deadline := time.Now().Add(5 * time.Second)
-	for inUse, _, _ := u.pool.stats(); inUse == 0 && time.Now().Before(deadline); inUse, _, _ = u.pool.stats() {
-		time.Sleep(5 * time.Millisecond)
+	select {
+	case <-started: // the first request holds the only connection
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first request never reached the upstream")
 	}
 	start := time.Now()
 	r := serve(t, u, reqEnv("GET", "/app.php"), nil)
@@ -783,12 +793,10 @@ func TestNoGoroutineLeft(t *testing.T) {
 			u.Close()
 		}
 	})
-	deadline := time.Now().Add(5 * time.Second)
-	n := runtime.NumGoroutine()
-	for ; n > before && time.Now().Before(deadline); n = runtime.NumGoroutine() {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n > before {
+	// A goroutine's end is announced to no one: count them until they are
+	// back to what they were, for a while.
+	var n int
+	if !gwtest.Eventually(5*time.Second, func() bool { n = runtime.NumGoroutine(); return n <= before }) {
 		buf := make([]byte, 1<<20)
 		t.Errorf("%d goroutines before, %d after:\n%s", before, n, buf[:runtime.Stack(buf, true)])
 	}
@@ -925,22 +933,18 @@ func TestIdleClosedConnection(t *testing.T) {
 	u := newUpstream(t, Config{Upstream: "unix:" + sock, Observer: watch})
 	waitIdleClosed := func() {
 		t.Helper()
-		// Until the upstream's close of the kept connection reached us.
-		deadline := time.Now().Add(10 * time.Second)
-		for {
+		// Until the upstream's close of the kept connection reached us: a
+		// FIN in the socket, which only a look at the connection tells.
+		if !gwtest.Eventually(10*time.Second, func() bool {
 			u.pool.mu.Lock()
 			var c *conn
 			if len(u.pool.idle) > 0 {
 				c = u.pool.idle[0]
 			}
 			u.pool.mu.Unlock()
-			if c == nil || !c.alive() {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("the upstream's close never arrived")
-			}
-			runtime.Gosched()
+			return c == nil || !c.alive()
+		}) {
+			t.Fatal("the upstream's close never arrived")
 		}
 	}
 	for i := range 3 {

@@ -11,12 +11,10 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/gatewayd/gatewayd/app/demo"
+	"github.com/gatewayd/gatewayd/deploy/deploytest"
 	"github.com/gatewayd/gatewayd/internal/peertest"
 )
 
@@ -68,26 +66,7 @@ func TestImage(t *testing.T) {
 		return nil
 	})
 
-	client := &http.Client{Timeout: 10 * time.Second}
-	resp, err := client.Get("http://" + httpAddr + "/in-a-container?q=1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if env := demo.Parse(string(body)); resp.StatusCode != 200 || env["PATH_INFO"] != "/in-a-container" || env["QUERY_STRING"] != "q=1" {
-		t.Errorf("HTTP: %d %q", resp.StatusCode, body)
-	}
-	fc := exec.Command(cgifcgi, "-bind", "-connect", fcgiAddr)
-	fc.Env = []string{"REQUEST_METHOD=GET", "SCRIPT_NAME=", "PATH_INFO=/over-fastcgi", "SERVER_NAME=localhost",
-		"SERVER_PORT=80", "SERVER_PROTOCOL=HTTP/1.0", "QUERY_STRING="}
-	out, err := fc.Output()
-	if err != nil {
-		t.Fatalf("cgi-fcgi: %v", err)
-	}
-	if _, fbody, _ := strings.Cut(string(out), "\r\n\r\n"); demo.Parse(fbody)["PATH_INFO"] != "/over-fastcgi" {
-		t.Errorf("FastCGI: %q", out)
-	}
+	deploytest.CheckDemo(t, cgifcgi, httpAddr, fcgiAddr, nil)
 
 	// A non-root uid, seen from the host: podman runs it without a user
 	// namespace here, so the host's uid is the container's.

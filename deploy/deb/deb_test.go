@@ -11,16 +11,13 @@ package deb_test
 import (
 	"bytes"
 	"errors"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/gatewayd/gatewayd/app/demo"
+	"github.com/gatewayd/gatewayd/deploy/deploytest"
 	"github.com/gatewayd/gatewayd/internal/peertest"
 )
 
@@ -172,27 +169,7 @@ func TestInstallServeRemovePurge(t *testing.T) {
 		"/usr/bin/gatewayd", "serve", "--config", "/etc/gatewayd/gatewayd.yaml")
 	p := peertest.Start(t, cmd)
 	peertest.WaitReady(t, p, "gatewayd (installed)", peertest.Dial(addr))
-	client := &http.Client{Timeout: 10 * time.Second}
-	resp, err := client.Get("http://" + addr + "/installed?x=1")
-	if err != nil {
-		t.Fatalf("%v\n%s", err, p.Output())
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if env := demo.Parse(string(body)); resp.StatusCode != 200 || env["PATH_INFO"] != "/installed" || env["QUERY_STRING"] != "x=1" {
-		t.Errorf("HTTP: %d %q", resp.StatusCode, body)
-	}
-	fc := exec.Command(cgifcgi, "-bind", "-connect", sock)
-	fc.Env = []string{"REQUEST_METHOD=GET", "SCRIPT_NAME=", "PATH_INFO=/over-fastcgi", "SERVER_NAME=localhost",
-		"SERVER_PORT=80", "SERVER_PROTOCOL=HTTP/1.0", "QUERY_STRING="}
-	fout, err := fc.Output()
-	if err != nil {
-		t.Fatalf("cgi-fcgi: %v\n%s", err, p.Output())
-	}
-	_, fbody, _ := strings.Cut(string(fout), "\r\n\r\n")
-	if env := demo.Parse(fbody); env["PATH_INFO"] != "/over-fastcgi" || env["FCGI_ROLE"] != "RESPONDER" {
-		t.Errorf("FastCGI: %q", fout)
-	}
+	deploytest.CheckDemo(t, cgifcgi, addr, sock, p.Output)
 	if err := p.Stop(); err != nil {
 		t.Errorf("stop: %v", err)
 	}

@@ -40,12 +40,12 @@ func TestCache(t *testing.T) {
 		if err := os.Remove(filepath.Join(dir, "a.php")); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Second - time.Nanosecond)
+		time.Sleep(time.Second - time.Nanosecond) // fake time: the ttl all but passes
 		if got := c.Resolve("/a.php/x"); got.Script != "a.php" {
 			t.Errorf("within the ttl: %+v, want the kept lookup", got)
 		}
 		// And no longer.
-		time.Sleep(time.Nanosecond)
+		time.Sleep(time.Nanosecond) // fake time
 		if got := c.Resolve("/a.php/x"); got.Status != http.StatusNotFound {
 			t.Errorf("after the ttl: %+v, want 404", got)
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gatewayd/gatewayd/core/environ"
 	"github.com/gatewayd/gatewayd/internal/fcgiwire"
+	"github.com/gatewayd/gatewayd/internal/gwtest"
 )
 
 func TestResolve(t *testing.T) {
@@ -60,11 +61,7 @@ func TestParams(t *testing.T) {
 	want := map[string]string{"SCRIPT_NAME": "/php/app.php", "SCRIPT_FILENAME": "/srv/www/app.php", "DOCUMENT_ROOT": "/srv/www",
 		"PATH_INFO": "/x", "PATH_TRANSLATED": "/srv/www/x", "REQUEST_URI": "/php/app.php/x?a=1", "REDIRECT_STATUS": "200",
 		"GATEWAY_INTERFACE": "CGI/1.1", "QUERY_STRING": "a=1"}
-	for k, v := range want {
-		if p[k] != v {
-			t.Errorf("%s = %q, want %q", k, p[k], v)
-		}
-	}
+	gwtest.CheckEnv(t, p, want)
 	if _, ok := p["HTTP_PROXY"]; ok {
 		t.Error("HTTP_PROXY passed (httpoxy)")
 	}

@@ -1,7 +1,8 @@
 // Package gwtest holds what the tests of several packages share when they
 // drive gatewayd's own pieces: serving a front end on a listener until the
 // test ends, knowing when a listener was closed, running one request
-// through the core, and comparing an environment with what a test wants.
+// through the core, comparing an environment with what a test wants, and
+// waiting, bounded, for a condition nothing announces.
 // Real peers (nginx, Apache, php-fpm, …) are internal/peertest's.
 package gwtest
 
@@ -11,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -186,4 +188,147 @@ func ClosedConns(n int) (func(net.Conn, http.ConnState), <-chan struct{}) {
 			ch <- struct{}{}
 		}
 	}, ch
+}
+
+// Eventually waits until cond holds, for at most timeout, and reports
+// whether it did. It polls, so it is only for conditions that nothing
+// announces: a process gone from /proc, goroutines that ended, a file
+// another process writes, a counter the code under test keeps to itself.
+// Where the code under test can say when it is ready (a channel, a hook,
+// an observer call), wait for that instead; where time is the subject,
+// use testing/synctest.
+func Eventually(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	pause := time.Millisecond
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(pause)
+		pause = min(2*pause, 20*time.Millisecond)
+	}
+	return true
+}
+
+// BlockedWriteTimeout bounds each wait of CutBlockedWrite and
+// WriteTimeoutClosesSilentReader.
+const BlockedWriteTimeout = 10 * time.Second
+
+// CutBlockedWrite checks what a front end promises an app (the CGI runner,
+// when it stops a script): a write blocked on a client that reads nothing
+// ends as soon as the app sets a write deadline in the past through
+// http.ResponseController, long before the server's write timeout would.
+// start serves the app it is given and returns the TCP address; request is
+// one request, in the front end's protocol, that reaches the app.
+func CutBlockedWrite(t testing.TB, start func(app http.Handler) string, request string) {
+	t.Helper()
+	cut := make(chan *http.ResponseController, 1)
+	ended := make(chan error, 1)
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cut <- http.NewResponseController(w)
+		chunk := make([]byte, 64<<10)
+		for {
+			if _, err := w.Write(chunk); err != nil {
+				ended <- err
+				return
+			}
+		}
+	})
+	c, err := net.Dial("tcp", start(app))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.(*net.TCPConn).SetReadBuffer(4 << 10); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(c, request); err != nil {
+		t.Fatal(err)
+	}
+	var rc *http.ResponseController
+	select {
+	case rc = <-cut:
+	case <-time.After(BlockedWriteTimeout):
+		t.Fatal("the request never reached the app")
+	}
+	// The socket buffers fill and a write parks in the netpoller; nothing
+	// announces that, but the goroutine's state in a stack dump does.
+	if !Eventually(BlockedWriteTimeout, blockedSocketWrite) {
+		t.Fatal("no write blocked on the socket, though the client reads nothing")
+	}
+	if err := rc.SetWriteDeadline(time.Now()); err != nil {
+		t.Fatalf("SetWriteDeadline: %v", err)
+	}
+	select {
+	case <-ended:
+	case <-time.After(BlockedWriteTimeout):
+		t.Fatal("the app's write still blocks after it set a deadline in the past")
+	}
+}
+
+// blockedSocketWrite reports whether a goroutine of the process waits in a
+// socket write for the peer to read.
+func blockedSocketWrite() bool {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	for g := range strings.SplitSeq(string(buf), "\n\n") {
+		if strings.Contains(g, "[IO wait") && strings.Contains(g, "poll.(*FD).Write(") {
+			return true
+		}
+	}
+	return false
+}
+
+// WriteTimeoutClosesSilentReader checks a front end's write_timeout: a
+// client that asks for a large response and never reads it used to pin
+// the connection, its goroutine and its buffers for as long as it stayed
+// connected; now the server closes the connection and the app's writes
+// end in an error. start serves the app it is given, with a short write
+// timeout and the ConnState hook it is given, and returns the TCP address;
+// request is one request, in the front end's protocol, that reaches the
+// app. It returns the client's connection, open until the test ends.
+func WriteTimeoutClosesSilentReader(t testing.TB, start func(app http.Handler, connState func(net.Conn, http.ConnState)) string, request string) net.Conn {
+	t.Helper()
+	const size = 64 << 20
+	werr := make(chan error, 1)
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		chunk := make([]byte, 64<<10)
+		for n := 0; n < size; n += len(chunk) {
+			if _, err := w.Write(chunk); err != nil {
+				werr <- err
+				return
+			}
+		}
+		werr <- nil
+	})
+	connState, closed := ClosedConns(1)
+	c, err := net.Dial("tcp", start(app, connState))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	// A small receive buffer, so that the server's writes block soon.
+	if err := c.(*net.TCPConn).SetReadBuffer(4 << 10); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(c, request); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-closed:
+	case <-time.After(BlockedWriteTimeout):
+		t.Fatal("the server still holds the connection of a client that reads nothing")
+	}
+	// What the kernel already queued may still reach the client; the
+	// server's part, the app's writes, ended in an error.
+	select {
+	case err := <-werr:
+		if err == nil {
+			t.Error("the app wrote the whole response to a client that reads nothing")
+		}
+	case <-time.After(BlockedWriteTimeout):
+		t.Fatal("the app is still writing")
+	}
+	return c
 }

@@ -218,7 +218,8 @@ func HTTPGet(url string) func() error {
 	}
 }
 
-// Gatewayd returns the path of a gatewayd binary built once per test process.
+// Gatewayd returns the path of a gatewayd binary built once per test
+// process, alone in its directory.
 func Gatewayd(t testing.TB) string {
 	t.Helper()
 	return build(t, &gatewaydBin, "gatewayd")
@@ -251,8 +252,11 @@ func build(t testing.TB, b *binary, name string) string {
 		}
 		_ = os.Chmod(dir, 0o755)
 		b.path = filepath.Join(dir, name)
-		cmd := exec.Command("go", "build", "-o", b.path, "./cmd/"+name)
+		// Static, as deploy/ ships it: the same binary then runs on this
+		// host and in GatewaydImage's FROM scratch image.
+		cmd := exec.Command("go", "build", "-trimpath", "-o", b.path, "./cmd/"+name)
 		cmd.Dir = ModuleRoot()
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			b.err = fmt.Errorf("go build ./cmd/%s: %v\n%s", name, err, out)
 		}

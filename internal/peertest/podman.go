@@ -65,19 +65,13 @@ func RandomName(prefix string) string {
 
 // GatewaydImage builds deploy/container's image under a tag of its own from
 // the static binaries in GATEWAYD_TEST_STATIC_BIN (.ci/run builds them once),
-// else from a static binary built here, and removes it when the test ends.
+// else from Gatewayd's (static) binary, and removes it when the test ends.
 // It returns the image's name.
 func GatewaydImage(t testing.TB, p Podman) string {
 	t.Helper()
 	bin := os.Getenv("GATEWAYD_TEST_STATIC_BIN")
 	if bin == "" {
-		bin = t.TempDir()
-		build := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(bin, "gatewayd"), "./cmd/gatewayd")
-		build.Dir = ModuleRoot()
-		build.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := build.CombinedOutput(); err != nil {
-			t.Fatalf("go build: %v\n%s", err, out)
-		}
+		bin = filepath.Dir(Gatewayd(t))
 	}
 	tag := RandomName("test-")
 	image := "localhost/gatewayd:" + tag

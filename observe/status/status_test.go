@@ -171,12 +171,12 @@ func TestSlowLogRunningLineOnceThenFinalLine(t *testing.T) {
 		serveAsync(&handler.Handler{App: app, Observer: l}, env("GET", "/cgi/slow.cgi?q=1"), "", &wg)
 		id := <-app.entered
 
-		time.Sleep(1900 * time.Millisecond)
+		time.Sleep(1900 * time.Millisecond) // fake time: just short of the threshold
 		synctest.Wait()
 		if n := logs.Len(); n != 0 {
 			t.Fatalf("%d lines before the threshold: %v", n, logs.All())
 		}
-		time.Sleep(5 * time.Second) // several scans past the threshold
+		time.Sleep(5 * time.Second) // fake time: several scans past the threshold
 		synctest.Wait()
 		running := logs.FilterMessage("slow request still running").All()
 		if len(running) != 1 {
@@ -209,7 +209,7 @@ func TestSlowLogRunningLineOnceThenFinalLine(t *testing.T) {
 		r.SetSlowRequest(0)
 		serveAsync(&handler.Handler{App: app, Observer: l}, env("GET", "/cgi/again.cgi"), "", &wg)
 		<-app.entered
-		time.Sleep(10 * time.Second)
+		time.Sleep(10 * time.Second) // fake time: far past the threshold
 		synctest.Wait()
 		if n := logs.Len(); n != 2 {
 			t.Errorf("%d lines, want the 2 above: %v", n, logs.All())

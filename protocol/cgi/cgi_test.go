@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatewayd/gatewayd/app/demo"
 	"github.com/gatewayd/gatewayd/core/environ"
+	"github.com/gatewayd/gatewayd/internal/gwtest"
 )
 
 // hello answers with the method, SCRIPT_NAME, PATH_INFO and the body it read.
@@ -196,11 +197,7 @@ func TestFromList(t *testing.T) {
 	if len(env) != len(want) {
 		t.Errorf("got %q, want %q", env, want)
 	}
-	for k, v := range want {
-		if env[k] != v {
-			t.Errorf("%s = %q, want %q", k, env[k], v)
-		}
-	}
+	gwtest.CheckEnv(t, env, want)
 }
 
 func TestIsNPH(t *testing.T) {

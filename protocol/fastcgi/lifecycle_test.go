@@ -14,7 +14,10 @@ import (
 	"github.com/gatewayd/gatewayd/internal/peertest"
 )
 
-func TestShutdown(t *testing.T) {
+// startLifecycle serves a test app with the test's logger on a loopback
+// port; Serve's error arrives on the channel it returns.
+func startLifecycle(t *testing.T) (*testApp, *Server, net.Listener, <-chan error) {
+	t.Helper()
 	app := newTestApp()
 	s := newServer(app)
 	s.Log = zaptest.NewLogger(t)
@@ -24,6 +27,11 @@ func TestShutdown(t *testing.T) {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.Serve(l) }()
+	return app, s, l, errc
+}
+
+func TestShutdown(t *testing.T) {
+	app, s, l, errc := startLifecycle(t)
 	busy := dialTest(t, l.Addr().String())
 	idle := dialTest(t, l.Addr().String())
 	idle.get(1, "/hello")
@@ -54,14 +62,7 @@ func TestShutdown(t *testing.T) {
 }
 
 func TestShutdownTimeout(t *testing.T) {
-	app := newTestApp()
-	s := newServer(app)
-	s.Log = zaptest.NewLogger(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve(l)
+	app, s, l, _ := startLifecycle(t)
 	c := dialTest(t, l.Addr().String())
 	c.write(encodeRequest(1, roleResponder, flagKeepConn, getParams("/wait"), nil, false))
 	<-app.entered
@@ -135,15 +136,7 @@ var _ Observer = (*countObserver)(nil)
 // closed connection while reading response header" (cmd/gatewayd
 // TestSIGTERMUnderLoadThroughNginx).
 func TestShutdownServesANewConnectionsFirstRequest(t *testing.T) {
-	app := newTestApp()
-	s := newServer(app)
-	s.Log = zaptest.NewLogger(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- s.Serve(l) }()
+	_, s, l, errc := startLifecycle(t)
 	fresh := dialTest(t, l.Addr().String())
 	connCount := func() int {
 		s.mu.Lock()

@@ -146,50 +146,15 @@ func TestMaxHeaderBytesExact(t *testing.T) {
 	}
 }
 
-// TestWriteTimeoutClientStopsReading: a client that asks for a large
-// response and never reads it used to pin the connection for as long as it
-// stayed connected; write_timeout closes it.
+// TestWriteTimeoutClientStopsReading: write_timeout lets go of a client
+// that asks for a large response and never reads it.
 func TestWriteTimeoutClientStopsReading(t *testing.T) {
-	const size = 64 << 20
-	werr := make(chan error, 1)
-	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/octet-stream")
-		chunk := make([]byte, 64<<10)
-		for n := 0; n < size; n += len(chunk) {
-			if _, err := w.Write(chunk); err != nil {
-				werr <- err
-				return
-			}
-		}
-		werr <- nil
-	})
-	connState, closed := gwtest.ClosedConns(1)
-	addr := start(t, app, func(s *Server) {
-		s.WriteTimeout = 200 * time.Millisecond
-		s.ConnState = connState
-	})
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.(*net.TCPConn).SetReadBuffer(4 << 10)
-	io.WriteString(c, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
-	select {
-	case <-closed:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the server still holds the connection of a client that reads nothing")
-	}
-	// What the kernel already queued may still reach the client; the
-	// server's part, the app's writes, ended in an error.
-	select {
-	case err := <-werr:
-		if err == nil {
-			t.Error("the app wrote the whole response to a client that reads nothing")
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the app is still writing")
-	}
+	gwtest.WriteTimeoutClosesSilentReader(t, func(app http.Handler, connState func(net.Conn, http.ConnState)) string {
+		return start(t, app, func(s *Server) {
+			s.WriteTimeout = 200 * time.Millisecond
+			s.ConnState = connState
+		})
+	}, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
 }
 
 // FuzzWatchConn: however a stream is split into reads, the connection
@@ -238,35 +203,7 @@ func (c *replayConn) Read(p []byte) (int, error) {
 // ends a write blocked on a client that reads nothing through
 // http.ResponseController, long before write_timeout would.
 func TestAppCutsABlockedWrite(t *testing.T) {
-	cut := make(chan *http.ResponseController, 1)
-	ended := make(chan error, 1)
-	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		cut <- http.NewResponseController(w)
-		chunk := make([]byte, 64<<10)
-		for {
-			if _, err := w.Write(chunk); err != nil {
-				ended <- err
-				return
-			}
-		}
-	})
-	addr := start(t, app, func(s *Server) { s.WriteTimeout = time.Minute })
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.(*net.TCPConn).SetReadBuffer(4 << 10)
-	io.WriteString(c, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
-	rc := <-cut
-	// Let the writes fill the socket buffers and block.
-	time.Sleep(200 * time.Millisecond)
-	if err := rc.SetWriteDeadline(time.Now()); err != nil {
-		t.Fatalf("SetWriteDeadline over HTTP: %v", err)
-	}
-	select {
-	case <-ended:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the app's write still blocks after it set a deadline in the past")
-	}
+	gwtest.CutBlockedWrite(t, func(app http.Handler) string {
+		return start(t, app, func(s *Server) { s.WriteTimeout = time.Minute })
+	}, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
 }

@@ -56,11 +56,7 @@ func TestDemoEnvironment(t *testing.T) {
 		"CONTENT_TYPE": "text/plain", "HTTP_X_MULTI": "a, b", "GATEWAY_INTERFACE": "CGI/1.1",
 		"SERVER_SOFTWARE": "gatewayd/test", "HTTP_HOST": addr,
 	}
-	for k, v := range want {
-		if env[k] != v {
-			t.Errorf("%s = %q, want %q", k, env[k], v)
-		}
-	}
+	gwtest.CheckEnv(t, env, want)
 	if env["REMOTE_PORT"] == "" {
 		t.Error("REMOTE_PORT missing")
 	}
