@@ -36,8 +36,10 @@ const cgiErrorBody = handler.ServerErrorBody
 // reading the body from stdin, and returns the exit code. The config comes from
 // --config, else GATEWAYD_CONFIG, else the defaults (the demo app). It does
 // only what the request needs: no listeners, metrics or signal handling.
+// opts give the routes what the program links besides (routes.WithGofast
+// in the gatewayd binary).
 // Whatever fails, the web server gets a CGI answer on stdout.
-func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, opts ...routes.Option) int {
 	path, err := cgiConfigFlag(args, os.Getenv("GATEWAY_INTERFACE") != "", os.Getenv("QUERY_STRING"))
 	if err != nil {
 		return cgiFail(stdout, stderr, err)
@@ -54,8 +56,10 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cgiFail(stdout, stderr, err)
 	}
 	log = log.With(zap.String("mode", "cgi"))
-	defer func() { _ = log.Sync() }()
-	app, err := routes.Handler(cfg, log)
+	// No log.Sync: logger.New's core writes every entry through at once,
+	// and Sync on standard error is fsync(2), which a web server that sends
+	// CGI errors to a log file would pay as a disk flush at every request.
+	app, err := routes.Handler(cfg, log, opts...)
 	if err != nil {
 		return cgiFail(stdout, stderr, fmt.Errorf("building the routes: %w", err))
 	}

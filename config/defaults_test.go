@@ -73,7 +73,7 @@ func TestZeroAndNegativeValues(t *testing.T) {
 	for _, app := range []string{"cgi", "fastcgi"} {
 		for _, k := range numberKeys(reflect.TypeFor[Route](), "") {
 			top, _, _ := strings.Cut(k, ".")
-			if slices.Contains(readBy[top], app) {
+			if listed(readBy[top], app) {
 				places = append(places, place{"routes[0]." + k, k, route(app), app})
 			}
 		}

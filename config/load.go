@@ -54,7 +54,7 @@ func Load(path string) (*Config, error) {
 	if path == "" {
 		return parse(nil, "")
 	}
-	b, err := os.ReadFile(path)
+	b, err := readFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: reading %s: %w", path, err)
 	}
@@ -81,15 +81,18 @@ func parse(text []byte, where string) (*Config, error) {
 	// viper folds every key to lower case in the map it is given, which is
 	// right for gatewayd's keys and wrong for routes[].env (variable names
 	// are case-sensitive): viper gets its own copy of the tree, and env is
-	// taken from a second one.
-	var forViper, raw map[string]any
-	if err := doc.Decode(&forViper); err != nil {
-		return nil, fmt.Errorf("%w: %s%v", ErrInvalid, where, err)
-	}
+	// taken from the one decoded (a copy, not a second decoding: every CGI
+	// request loads the config).
+	var raw map[string]any
 	if err := doc.Decode(&raw); err != nil {
 		return nil, fmt.Errorf("%w: %s%v", ErrInvalid, where, err)
 	}
-	if err := checkEnv(); err != nil {
+	var forViper map[string]any
+	if raw != nil {
+		forViper = copyTree(raw).(map[string]any)
+	}
+	keys := scalarKeys(reflect.TypeFor[Config](), "")
+	if err := checkEnv(keys); err != nil {
 		return nil, err
 	}
 
@@ -101,10 +104,14 @@ func parse(text []byte, where string) (*Config, error) {
 	// docs/config.md says, not "unset".
 	v.AllowEmptyEnv(true)
 	// viper looks an environment variable up only for a key it knows:
-	// registering every scalar key (derived from the struct tags) with no
-	// value does that; applyDefaults fills in the defaults after decoding.
-	for _, k := range scalarKeys(reflect.TypeFor[Config](), "") {
-		v.SetDefault(k, nil)
+	// registering a scalar key (derived from the struct tags) with no value
+	// does that; applyDefaults fills in the defaults after decoding. Only
+	// the keys whose variable is set: UnmarshalExact looks every known key
+	// up, and in CGI mode that is paid at every request.
+	for _, k := range keys {
+		if _, set := os.LookupEnv(EnvName(k)); set {
+			v.SetDefault(k, nil)
+		}
 	}
 	// Defaults that differ from the zero value of a key a user may set to
 	// that zero value on purpose (access: false, metrics.address: "").
@@ -127,7 +134,7 @@ func parse(text []byte, where string) (*Config, error) {
 	if err != nil {
 		return nil, decodeError(err)
 	}
-	c.given = givenKeys(raw)
+	c.given = givenKeys(keys, raw)
 	if err := envCaseAsWritten(&c, raw); err != nil {
 		return nil, err
 	}
@@ -293,9 +300,9 @@ func nameVariable(err error) error {
 
 // checkEnv refuses a GATEWAYD_* variable that names no key: a misspelt
 // override must not be ignored.
-func checkEnv() error {
+func checkEnv(keys []string) error {
 	known := map[string]bool{}
-	for _, k := range scalarKeys(reflect.TypeFor[Config](), "") {
+	for _, k := range keys {
 		known[EnvName(k)] = true
 	}
 	for _, k := range envNotSettings {
@@ -373,10 +380,11 @@ func scalarKeys(t reflect.Type, prefix string) []string {
 	return keys
 }
 
-// givenKeys is the set of scalar keys the file or the environment set.
-func givenKeys(raw map[string]any) map[string]bool {
+// givenKeys is the set of the scalar keys that the file or the environment
+// set.
+func givenKeys(keys []string, raw map[string]any) map[string]bool {
 	given := map[string]bool{}
-	for _, k := range scalarKeys(reflect.TypeFor[Config](), "") {
+	for _, k := range keys {
 		if _, set := os.LookupEnv(EnvName(k)); set {
 			given[k] = true
 			continue
@@ -403,16 +411,52 @@ func join(path, k string) string {
 	return path + "." + k
 }
 
-// routeKeyApps maps each route key to the apps that read it, from the apps
-// tags of Route.
-func routeKeyApps() map[string][]string {
+// routeKeyApps maps each route key to the apps that read it: the apps tag
+// of its Route field, a comma-separated list.
+func routeKeyApps() map[string]string {
 	t := reflect.TypeFor[Route]()
-	m := map[string][]string{}
+	m := make(map[string]string, t.NumField())
 	for i := range t.NumField() {
 		f := t.Field(i)
-		m[f.Tag.Get("mapstructure")] = strings.Split(f.Tag.Get("apps"), ",")
+		m[f.Tag.Get("mapstructure")] = f.Tag.Get("apps")
 	}
 	return m
+}
+
+// listed reports whether name is in the comma-separated list.
+func listed(list, name string) bool {
+	for item := range strings.SplitSeq(list, ",") {
+		if item == name {
+			return true
+		}
+	}
+	return false
+}
+
+// copyTree copies a tree decoded from YAML: its mappings and lists are
+// new, its scalars shared.
+func copyTree(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		c := make(map[string]any, len(v))
+		for k, x := range v {
+			c[k] = copyTree(x)
+		}
+		return c
+	case map[any]any:
+		c := make(map[any]any, len(v))
+		for k, x := range v {
+			c[k] = copyTree(x)
+		}
+		return c
+	case []any:
+		c := make([]any, len(v))
+		for i, x := range v {
+			c[i] = copyTree(x)
+		}
+		return c
+	}
+	return v
 }
 
 // checkRouteKeys refuses route keys that the route's app does not read, so
@@ -432,7 +476,7 @@ func checkRouteKeys(raw map[string]any) error {
 		}
 		slices.Sort(keys)
 		for _, k := range keys {
-			if a := readBy[k]; !slices.Contains(a, "all") && !slices.Contains(a, app) {
+			if a, ok := readBy[k]; !ok || (!listed(a, "all") && !listed(a, app)) {
 				return fmt.Errorf("%w: routes[%d].%s: not a key of app %s", ErrInvalid, i, k, app)
 			}
 		}

@@ -36,7 +36,7 @@ func Check(cfg *config.Config, log *zap.Logger) (warnings []string, err error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	apps, err := routes.Build(cfg, log, nil)
+	apps, err := routes.Build(cfg, log, nil, routes.WithGofast(Gofast))
 	if err != nil {
 		return nil, err
 	}

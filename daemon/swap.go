@@ -24,7 +24,7 @@ func (d *Daemon) buildApps(cfg *config.Config) (*routes.Table, error) {
 	if d.metrics != nil {
 		obs = appMetrics{d}
 	}
-	return routes.Build(cfg, d.opts.Log, obs)
+	return routes.Build(cfg, d.opts.Log, obs, routes.WithGofast(Gofast))
 }
 
 // appMetrics makes the apps' observers from the daemon's metrics.

@@ -88,8 +88,8 @@ func (a *Table) Close(ctx context.Context) error {
 
 // Handler returns the route table of cfg as one http.Handler, for programs
 // that run a single request (CGI mode) and hold no long-lived resources.
-func Handler(cfg *config.Config, log *zap.Logger) (http.Handler, error) {
-	a, err := Build(cfg, log, nil)
+func Handler(cfg *config.Config, log *zap.Logger, opts ...Option) (http.Handler, error) {
+	a, err := Build(cfg, log, nil, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -112,13 +112,20 @@ type Observers interface {
 }
 
 // Build builds the route table; obs, when not nil, makes the apps' observers.
-func Build(cfg *config.Config, log *zap.Logger, obs Observers) (*Table, error) {
+func Build(cfg *config.Config, log *zap.Logger, obs Observers, opts ...Option) (*Table, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := checkLinked(cfg, o); err != nil {
+		return nil, err
+	}
 	a := &Table{}
 	routes := make([]mount.Route, 0, len(cfg.Routes))
 	var runners []*cgiscript.Runner
 	var upstreams []*fcgiupstream.Upstream
 	for i, rc := range cfg.Routes {
-		h, closer, err := buildApp(rc, log.With(zap.String("route", rc.Prefix), zap.String("app", rc.App)), obs)
+		h, closer, err := buildApp(rc, log.With(zap.String("route", rc.Prefix), zap.String("app", rc.App)), obs, o)
 		if err != nil {
 			_ = a.Close(context.Background())
 			return nil, fmt.Errorf("routes[%d] (%s %s): %w", i, rc.App, rc.Prefix, err)
@@ -153,7 +160,7 @@ func Build(cfg *config.Config, log *zap.Logger, obs Observers) (*Table, error) {
 	return a, nil
 }
 
-func buildApp(rc config.Route, log *zap.Logger, m Observers) (http.Handler, func(context.Context) error, error) {
+func buildApp(rc config.Route, log *zap.Logger, m Observers, o options) (http.Handler, func(context.Context) error, error) {
 	switch rc.App {
 	case "demo":
 		return demo.App{}, nil, nil
@@ -198,7 +205,7 @@ func buildApp(rc config.Route, log *zap.Logger, m Observers) (http.Handler, func
 			Upstream: rc.Upstream, Root: rc.Root, Index: rc.Index,
 			MaxConns: rc.MaxConns, ConnectTimeout: rc.ConnectTimeout, UpstreamTimeout: rc.UpstreamTimeout,
 			MaxSpoolBytes: rc.MaxSpoolBytes, Observer: obs,
-			Transport: rc.Transport, QueueSize: rc.QueueSize, QueueTimeout: rc.QueueTimeout,
+			Transport: rc.Transport, Gofast: o.gofast, QueueSize: rc.QueueSize, QueueTimeout: rc.QueueTimeout,
 			Upstreams: rc.Upstreams, ResolveInterval: rc.ResolveInterval,
 			HealthInterval: rc.HealthCheck.Interval, HealthPath: rc.HealthCheck.Path,
 			MaxRedirects: rc.MaxRedirects, AllowDotfiles: rc.Dotfiles == "allow",

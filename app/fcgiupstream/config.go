@@ -3,6 +3,7 @@ package fcgiupstream
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"time"
@@ -87,7 +88,17 @@ var (
 	ErrTooLarge    = errors.New("fcgiupstream: request body larger than max_spool_bytes")
 	ErrBusy        = errors.New("fcgiupstream: every connection to the upstream is busy")
 	ErrTransport   = errors.New("fcgiupstream: transport must be native or gofast")
+	ErrNoGofast    = errors.New("fcgiupstream: transport gofast needs Config.Gofast (package gofastclient)")
 )
+
+// Client is a FastCGI client library serving as a transport, on one
+// upstream connection: package gofastclient's Client, for the gofast
+// transport. Do sends r as a responder request with params and stdin
+// (nil: no body) and writes the answer to w; Close closes the connection.
+type Client interface {
+	Do(r *http.Request, params map[string]string, stdin io.ReadCloser, w http.ResponseWriter) error
+	Close() error
+}
 
 // Config configures an [Upstream]. Only Upstream and Root are required.
 // Its numbers follow the rule of gatewayd's config keys (package
@@ -170,6 +181,12 @@ type Config struct {
 	// at most 1 KiB, no local redirects, no streaming before 16 KiB of
 	// body or the end). Default "native".
 	Transport string
+	// Gofast makes the gofast transport's client on an upstream
+	// connection; New refuses Transport "gofast" without it. It is not a
+	// default so that a program that does not offer the transport does not
+	// link gofast (gatewayd-cgi): one that does sets
+	//	func(c net.Conn) fcgiupstream.Client { return gofastclient.New(c) }
+	Gofast func(net.Conn) Client
 	// LookupCacheSize is how many script lookups (PATH_INFO → script under
 	// Root) are kept, so that a busy route does not stat its script on
 	// every request; LookupCacheTTL is how long each is kept (a removed

@@ -9,8 +9,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/yookoala/gofast"
-
 	"github.com/gatewayd/gatewayd/internal/fcgiwire"
 )
 
@@ -24,7 +22,7 @@ import (
 // upstream that stays silent for the timeout ends the request.
 type upstreamConn struct {
 	net.Conn
-	client  gofast.Client
+	client  Client // the gofast transport's, made by its first request
 	timeout time.Duration
 	reused  bool      // served a request before
 	idleAt  time.Time // when it went back to the pool
@@ -81,10 +79,7 @@ func newConn(c net.Conn, timeout time.Duration, native bool) *upstreamConn {
 		pc.nr.c = pc
 		pc.br = bufio.NewReaderSize(&pc.nr, readBufSize)
 		pc.rr.Reset(pc.br)
-		return pc
 	}
-	// gofast's client owns the framing; it only ever sees this conn.
-	pc.client, _ = gofast.SimpleClientFactory(func() (net.Conn, error) { return pc, nil })()
 	return pc
 }
 

@@ -2,8 +2,10 @@
 // requests to a FastCGI application server such as php-fpm, as nginx's
 // fastcgi_pass does. Its FastCGI client is its own (the native transport,
 // on the shared record layer internal/fcgiwire); github.com/yookoala/gofast
-// stays selectable as the compatibility transport (Config.Transport) and
-// is the oracle the tests compare the native client against.
+// stays selectable as the compatibility transport (Config.Transport, with
+// its client from package gofastclient in Config.Gofast, so that programs
+// without it do not link gofast) and is the oracle the tests compare the
+// native client against.
 //
 // The script is found on disk, under Config.Root: it is the first prefix of
 // PATH_INFO that names a regular file (so "/info.php/extra/path" runs

@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/yookoala/gofast"
-
 	"github.com/gatewayd/gatewayd/internal/stderrlog"
 )
 
@@ -22,9 +20,14 @@ func (u *Upstream) exchange(ctx context.Context, c *upstreamConn, w http.Respons
 	if n, err := strconv.ParseInt(params["CONTENT_LENGTH"], 10, 64); err == nil {
 		in.want = n
 	}
-	req := &gofast.Request{Raw: r.WithContext(ctx), Role: gofast.RoleResponder, Params: params}
+	var reqBody io.ReadCloser // nil, not a nil *stdin: no FCGI_STDIN data
 	if body != nil {
-		req.Stdin = in
+		reqBody = in
+	}
+	if c.client == nil {
+		// The client is made with the connection's first request: the
+		// pool opens connections for either transport alike.
+		c.client = u.gofast(c)
 	}
 	// Closing the connection is the one way to stop gofast's goroutines
 	// early: when the client goes away or the relay fails.
@@ -32,13 +35,7 @@ func (u *Upstream) exchange(ctx context.Context, c *upstreamConn, w http.Respons
 	rl := &relay{w: w, header: make(http.Header), onFail: cancel}
 
 	wd := startWatchdog(c, rl, cancel)
-	var werr error
-	resp, err := c.client.Do(req)
-	if err == nil {
-		werr = resp.WriteTo(rl, io.Discard)
-	} else {
-		werr = err
-	}
+	werr := c.client.Do(r.WithContext(ctx), params, reqBody, rl)
 	stalled := wd.stop()
 	defer rl.release()
 	st := c.state()

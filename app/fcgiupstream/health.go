@@ -3,6 +3,7 @@ package fcgiupstream
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"time"
@@ -107,7 +108,7 @@ func (f *fleet) probe(m *member, timeout time.Duration, probe []byte) error {
 }
 
 // ErrHealthPath is a health_check path that names no script.
-var ErrHealthPath = fmt.Errorf("fcgiupstream: the health check path must name a script under root")
+var ErrHealthPath = errors.New("fcgiupstream: the health check path must name a script under root")
 
 // healthProbe encodes the GET of path that the health checks send, once:
 // the script is resolved now, the connection is closed after the answer.

@@ -13,6 +13,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -47,11 +48,18 @@ const (
 )
 
 var (
-	errHeadTooLarge = fmt.Errorf("%w: response head over %d bytes", ErrProtocol, maxHeadBytes)
-	errRequestID    = fmt.Errorf("%w: unexpected FastCGI request id", ErrProtocol)
-	errRecordType   = fmt.Errorf("%w: unexpected record type", ErrProtocol)
-	errNoEnd        = fmt.Errorf("%w: connection closed before FCGI_END_REQUEST", ErrProtocol)
+	errHeadTooLarge = protocolError("response head over " + strconv.Itoa(maxHeadBytes) + " bytes")
+	errRequestID    = protocolError("unexpected FastCGI request id")
+	errRecordType   = protocolError("unexpected record type")
+	errNoEnd        = protocolError("connection closed before FCGI_END_REQUEST")
 )
+
+// protocolError is ErrProtocol with what broke it. Not fmt.Errorf: these
+// are made at package initialisation, which every gatewayd-cgi start pays.
+type protocolError string
+
+func (e protocolError) Error() string { return ErrProtocol.Error() + ": " + string(e) }
+func (e protocolError) Unwrap() error { return ErrProtocol }
 
 // reqBufs holds the buffers requests are encoded into.
 var reqBufs = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}

@@ -31,8 +31,8 @@ import (
 // status, header and body.
 func TestPHPDifferential(t *testing.T) {
 	native := startPHP(t, peertest.PHPFPMOptions{Workers: 2}, Config{MaxConns: 2})
-	oracle, err := New(Config{Upstream: "unix:" + native.socket, Root: native.root, MaxConns: 2,
-		Transport: TransportGofast}, nil)
+	oracle, err := New(withGofast(Config{Upstream: "unix:" + native.socket, Root: native.root, MaxConns: 2,
+		Transport: TransportGofast}), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

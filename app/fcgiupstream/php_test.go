@@ -94,7 +94,7 @@ func startPHP(t *testing.T, o peertest.PHPFPMOptions, cfg Config) *phpHarness {
 	cfg.Observer = h.watch
 	var log *zap.Logger
 	log, h.logs = logs()
-	up, err := New(cfg, log)
+	up, err := New(withGofast(cfg), log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -51,6 +52,7 @@ type Upstream struct {
 	dotfiles     bool
 	lookups      *docroot.Cache
 	native       bool
+	gofast       func(net.Conn) Client // Config.Gofast
 	beginFlags   uint8
 	maxRedirects int
 	// Redirect is Config.Redirect.
@@ -90,6 +92,9 @@ func New(cfg Config, log *zap.Logger) (*Upstream, error) {
 	}
 	if cfg.Transport != TransportNative && cfg.Transport != TransportGofast {
 		return nil, fmt.Errorf("%w: %q", ErrTransport, cfg.Transport)
+	}
+	if cfg.Transport == TransportGofast && cfg.Gofast == nil {
+		return nil, ErrNoGofast
 	}
 	if log == nil {
 		log = zap.NewNop()
@@ -139,6 +144,7 @@ func New(cfg Config, log *zap.Logger) (*Upstream, error) {
 		dotfiles:     cfg.AllowDotfiles,
 		lookups:      lookups,
 		native:       native,
+		gofast:       cfg.Gofast,
 		beginFlags:   flags,
 		maxRedirects: cfg.MaxRedirects,
 		Redirect:     cfg.Redirect,

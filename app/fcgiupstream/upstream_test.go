@@ -64,7 +64,7 @@ func newUpstream(t testing.TB, cfg Config) *Upstream {
 		cfg.Root = scriptRoot(t)
 	}
 	log, _ := logs()
-	u, err := New(cfg, log)
+	u, err := New(withGofast(cfg), log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,6 +27,11 @@ func TestDependencies(t *testing.T) {
 		"github.com/coreos/go-systemd", // socket activation and notification
 		"github.com/gatewayd/gatewayd/daemon",
 		"github.com/gatewayd/gatewayd/observe/",
+		// The gofast transport is the gatewayd binary's (routes.WithGofast):
+		// gofast brings net/http/httptest, go/build and go/parser with it.
+		"github.com/yookoala/gofast",
+		"github.com/gatewayd/gatewayd/app/fcgiupstream/gofastclient",
+		"net/http/httptest",
 	}
 	for _, d := range deps {
 		for _, f := range forbidden {

@@ -21,6 +21,7 @@ import (
 	"github.com/gatewayd/gatewayd/cgimode"
 	"github.com/gatewayd/gatewayd/config"
 	"github.com/gatewayd/gatewayd/daemon"
+	"github.com/gatewayd/gatewayd/routes"
 )
 
 func main() {
@@ -38,7 +39,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// from a script wrapper and drops the query words. Skipping the command
 	// line parser also keeps the per-request start-up lean.
 	if os.Getenv("GATEWAY_INTERFACE") != "" {
-		return cgimode.Run(args, os.Stdin, stdout, stderr)
+		return cgimode.Run(args, os.Stdin, stdout, stderr, routes.WithGofast(daemon.Gofast))
 	}
 	code := 0
 	root := &cobra.Command{
@@ -117,7 +118,7 @@ listeners are not used. Run by a web server, plain gatewayd does the same.`,
 			if wantsHelp(args) {
 				return c.Help()
 			}
-			code = cgimode.Run(args, os.Stdin, stdout, stderr)
+			code = cgimode.Run(args, os.Stdin, stdout, stderr, routes.WithGofast(daemon.Gofast))
 			return nil
 		},
 	}

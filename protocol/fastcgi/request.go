@@ -2,7 +2,6 @@ package fastcgi
 
 import (
 	"context"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/gatewayd/gatewayd/core/environ"
 	"github.com/gatewayd/gatewayd/core/handler"
 	"github.com/gatewayd/gatewayd/internal/fcgiwire"
+	"github.com/gatewayd/gatewayd/internal/lazyctx"
 )
 
 // request is one FastCGI request on a connection.
@@ -19,7 +19,7 @@ type request struct {
 	id      uint16
 	role    fcgiwire.Role
 	keep    bool
-	ctx     reqContext
+	ctx     lazyctx.Context // cancelled by FCGI_ABORT_REQUEST and when the connection fails
 	aborted atomic.Bool
 	env     environ.Env
 	stdin   bodyBuffer // FCGI_STDIN, as the app reads it
@@ -42,6 +42,7 @@ func newRequest(c *conn, id uint16, br fcgiwire.BeginRequest) *request {
 	r := &request{c: c, id: id, role: br.Role, keep: br.Flags&fcgiwire.FlagKeepConn != 0, limit: -1}
 	r.stdout = stream{r: r, t: fcgiwire.TypeStdout}
 	r.stderr = stream{r: r, t: fcgiwire.TypeStderr}
+	r.ctx.Init(context.Background())
 	return r
 }
 
@@ -55,72 +56,7 @@ func (r *request) releaseParams() {
 	}
 }
 
-// reqContext is the request's context: cancelled by FCGI_ABORT_REQUEST and
-// when the connection fails. It lives inside the request, so that it costs
-// no allocation of its own, and its cancellation is made only when someone
-// asks for Done (the FastCGI upstream does, to close its connection when
-// the web server gives up; most apps never do): a context.WithCancel per
-// request was two allocations. Once made, the inner context answers Value,
-// so that a context derived from this one hangs on it without a goroutine,
-// as on any context.WithCancel.
-type reqContext struct {
-	mu       sync.Mutex
-	inner    context.Context // nil until first needed
-	stop     context.CancelFunc
-	canceled bool
-}
-
-var _ context.Context = (*reqContext)(nil)
-
-func (c *reqContext) Deadline() (time.Time, bool) { return time.Time{}, false }
-
-func (c *reqContext) cancellable() context.Context {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.inner == nil {
-		c.inner, c.stop = context.WithCancel(context.Background())
-		if c.canceled {
-			c.stop()
-		}
-	}
-	return c.inner
-}
-
-func (c *reqContext) Done() <-chan struct{} { return c.cancellable().Done() }
-
-func (c *reqContext) Err() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	switch {
-	case c.inner != nil:
-		return c.inner.Err()
-	case c.canceled:
-		return context.Canceled
-	}
-	return nil
-}
-
-func (c *reqContext) Value(key any) any {
-	c.mu.Lock()
-	inner := c.inner
-	c.mu.Unlock()
-	if inner != nil {
-		return inner.Value(key)
-	}
-	return nil
-}
-
-// cancel cancels the request's context.
-func (c *reqContext) cancel() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.canceled = true
-	if c.stop != nil {
-		c.stop()
-	}
-}
-
-func (r *request) cancel() { r.ctx.cancel() }
+func (r *request) cancel() { r.ctx.Cancel() }
 
 // serve runs the request through the core handler, on its own goroutine,
 // and ends it on the connection.
