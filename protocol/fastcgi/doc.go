@@ -4,8 +4,9 @@
 // frames the response as FCGI_STDOUT records. The records themselves are
 // internal/fcgiwire's, the codec it shares with the FastCGI upstream.
 //
-// Where each job lives: server.go (the Server, its limits and defaults,
-// accepting and refusing connections, shutdown); conn.go (one connection's
+// Where each job lives: server.go (the Server, accepting and refusing
+// connections, shutdown); limits.go (its limits, their defaults and what
+// FCGI_GET_VALUES reports); conn.go (one connection's
 // lifecycle: the reading loop, teardown, drain); records.go (each record
 // type, from FCGI_BEGIN_REQUEST to the end of FCGI_PARAMS, where the request
 // starts, and the answers given without running the app); stdin.go (routing

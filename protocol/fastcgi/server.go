@@ -3,9 +3,7 @@ package fastcgi
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
-	"strconv"
 	"sync"
 	"time"
 
@@ -13,22 +11,8 @@ import (
 
 	"github.com/gatewayd/gatewayd/core/event"
 	"github.com/gatewayd/gatewayd/core/handler"
-	"github.com/gatewayd/gatewayd/internal/fcgiwire"
 	"github.com/gatewayd/gatewayd/internal/lograte"
-	"github.com/gatewayd/gatewayd/internal/setting"
-	"github.com/gatewayd/gatewayd/internal/spool"
 	"github.com/gatewayd/gatewayd/internal/workers"
-)
-
-// Defaults for the zero values of Server's fields.
-const (
-	DefaultMaxConns       = 1024
-	DefaultMaxReqs        = 64
-	DefaultMaxParamsBytes = 65536
-	DefaultReadTimeout    = 30 * time.Second
-	DefaultWriteTimeout   = 60 * time.Second
-	DefaultBodyBuffer     = 64 << 10
-	DefaultMaxSpoolBytes  = spool.DefaultMaxBytes
 )
 
 // maxRefusing bounds the connections over MaxConns that are kept open long
@@ -138,59 +122,18 @@ type Observer interface {
 	ConnRefused()
 }
 
-// limits are the Server's limits with defaults applied.
-type limits struct {
-	maxConns, maxReqs, maxParams, bodyBuffer int
-	maxSpool                                 int64
-	readTimeout, writeTimeout                time.Duration
-}
-
 func (s *Server) init() {
 	s.once.Do(func() {
 		s.log = s.Log
 		if s.log == nil {
 			s.log = zap.NewNop()
 		}
-		// internal/setting's rule: zero is the default; only
-		// MaxSpoolBytes can be off (negative: nothing is spooled).
-		if err := setting.Negative(
-			setting.N("MaxConns", s.MaxConns), setting.N("MaxReqs", s.MaxReqs),
-			setting.N("MaxParamsBytes", s.MaxParamsBytes), setting.N("BodyBuffer", s.BodyBuffer),
-			setting.N("ReadTimeout", s.ReadTimeout), setting.N("WriteTimeout", s.WriteTimeout),
-		); err != nil {
-			s.limErr = fmt.Errorf("fastcgi: %w", err)
-		}
-		s.lim = limits{
-			maxConns:     setting.Or(s.MaxConns, DefaultMaxConns),
-			maxReqs:      min(setting.Or(s.MaxReqs, DefaultMaxReqs), 65535),
-			maxParams:    setting.Or(s.MaxParamsBytes, DefaultMaxParamsBytes),
-			bodyBuffer:   setting.Or(s.BodyBuffer, DefaultBodyBuffer),
-			maxSpool:     setting.Or(s.MaxSpoolBytes, DefaultMaxSpoolBytes),
-			readTimeout:  setting.Or(s.ReadTimeout, DefaultReadTimeout),
-			writeTimeout: setting.Or(s.WriteTimeout, DefaultWriteTimeout),
-		}
+		s.lim, s.limErr = s.limits()
 		s.core = s.Handler
 		s.lns = make(map[*net.Listener]struct{})
 		s.conns = make(map[*conn]struct{})
 		s.idle = make(chan struct{})
 	})
-}
-
-// getValue answers one FCGI_GET_VALUES name; ok is false for names this
-// server does not know, which are left out of the answer.
-func (s *Server) getValue(name string) (string, bool) {
-	switch name {
-	case fcgiwire.MaxConns:
-		return strconv.Itoa(s.lim.maxConns), true
-	case fcgiwire.MaxReqs:
-		return strconv.Itoa(s.lim.maxConns * s.lim.maxReqs), true
-	case fcgiwire.MpxsConns:
-		if s.lim.maxReqs > 1 {
-			return "1", true
-		}
-		return "0", true
-	}
-	return "", false
 }
 
 // Serve accepts connections on l and serves them until l fails or Shutdown
