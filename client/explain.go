@@ -77,7 +77,7 @@ func Explain(cfg *config.Config, req ExplainRequest) (*Explanation, error) {
 	var env environ.Env
 	switch req.Protocol {
 	case HTTP:
-		env = httpEnv(u, req)
+		env = httpEnv(u, req, cfg.ServerSoftware)
 		for k, v := range req.Params {
 			env[k] = v
 		}
@@ -87,15 +87,12 @@ func Explain(cfg *config.Config, req ExplainRequest) (*Explanation, error) {
 			x.Sent[k] = v
 		}
 		env = x.Sent.Clone()
-		if req.Protocol == SCGI && env["CONTENT_LENGTH"] == "0" && !scgiExplicitZero(env) {
-			// What the SCGI front end does with the length SCGI always
-			// sends.
-			delete(env, "CONTENT_LENGTH")
-		}
-		environ.NormalizeGateway(env, environ.GatewayOptions{ServerSoftware: cfg.ServerSoftware})
-		if _, ok := env["FCGI_ROLE"]; !ok && req.Protocol == FastCGI {
-			// As the FastCGI front end: the web server's FCGI_ROLE stands.
-			env["FCGI_ROLE"] = "RESPONDER"
+		// The front ends' own rules, from the one place they live.
+		opts := environ.GatewayOptions{ServerSoftware: cfg.ServerSoftware}
+		if req.Protocol == SCGI {
+			environ.NormalizeSCGI(env, opts)
+		} else {
+			environ.NormalizeFastCGI(env, opts, "RESPONDER")
 		}
 	default:
 		return nil, fail(Usage, "--protocol %q: want http, fastcgi or scgi", req.Protocol)
@@ -134,21 +131,10 @@ func Explain(cfg *config.Config, req ExplainRequest) (*Explanation, error) {
 	return x, nil
 }
 
-// scgiExplicitZero is protocol/scgi's test of whether CONTENT_LENGTH "0"
-// is the client's own (a Content-Length or Transfer-Encoding header, or a
-// method that sends a length) rather than SCGI's mandatory zero, which the
-// front end drops.
-func scgiExplicitZero(env environ.Env) bool {
-	_, cl := env["HTTP_CONTENT_LENGTH"]
-	_, te := env["HTTP_TRANSFER_ENCODING"]
-	switch env["REQUEST_METHOD"] {
-	case "POST", "PUT", "PATCH":
-		return true
-	}
-	return cl || te
-}
-
-func httpEnv(u *url.URL, req ExplainRequest) environ.Env {
+// httpEnv is what the HTTP front end (protocol/httpfront) builds for req:
+// environ.FromRequest with the config's server_software, as the daemon
+// gives it.
+func httpEnv(u *url.URL, req ExplainRequest, serverSoftware string) environ.Env {
 	r := &http.Request{Method: req.Method, URL: u, RequestURI: u.RequestURI(), Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header: http.Header{}, Host: u.Host, RemoteAddr: "127.0.0.1:54321"}
 	for k, v := range req.Header {
@@ -159,7 +145,7 @@ func httpEnv(u *url.URL, req ExplainRequest) environ.Env {
 		port = "80"
 	}
 	local, _ := net.ResolveTCPAddr("tcp", net.JoinHostPort("127.0.0.1", port))
-	return environ.FromRequest(r, environ.Options{LocalAddr: local})
+	return environ.FromRequest(r, environ.Options{LocalAddr: local, ServerSoftware: serverSoftware})
 }
 
 // nginxParams is what nginx sends with the stock fastcgi_params (or

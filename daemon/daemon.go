@@ -90,7 +90,7 @@ func New(cfg *config.Config, o Options) (_ *Daemon, err error) {
 		reg := prometheus.NewRegistry()
 		d.metrics = metrics.New(reg, metrics.BuildInfo{Version: config.Version})
 	}
-	activated, err := activatedListeners()
+	activated, err := takeSystemdListeners()
 	if err != nil {
 		return nil, err
 	}
@@ -183,7 +183,7 @@ func (d *Daemon) frontEnd(lc config.Listener) frontEnd {
 	if d.metrics != nil {
 		lm = d.metrics.Listener(lc.Name, lc.Protocol)
 	}
-	cc := connCounters{m: lm, s: sl}
+	cc := connCounters{Listener: lm, s: sl}
 	switch lc.Protocol {
 	case "http":
 		return &httpfront.Server{
@@ -198,7 +198,6 @@ func (d *Daemon) frontEnd(lc config.Listener) frontEnd {
 			Log:               log,
 		}
 	case "fastcgi":
-		obs := fastcgiObserver{l: lm, cc: cc}
 		return &fastcgi.Server{
 			Handler:        h,
 			MaxConns:       lc.MaxConns,
@@ -207,7 +206,7 @@ func (d *Daemon) frontEnd(lc config.Listener) frontEnd {
 			ReadTimeout:    lc.ReadTimeout,
 			WriteTimeout:   lc.WriteTimeout,
 			Log:            log,
-			Observer:       obs,
+			Observer:       cc,
 		}
 	case "scgi":
 		return &scgi.Server{

@@ -52,9 +52,9 @@ func connStateFor(cc connCounters) func(net.Conn, http.ConnState) {
 	return func(_ net.Conn, s http.ConnState) {
 		switch s {
 		case http.StateNew:
-			cc.opened()
+			cc.ConnOpened()
 		case http.StateClosed, http.StateHijacked:
-			cc.closed(-1)
+			cc.ConnClosed(-1)
 		}
 	}
 }
@@ -67,63 +67,15 @@ func refusedFor(lm *metrics.Listener) func(net.Conn) {
 	return func(net.Conn) { lm.ConnRefused() }
 }
 
-// fastcgiObserver feeds a FastCGI listener's connection events to its
-// metrics (l, nil when off) and the status page.
-type fastcgiObserver struct {
-	l  *metrics.Listener
-	cc connCounters
-}
-
-func (o fastcgiObserver) ConnOpened()             { o.cc.opened() }
-func (o fastcgiObserver) ConnClosed(requests int) { o.cc.closed(requests) }
-func (o fastcgiObserver) Refused(ps fastcgi.ProtocolStatus) {
-	if o.l != nil {
-		o.l.Refused(ps.String())
-	}
-}
-func (o fastcgiObserver) Aborted() {
-	if o.l != nil {
-		o.l.Aborted()
-	}
-}
-func (o fastcgiObserver) ConnRefused() {
-	if o.l != nil {
-		o.l.ConnRefused()
-	}
-}
-
-var _ fastcgi.Observer = fastcgiObserver{}
-
-// cgiObserver feeds a CGI route's script events to its metrics.
-type cgiObserver struct{ c *metrics.CGI }
-
-func (o cgiObserver) ScriptStarted(string) { o.c.ScriptStarted() }
-func (o cgiObserver) ScriptEnded(_ string, k cgiscript.ExitClass, d time.Duration) {
-	o.c.ScriptEnded(string(k), d)
-}
-func (o cgiObserver) ScriptTimedOut(string)             { o.c.ScriptTimedOut() }
-func (o cgiObserver) ScriptKilled(string)               { o.c.ScriptKilled() }
-func (o cgiObserver) QueueWait(d time.Duration)         { o.c.QueueWait(d) }
-func (o cgiObserver) Rejected(r cgiscript.RejectReason) { o.c.Rejected(string(r)) }
-func (o cgiObserver) StderrLine(string)                 { o.c.StderrLine() }
-
-var _ cgiscript.Observer = cgiObserver{}
-
-// upstreamObserver feeds a FastCGI upstream route's outcomes to its metrics.
-type upstreamObserver struct{ u *metrics.Upstream }
-
-func (o upstreamObserver) Request(out fcgiupstream.Outcome, d time.Duration) {
-	o.u.Request(string(out), d)
-}
-func (o upstreamObserver) Pool(inUse, open int)            { o.u.Pool(inUse, open) }
-func (o upstreamObserver) QueueWait(d time.Duration)       { o.u.QueueWait(d) }
-func (o upstreamObserver) Rejected(reason string)          { o.u.Rejected(reason) }
-func (o upstreamObserver) Retried()                        { o.u.Retried() }
-func (o upstreamObserver) Health(a string, n int, up bool) { o.u.Health(a, n, up) }
-
+// The metrics' recorders are the front end's and the apps' Observers as
+// they are: both sides speak core/event's words, so no adapter stands
+// between them. These checks keep the method sets in step.
 var (
-	_ fcgiupstream.Observer     = upstreamObserver{}
-	_ fcgiupstream.PoolObserver = upstreamObserver{}
+	_ fastcgi.Observer          = (*metrics.Listener)(nil)
+	_ fastcgi.Observer          = connCounters{} // with the status page
+	_ cgiscript.Observer        = (*metrics.CGI)(nil)
+	_ fcgiupstream.Observer     = (*metrics.Upstream)(nil)
+	_ fcgiupstream.PoolObserver = (*metrics.Upstream)(nil)
 )
 
 // metricsServer serves metrics, /healthz and /readyz.

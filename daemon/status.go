@@ -62,23 +62,23 @@ func addrString(a net.Addr) string {
 	return a.String()
 }
 
-// connCounters counts a listener's connections for metrics (when on) and
-// for the status page.
+// connCounters counts a listener's connections for its metrics (nil when
+// off) and its status-page row. As the FastCGI front end's Observer it
+// passes refusals and aborts to the metrics as they are.
 type connCounters struct {
-	m *metrics.Listener
+	*metrics.Listener
 	s *status.Listener
 }
 
-func (c connCounters) opened() {
-	if c.m != nil {
-		c.m.ConnOpened()
-	}
+// ConnOpened counts an accepted connection.
+func (c connCounters) ConnOpened() {
+	c.Listener.ConnOpened()
 	c.s.ConnOpened()
 }
 
-func (c connCounters) closed(requests int) {
-	if c.m != nil {
-		c.m.ConnClosed(requests)
-	}
+// ConnClosed counts a closed connection that carried requests requests
+// (negative: not known).
+func (c connCounters) ConnClosed(requests int) {
+	c.Listener.ConnClosed(requests)
 	c.s.ConnClosed(requests)
 }

@@ -31,11 +31,11 @@ func (d *Daemon) buildApps(cfg *config.Config) (*routes.Table, error) {
 type appMetrics struct{ d *Daemon }
 
 func (m appMetrics) CGI(prefix string) cgiscript.Observer {
-	return cgiObserver{m.d.metrics.CGI(prefix)}
+	return m.d.metrics.CGI(prefix)
 }
 
 func (m appMetrics) Upstream(prefix string) fcgiupstream.Observer {
-	return upstreamObserver{m.d.metrics.Upstream(prefix)}
+	return m.d.metrics.Upstream(prefix)
 }
 
 var _ routes.Observers = appMetrics{}

@@ -11,10 +11,10 @@ import (
 	"go.uber.org/zap"
 )
 
-// activatedListeners returns the sockets systemd passed (LISTEN_FDS), by
+// takeSystemdListeners returns the sockets systemd passed (LISTEN_FDS), by
 // their FileDescriptorName. It unsets the LISTEN_* variables, so that CGI
 // scripts and other children do not inherit them.
-func activatedListeners() (map[string][]net.Listener, error) {
+func takeSystemdListeners() (map[string][]net.Listener, error) {
 	ls, err := activation.ListenersWithNames()
 	if err != nil {
 		return nil, fmt.Errorf("systemd socket activation: %w", err)

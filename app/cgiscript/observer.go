@@ -1,36 +1,34 @@
 package cgiscript
 
-import "time"
+import (
+	"time"
 
-// ExitClass says how a script ended, in a few words fit for a metric label.
-type ExitClass string
+	"github.com/gatewayd/gatewayd/core/event"
+)
+
+// ExitClass says how a script ended. Its values, and RejectReason's, are
+// written once in core/event, where observe/metrics reads them as label
+// values; the names here keep the runner's code and library observers as
+// they were.
+type ExitClass = event.Exit
 
 // The exit classes.
 const (
-	// ExitOK: the script exited with status 0.
-	ExitOK ExitClass = "ok"
-	// ExitError: the script exited with a non-zero status.
-	ExitError ExitClass = "error"
-	// ExitSignal: a signal that gatewayd did not send ended the script.
-	ExitSignal ExitClass = "signal"
-	// ExitTimeout: gatewayd stopped the script at Timeout.
-	ExitTimeout ExitClass = "timeout"
-	// ExitCanceled: gatewayd stopped the script because the client went
-	// away, its response was refused, or gatewayd is shutting down.
-	ExitCanceled ExitClass = "canceled"
+	ExitOK       = event.ExitOK       // the script exited with status 0
+	ExitError    = event.ExitError    // it exited with a non-zero status
+	ExitSignal   = event.ExitSignal   // a signal gatewayd did not send ended it
+	ExitTimeout  = event.ExitTimeout  // gatewayd stopped it at Timeout
+	ExitCanceled = event.ExitCanceled // the client went away, its response was refused, or shutdown
 )
 
 // RejectReason says why a request got 503 without running a script.
-type RejectReason string
+type RejectReason = event.Rejection
 
 // The reject reasons.
 const (
-	// RejectQueueFull: every slot was busy and the queue was full.
-	RejectQueueFull RejectReason = "queue_full"
-	// RejectQueueTimeout: no slot came free within QueueTimeout.
-	RejectQueueTimeout RejectReason = "queue_timeout"
-	// RejectShutdown: the Runner is shutting down.
-	RejectShutdown RejectReason = "shutdown"
+	RejectQueueFull    = event.RejectQueueFull    // every slot was busy and the queue was full
+	RejectQueueTimeout = event.RejectQueueTimeout // no slot came free within QueueTimeout
+	RejectShutdown     = event.RejectShutdown     // the Runner is shutting down
 )
 
 // Observer is told what a Runner does, for metrics. script is the script's

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gatewayd/gatewayd/core/event"
 	"github.com/gatewayd/gatewayd/internal/docroot"
 	"github.com/gatewayd/gatewayd/internal/setting"
 	bodyspool "github.com/gatewayd/gatewayd/internal/spool"
@@ -212,17 +213,18 @@ type Config struct {
 	Redirect http.Handler
 }
 
-// Outcome is how a forwarded request ended.
-type Outcome string
+// Outcome is how a forwarded request ended. Its values are written once in
+// core/event, where observe/metrics reads them as label values.
+type Outcome = event.Forward
 
 // Outcomes an Observer is told.
 const (
-	OutcomeOK       Outcome = "ok"       // the upstream answered
-	OutcomeConnect  Outcome = "connect"  // no connection could be made: 502
-	OutcomeTimeout  Outcome = "timeout"  // no free connection, or the upstream went silent: 504
-	OutcomeProtocol Outcome = "protocol" // the upstream hung up or sent nonsense: 502
-	OutcomeCanceled Outcome = "canceled" // the client went away first
-	OutcomeBusy     Outcome = "busy"     // every connection busy past queue_size or queue_timeout: 503
+	OutcomeOK       = event.ForwardOK       // the upstream answered
+	OutcomeConnect  = event.ForwardConnect  // no connection could be made: 502
+	OutcomeTimeout  = event.ForwardTimeout  // no free connection, or the upstream went silent: 504
+	OutcomeProtocol = event.ForwardProtocol // the upstream hung up or sent nonsense: 502
+	OutcomeCanceled = event.ForwardCanceled // the client went away first
+	OutcomeBusy     = event.ForwardBusy     // every connection busy past queue_size or queue_timeout: 503
 )
 
 // Observer watches an Upstream, for metrics. Its methods are called from
@@ -242,8 +244,8 @@ type PoolObserver interface {
 	// one was free).
 	QueueWait(d time.Duration)
 	// Rejected is a request answered 503 because every connection was
-	// busy: reason is "queue_full" or "queue_timeout".
-	Rejected(reason string)
+	// busy: reason is event.RejectQueueFull or event.RejectQueueTimeout.
+	Rejected(reason event.Rejection)
 	// Retried is a request sent again on a new connection.
 	Retried()
 	// Health is called when address becomes reachable (up) or not (a

@@ -12,14 +12,15 @@ import (
 	"github.com/gatewayd/gatewayd/internal/fcgiwire"
 )
 
-// conn is one connection to the upstream. It is the net.Conn gofast's
+// upstreamConn is one connection to the upstream (the front end's incoming
+// connection is protocol/fastcgi's conn). It is the net.Conn gofast's
 // client talks through, and it reads along: it follows the record stream
 // gofast reads, so that it knows what gofast does not tell (whether
 // FCGI_END_REQUEST arrived and with which status, how many response bytes
 // came, what went to FCGI_STDERR, and why the stream ended), and it renews
 // the deadline of the connection at every read and write, so that an
 // upstream that stays silent for the timeout ends the request.
-type conn struct {
+type upstreamConn struct {
 	net.Conn
 	client  Client // the gofast transport's, made by its first request
 	timeout time.Duration
@@ -71,8 +72,8 @@ type streamState struct {
 	writeErr    error
 }
 
-func newConn(c net.Conn, timeout time.Duration, native bool) *conn {
-	pc := &conn{Conn: c, timeout: timeout}
+func newConn(c net.Conn, timeout time.Duration, native bool) *upstreamConn {
+	pc := &upstreamConn{Conn: c, timeout: timeout}
 	pc.closeFn = func() { _ = pc.Conn.Close() }
 	if native {
 		pc.nr.c = pc
@@ -83,7 +84,7 @@ func newConn(c net.Conn, timeout time.Duration, native bool) *conn {
 }
 
 // close closes the connection, whichever transport it serves.
-func (c *conn) close() error {
+func (c *upstreamConn) close() error {
 	if c.client != nil {
 		return c.client.Close()
 	}
@@ -92,7 +93,7 @@ func (c *conn) close() error {
 
 // begin readies the connection for a request whose FCGI_STDERR goes to
 // stderr.
-func (c *conn) begin(stderr io.Writer) {
+func (c *upstreamConn) begin(stderr io.Writer) {
 	c.mu.Lock()
 	c.stderr = stderr
 	c.st = streamState{}
@@ -101,14 +102,14 @@ func (c *conn) begin(stderr io.Writer) {
 }
 
 // state returns what the connection saw since begin, and detaches stderr.
-func (c *conn) state() streamState {
+func (c *upstreamConn) state() streamState {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.stderr = nil
 	return c.st
 }
 
-func (c *conn) Read(p []byte) (int, error) {
+func (c *upstreamConn) Read(p []byte) (int, error) {
 	if c.timeout > 0 {
 		_ = c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
 	}
@@ -130,7 +131,7 @@ func (c *conn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (c *conn) Write(p []byte) (int, error) {
+func (c *upstreamConn) Write(p []byte) (int, error) {
 	if c.timeout > 0 {
 		// Progress either way counts: the upstream reading a long body is
 		// not silent.
@@ -149,7 +150,7 @@ func (c *conn) Write(p []byte) (int, error) {
 }
 
 // follow walks the record stream through b. Called with mu held.
-func (c *conn) follow(b []byte) {
+func (c *upstreamConn) follow(b []byte) {
 	for len(b) > 0 {
 		if c.hn < len(c.hdr) {
 			k := copy(c.hdr[c.hn:], b)
@@ -203,7 +204,7 @@ func (c *conn) follow(b []byte) {
 // scanHead looks for the blank line that ends the response head in the
 // FCGI_STDOUT bytes b, and marks a head that grows past maxHeadBytes.
 // Called with mu held.
-func (c *conn) scanHead(b []byte) {
+func (c *upstreamConn) scanHead(b []byte) {
 	start := c.st.stdout - int64(len(b))
 	for i, x := range b {
 		switch {
@@ -225,7 +226,7 @@ func (c *conn) scanHead(b []byte) {
 	}
 }
 
-func (c *conn) recordDone() {
+func (c *upstreamConn) recordDone() {
 	if c.typ == fcgiwire.TypeEndRequest {
 		if er, err := fcgiwire.ParseEndRequest(c.end[:c.en]); err == nil {
 			c.st.endSeen = true
@@ -238,7 +239,7 @@ func (c *conn) recordDone() {
 
 // alive reports whether the upstream still holds its end of an idle
 // connection: no hang-up, no reset, and no unasked-for bytes waiting.
-func (c *conn) alive() bool {
+func (c *upstreamConn) alive() bool {
 	sc, ok := c.Conn.(syscall.Conn)
 	if !ok {
 		return true

@@ -69,7 +69,7 @@ var followTests = []struct {
 
 func followAll(chunks ...[]byte) (streamState, string) {
 	var stderr bytes.Buffer
-	c := &conn{stderr: &stderr}
+	c := &upstreamConn{stderr: &stderr}
 	for _, b := range chunks {
 		c.follow(b)
 	}
@@ -122,7 +122,7 @@ func TestAlive(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	dial := func() (*conn, net.Conn) {
+	dial := func() (*upstreamConn, net.Conn) {
 		nc, err := net.Dial("unix", sock)
 		if err != nil {
 			t.Fatal(err)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatewayd/gatewayd/core/event"
 )
 
 // TestZeroIsTheDefault: a Config's zero values run as the package's
@@ -116,4 +118,8 @@ func (o *rejections) Pool(int, int)                  {}
 func (o *rejections) QueueWait(time.Duration)        {}
 func (o *rejections) Retried()                       {}
 func (o *rejections) Health(string, int, bool)       {}
-func (o *rejections) Rejected(reason string)         { o.reasons <- reason }
+func (o *rejections) Rejected(r event.Rejection)     { o.reasons <- string(r) }
+
+// PoolObserver is found by a type assertion: a signature that drifts
+// would leave the rejections untold and the test waiting.
+var _ PoolObserver = (*rejections)(nil)

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gatewayd/gatewayd/core/event"
 )
 
 // Resolver looks up the addresses of a name; *net.Resolver is one. Tests
@@ -265,7 +267,7 @@ func (f *fleet) pick(exclude *member) (*member, chan struct{}) {
 // queue when all are busy (the pool's rules: queueSize, queueTimeout, 503).
 // A connection that cannot be made is tried once more on another member: no
 // byte of the request was sent.
-func (f *fleet) get(ctx context.Context, mode reuse) (*conn, error) {
+func (f *fleet) get(ctx context.Context, mode reuse) (*upstreamConn, error) {
 	var waited time.Duration
 	var start time.Time
 	var timer *time.Timer
@@ -302,7 +304,7 @@ func (f *fleet) get(ctx context.Context, mode reuse) (*conn, error) {
 			if f.waiting.Add(1) > int64(f.cfg.queueSize) {
 				f.waiting.Add(-1)
 				if f.pobs != nil {
-					f.pobs.Rejected("queue_full")
+					f.pobs.Rejected(event.RejectQueueFull)
 				}
 				return nil, fmt.Errorf("%w: queue full (queue_size %d)", ErrBusy, f.cfg.queueSize)
 			}
@@ -315,7 +317,7 @@ func (f *fleet) get(ctx context.Context, mode reuse) (*conn, error) {
 		case <-ch:
 		case <-timer.C:
 			if f.pobs != nil {
-				f.pobs.Rejected("queue_timeout")
+				f.pobs.Rejected(event.RejectQueueTimeout)
 			}
 			return nil, fmt.Errorf("%w: no connection within queue_timeout %v", ErrBusy, f.cfg.queueTimeout)
 		case <-ctx.Done():
@@ -354,7 +356,7 @@ func (f *fleet) finish(m *member, ok, failed bool) {
 }
 
 // put gives a connection back, and tells the balancer how its request went.
-func (f *fleet) put(c *conn, keep bool, outcome Outcome) {
+func (f *fleet) put(c *upstreamConn, keep bool, outcome Outcome) {
 	m := c.member
 	c.member = nil
 	m.p.put(c, keep)
@@ -427,10 +429,14 @@ func (f *fleet) close() {
 // over the fleet, the rest as it is.
 type memberObserver struct{ f *fleet }
 
+// The pool finds PoolObserver by a type assertion, which a drifted
+// signature fails silently: the members' health would go unreported.
+var _ PoolObserver = memberObserver{}
+
 func (o memberObserver) Request(Outcome, time.Duration) {}
 func (o memberObserver) Pool(int, int)                  { o.f.report() }
 func (o memberObserver) QueueWait(time.Duration)        {}
-func (o memberObserver) Rejected(string)                {}
+func (o memberObserver) Rejected(event.Rejection)       {}
 func (o memberObserver) Retried()                       {}
 func (o memberObserver) Health(a string, n int, up bool) {
 	if o.f.pobs != nil {

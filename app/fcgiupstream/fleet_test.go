@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatewayd/gatewayd/core/event"
 	"github.com/gatewayd/gatewayd/internal/gwtest"
 	"github.com/gatewayd/gatewayd/internal/peertest"
 )
@@ -344,5 +345,55 @@ func TestFleetQueueWaitOncePerRequest(t *testing.T) {
 	wg.Wait()
 	if n := watch.waits.Load(); n != 2 {
 		t.Errorf("queue waits observed: %d, want 2 (one per request)", n)
+	}
+}
+
+// healthWatch records what an upstream reports about its addresses' health.
+type healthWatch struct {
+	poolWatch
+	mu sync.Mutex
+	up map[string]int // address → max_conns, for addresses reported up
+}
+
+func (w *healthWatch) QueueWait(time.Duration)  {}
+func (w *healthWatch) Rejected(event.Rejection) {}
+func (w *healthWatch) Retried()                 {}
+func (w *healthWatch) Health(addr string, n int, up bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.up == nil {
+		w.up = map[string]int{}
+	}
+	if up {
+		w.up[addr] = n
+	} else {
+		delete(w.up, addr)
+	}
+}
+
+var _ PoolObserver = (*healthWatch)(nil)
+
+// TestFleetReportsMemberHealth: an address of a fleet that served a request
+// is reported up, with its max_conns, as gatewayd_upstream_up and
+// gatewayd_upstream_max_conns show it. Each member pool tells the fleet's
+// observer through memberObserver; when its Rejected took a string after
+// PoolObserver's took an event.Rejection, it was no PoolObserver and no
+// fleet address was ever reported.
+func TestFleetReportsMemberHealth(t *testing.T) {
+	dir := t.TempDir()
+	pathA, pathB := filepath.Join(dir, "a.sock"), filepath.Join(dir, "b.sock")
+	serveFleetPeer(t, "a", listenUnix(t, pathA))
+	serveFleetPeer(t, "b", listenUnix(t, pathB))
+	watch := &healthWatch{}
+	u := newUpstream(t, Config{Upstreams: []string{"unix:" + pathA, "unix:" + pathB}, MaxConns: 3, Observer: watch})
+	r := serve(t, u, reqEnv("GET", "/app.php"), nil)
+	if r.status != 200 {
+		t.Fatalf("request: %d %q", r.status, r.body)
+	}
+	served := map[string]string{"a": "unix:" + pathA, "b": "unix:" + pathB}[r.body]
+	watch.mu.Lock()
+	defer watch.mu.Unlock()
+	if n, ok := watch.up[served]; !ok || n != 3 {
+		t.Errorf("after %s served: health reported %v, want %s up with max_conns 3", r.body, watch.up, served)
 	}
 }

@@ -109,7 +109,7 @@ func (u *Upstream) forward(ctx context.Context, fc *forwardCall) (uint32, bool) 
 	}
 }
 
-func (u *Upstream) getConn(ctx context.Context, mode reuse) (*conn, error) {
+func (u *Upstream) getConn(ctx context.Context, mode reuse) (*upstreamConn, error) {
 	if u.fleet != nil {
 		return u.fleet.get(ctx, mode)
 	}
@@ -118,7 +118,7 @@ func (u *Upstream) getConn(ctx context.Context, mode reuse) (*conn, error) {
 
 // putConn gives c back after a request that ended with outcome, which
 // tells a fleet's balancer how the address did.
-func (u *Upstream) putConn(c *conn, keep bool, outcome Outcome) {
+func (u *Upstream) putConn(c *upstreamConn, keep bool, outcome Outcome) {
 	if c.member != nil {
 		u.fleet.put(c, keep, outcome)
 		return

@@ -10,7 +10,7 @@ import (
 	"github.com/gatewayd/gatewayd/internal/stderrlog"
 )
 
-func (u *Upstream) exchange(ctx context.Context, c *conn, w http.ResponseWriter, r *http.Request,
+func (u *Upstream) exchange(ctx context.Context, c *upstreamConn, w http.ResponseWriter, r *http.Request,
 	params map[string]string, body io.Reader, log *reqLog) exchanged {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -125,7 +125,7 @@ var errShortBody = errors.New("fcgiupstream: reading the request body")
 // is not the upstream's silence: the read goes on. It runs in the request's
 // goroutine only.
 type nativeReader struct {
-	c       *conn
+	c       *upstreamConn
 	armed   time.Time // when the long deadline was set
 	flushAt bool      // the deadline is the flush timer
 	ex      *nativeExchange
@@ -178,7 +178,7 @@ func (r *nativeReader) armFlush() {
 // run in the request's goroutine.
 type nativeExchange struct {
 	u   *Upstream
-	c   *conn
+	c   *upstreamConn
 	w   http.ResponseWriter
 	r   *http.Request
 	env environ.Env
@@ -200,7 +200,7 @@ type nativeExchange struct {
 }
 
 // exchangeNative sends wr on c and relays the answer.
-func (u *Upstream) exchangeNative(ctx context.Context, c *conn, w http.ResponseWriter, r *http.Request,
+func (u *Upstream) exchangeNative(ctx context.Context, c *upstreamConn, w http.ResponseWriter, r *http.Request,
 	env environ.Env, wr *wireRequest, log *reqLog) exchanged {
 	c.ex = nativeExchange{u: u, c: c, w: w, r: r, env: env, log: log}
 	ex := &c.ex
@@ -525,7 +525,7 @@ func (ex *nativeExchange) flush() {
 }
 
 // held returns the connection's buffer for body held back with the head.
-func (c *conn) held() []byte {
+func (c *upstreamConn) held() []byte {
 	if c.hold == nil {
 		c.hold = make([]byte, 0, holdBody)
 	}
@@ -544,7 +544,7 @@ type bodyResult struct {
 // before it reads its body cannot deadlock the exchange. A body that fails
 // or ends short breaks the connection instead of ending the stream: the
 // upstream must not run the script on a truncated body.
-func (c *conn) sendBody(body io.Reader, n int64) bodyResult {
+func (c *upstreamConn) sendBody(body io.Reader, n int64) bodyResult {
 	bp := relayBufs.Get().(*[]byte)
 	defer relayBufs.Put(bp)
 	sw := fcgiwire.NewWriter(writeTracker{c}, fcgiwire.TypeStdin, requestID)
@@ -589,7 +589,7 @@ func closeUnderWriter(ex *nativeExchange, bodyDone <-chan bodyResult) bodyResult
 
 // writeTracker writes to the upstream for the body writer, keeping the write
 // deadline coarse and telling the reader that the upstream is reading.
-type writeTracker struct{ c *conn }
+type writeTracker struct{ c *upstreamConn }
 
 func (t writeTracker) Write(p []byte) (int, error) {
 	now := time.Now()

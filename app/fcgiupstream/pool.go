@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gatewayd/gatewayd/core/event"
 )
 
 // pool holds the connections to the upstream. Its bound is exact: a request
@@ -42,7 +44,7 @@ type pool struct {
 	lastErr atomic.Pointer[poolError]
 
 	mu     sync.Mutex
-	idle   []*conn // newest last
+	idle   []*upstreamConn // newest last
 	open   int
 	inUse  int
 	closed bool
@@ -113,7 +115,7 @@ const (
 // error when the client went away. The wait's bound is not ctx's: a token
 // that frees up at the wait's last moment is used, and the dial that may
 // follow has its own connect timeout.
-func (p *pool) get(ctx context.Context, mode reuse) (*conn, error) {
+func (p *pool) get(ctx context.Context, mode reuse) (*upstreamConn, error) {
 	var waited time.Duration
 	select {
 	case p.tokens <- struct{}{}:
@@ -131,7 +133,7 @@ func (p *pool) get(ctx context.Context, mode reuse) (*conn, error) {
 
 // take returns a connection for a caller that holds a token (which it gives
 // back on an error): an idle one, or a new one.
-func (p *pool) take(ctx context.Context, mode reuse, waited time.Duration) (*conn, error) {
+func (p *pool) take(ctx context.Context, mode reuse, waited time.Duration) (*upstreamConn, error) {
 	p.mu.Lock()
 	p.inUse++
 	p.mu.Unlock()
@@ -172,7 +174,7 @@ func (p *pool) wait(ctx context.Context) (time.Duration, error) {
 	if p.waiting.Add(1) > p.queueSize {
 		p.waiting.Add(-1)
 		if p.pobs != nil {
-			p.pobs.Rejected("queue_full")
+			p.pobs.Rejected(event.RejectQueueFull)
 		}
 		return 0, fmt.Errorf("%w: queue full (max_conns %d, queue_size %d)", ErrBusy, cap(p.tokens), p.queueSize)
 	}
@@ -189,7 +191,7 @@ func (p *pool) wait(ctx context.Context) (time.Duration, error) {
 		return waited, nil
 	case <-t.C:
 		if p.pobs != nil {
-			p.pobs.Rejected("queue_timeout")
+			p.pobs.Rejected(event.RejectQueueTimeout)
 		}
 		return 0, fmt.Errorf("%w: no connection within queue_timeout %v (max_conns %d)", ErrBusy, p.queueTimeout, cap(p.tokens))
 	case <-ctx.Done():
@@ -197,7 +199,7 @@ func (p *pool) wait(ctx context.Context) (time.Duration, error) {
 	}
 }
 
-func (p *pool) popIdle() *conn {
+func (p *pool) popIdle() *upstreamConn {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	n := len(p.idle)
@@ -210,7 +212,7 @@ func (p *pool) popIdle() *conn {
 	return c
 }
 
-func (p *pool) dial(ctx context.Context) (*conn, error) {
+func (p *pool) dial(ctx context.Context) (*upstreamConn, error) {
 	if err := ctx.Err(); err != nil {
 		// Not a connect error: the request ended before the dial began.
 		return nil, err
@@ -234,7 +236,7 @@ func (p *pool) dial(ctx context.Context) (*conn, error) {
 
 // put gives back a connection taken with get: kept for reuse when keep is
 // set, else closed.
-func (p *pool) put(c *conn, keep bool) {
+func (p *pool) put(c *upstreamConn, keep bool) {
 	p.mu.Lock()
 	p.inUse--
 	if keep && !p.closed && p.idleTimeout >= 0 {
@@ -251,7 +253,7 @@ func (p *pool) put(c *conn, keep bool) {
 }
 
 // discard closes a connection that is not coming back.
-func (p *pool) discard(c *conn) {
+func (p *pool) discard(c *upstreamConn) {
 	_ = c.close()
 	p.mu.Lock()
 	p.open--
@@ -295,7 +297,7 @@ func (p *pool) reap() {
 		case <-p.stop:
 			return
 		case now := <-t.C:
-			var old []*conn
+			var old []*upstreamConn
 			p.mu.Lock()
 			kept := p.idle[:0]
 			for _, c := range p.idle {

@@ -151,12 +151,12 @@ type watchdog struct {
 	fired   bool
 	last    uint64
 	strikes int
-	c       *conn
+	c       *upstreamConn
 	rl      *relay
 	cancel  func()
 }
 
-func startWatchdog(c *conn, rl *relay, cancel func()) *watchdog {
+func startWatchdog(c *upstreamConn, rl *relay, cancel func()) *watchdog {
 	wd := &watchdog{c: c, rl: rl, cancel: cancel}
 	wd.t = time.AfterFunc(stallCheck, wd.check)
 	return wd

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gatewayd/gatewayd/core/environ"
+	"github.com/gatewayd/gatewayd/core/event"
 	"github.com/gatewayd/gatewayd/internal/fcgiwire"
 	"github.com/gatewayd/gatewayd/internal/gwtest"
 	"github.com/gatewayd/gatewayd/internal/peertest"
@@ -909,9 +910,13 @@ type retryWatch struct {
 }
 
 func (w *retryWatch) QueueWait(time.Duration)  {}
-func (w *retryWatch) Rejected(string)          {}
+func (w *retryWatch) Rejected(event.Rejection) {}
 func (w *retryWatch) Retried()                 { w.retried.Add(1) }
 func (w *retryWatch) Health(string, int, bool) {}
+
+// PoolObserver is found by a type assertion: without this check a
+// signature that drifts would leave the retries silently untold.
+var _ PoolObserver = (*retryWatch)(nil)
 
 func TestIdleClosedConnection(t *testing.T) {
 	// The upstream closes each connection after its answer, while it sits
@@ -937,7 +942,7 @@ func TestIdleClosedConnection(t *testing.T) {
 		// FIN in the socket, which only a look at the connection tells.
 		if !gwtest.Eventually(10*time.Second, func() bool {
 			u.pool.mu.Lock()
-			var c *conn
+			var c *upstreamConn
 			if len(u.pool.idle) > 0 {
 				c = u.pool.idle[0]
 			}

@@ -42,17 +42,9 @@ var fastcgiChecks = []check{
 }
 
 func checkGetValues(ctx context.Context, s *suite) (Verdict, string) {
-	f, err := dialFCGI(ctx, s)
-	if err != nil {
-		return Fail, err.Error()
-	}
-	defer f.close()
-	if err := f.write(fcgiwire.AppendGetValues(nil, fcgiwire.MaxConns, fcgiwire.MaxReqs, fcgiwire.MpxsConns)); err != nil {
-		return Fail, err.Error()
-	}
-	r, err := f.next()
-	if err != nil {
-		return Fail, "sent FCGI_GET_VALUES; got " + describe(err).Error()
+	r, fail := ask(ctx, s, fcgiwire.AppendGetValues(nil, fcgiwire.MaxConns, fcgiwire.MaxReqs, fcgiwire.MpxsConns), "sent FCGI_GET_VALUES")
+	if fail != "" {
+		return Fail, fail
 	}
 	if r.h.Type != fcgiwire.TypeGetValuesResult || r.h.ID != 0 {
 		return Fail, fmt.Sprintf("sent FCGI_GET_VALUES; got %s for request %d", r.h.Type, r.h.ID)
@@ -109,17 +101,10 @@ func checkGetValuesFormat(ctx context.Context, s *suite) (Verdict, string) {
 }
 
 func checkGetValuesUnknown(ctx context.Context, s *suite) (Verdict, string) {
-	f, err := dialFCGI(ctx, s)
-	if err != nil {
-		return Fail, err.Error()
-	}
-	defer f.close()
-	if err := f.write(fcgiwire.AppendGetValues(nil, "GATEWAYD_NO_SUCH_VALUE", fcgiwire.MpxsConns)); err != nil {
-		return Fail, err.Error()
-	}
-	r, err := f.next()
-	if err != nil {
-		return Fail, "asked for GATEWAYD_NO_SUCH_VALUE and FCGI_MPXS_CONNS; got " + describe(err).Error()
+	r, fail := ask(ctx, s, fcgiwire.AppendGetValues(nil, "GATEWAYD_NO_SUCH_VALUE", fcgiwire.MpxsConns),
+		"asked for GATEWAYD_NO_SUCH_VALUE and FCGI_MPXS_CONNS")
+	if fail != "" {
+		return Fail, fail
 	}
 	if r.h.Type != fcgiwire.TypeGetValuesResult {
 		return Fail, fmt.Sprintf("got %s", r.h.Type)
@@ -135,18 +120,15 @@ func checkGetValuesUnknown(ctx context.Context, s *suite) (Verdict, string) {
 }
 
 func checkGetValuesMid(ctx context.Context, s *suite) (Verdict, string) {
-	f, err := dialFCGI(ctx, s)
-	if err != nil {
-		return Fail, err.Error()
-	}
-	defer f.close()
 	b := fcgiwire.AppendBeginRequest(nil, 1, fcgiwire.RoleResponder, fcgiwire.FlagKeepConn)
 	b = params(b, 1, s.env, nil)
 	b = fcgiwire.AppendGetValues(b, fcgiwire.MpxsConns)
 	b = fcgiwire.AppendRecord(b, fcgiwire.TypeStdin, 1, nil)
-	if err := f.write(b); err != nil {
+	f, err := open(ctx, s, b)
+	if err != nil {
 		return Fail, err.Error()
 	}
+	defer f.close()
 	a, err := f.read(1)
 	if err != nil {
 		return Fail, fmt.Sprintf("sent BEGIN, PARAMS, GET_VALUES, STDIN; got %s: %v", a, err)
@@ -165,17 +147,9 @@ func checkGetValuesMid(ctx context.Context, s *suite) (Verdict, string) {
 }
 
 func checkUnknownType(ctx context.Context, s *suite) (Verdict, string) {
-	f, err := dialFCGI(ctx, s)
-	if err != nil {
-		return Fail, err.Error()
-	}
-	defer f.close()
-	if err := f.write(fcgiwire.AppendRecord(nil, 12, 0, nil)); err != nil {
-		return Fail, err.Error()
-	}
-	r, err := f.next()
-	if err != nil {
-		return Fail, "sent a management record of type 12; got " + describe(err).Error()
+	r, fail := ask(ctx, s, fcgiwire.AppendRecord(nil, 12, 0, nil), "sent a management record of type 12")
+	if fail != "" {
+		return Fail, fail
 	}
 	t, perr := fcgiwire.ParseUnknownType(r.c)
 	if r.h.Type != fcgiwire.TypeUnknownType || r.h.ID != 0 || perr != nil || t != 12 {
@@ -387,11 +361,6 @@ func checkRole(role fcgiwire.Role) func(context.Context, *suite) (Verdict, strin
 // roleAnswer sends a request in role; UNKNOWN_ROLE passes, and when played
 // is true so does a request that runs.
 func roleAnswer(ctx context.Context, s *suite, role fcgiwire.Role, played bool) (Verdict, string) {
-	f, err := dialFCGI(ctx, s)
-	if err != nil {
-		return Fail, err.Error()
-	}
-	defer f.close()
 	env := withBody(s.env, nil)
 	if role == fcgiwire.RoleAuthorizer {
 		// An authorizer gets no CONTENT_LENGTH, PATH_INFO or SCRIPT_NAME.
@@ -411,9 +380,11 @@ func roleAnswer(ctx context.Context, s *suite, role fcgiwire.Role, played bool) 
 	if role == fcgiwire.RoleFilter {
 		b = fcgiwire.AppendRecord(b, fcgiwire.TypeData, 1, nil)
 	}
-	if err := f.write(b); err != nil {
+	f, err := open(ctx, s, b)
+	if err != nil {
 		return Fail, err.Error()
 	}
+	defer f.close()
 	a, err := f.read(1)
 	if err != nil {
 		return Fail, fmt.Sprintf("role %d: got %s: %v", role, a, err)
@@ -429,18 +400,15 @@ func roleAnswer(ctx context.Context, s *suite, role fcgiwire.Role, played bool) 
 }
 
 func checkAbort(ctx context.Context, s *suite) (Verdict, string) {
-	f, err := dialFCGI(ctx, s)
-	if err != nil {
-		return Fail, err.Error()
-	}
-	defer f.close()
 	body := []byte("a=b")
 	b := fcgiwire.AppendBeginRequest(nil, 1, fcgiwire.RoleResponder, fcgiwire.FlagKeepConn)
 	b = params(b, 1, s.env, body)
 	b = fcgiwire.AppendRecord(b, fcgiwire.TypeAbortRequest, 1, nil)
-	if err := f.write(b); err != nil {
+	f, err := open(ctx, s, b)
+	if err != nil {
 		return Fail, err.Error()
 	}
+	defer f.close()
 	a, err := f.read(1)
 	if err != nil {
 		return Fail, fmt.Sprintf("sent BEGIN, PARAMS, ABORT with the body still due; got %s: %v", a, err)
@@ -450,20 +418,17 @@ func checkAbort(ctx context.Context, s *suite) (Verdict, string) {
 
 func checkMultiplex(ctx context.Context, s *suite) (Verdict, string) {
 	mpx, ok := s.values[fcgiwire.MpxsConns]
-	f, err := dialFCGI(ctx, s)
-	if err != nil {
-		return Fail, err.Error()
-	}
-	defer f.close()
 	// Request 1 begins and waits for its body; request 2 comes whole;
 	// then request 1's body ends.
 	b := fcgiwire.AppendBeginRequest(nil, 1, fcgiwire.RoleResponder, fcgiwire.FlagKeepConn)
 	b = params(b, 1, s.env, nil)
 	b = append(b, request(2, fcgiwire.RoleResponder, fcgiwire.FlagKeepConn, s.env, nil)...)
 	b = fcgiwire.AppendRecord(b, fcgiwire.TypeStdin, 1, nil)
-	if err := f.write(b); err != nil {
+	f, err := open(ctx, s, b)
+	if err != nil {
 		return Fail, err.Error()
 	}
+	defer f.close()
 	ends := map[uint16]fcgiwire.ProtocolStatus{}
 	var seen []string
 	for len(ends) < 2 {
@@ -534,18 +499,15 @@ func checkMaxReqs(ctx context.Context, s *suite) (Verdict, string) {
 		return Fail, "multiplexes but FCGI_MAX_REQS not advertised"
 	}
 	m := min(n, 8)
-	f, err := dialFCGI(ctx, s)
-	if err != nil {
-		return Fail, err.Error()
-	}
-	defer f.close()
 	var b []byte
 	for i := 1; i <= m; i++ {
 		b = append(b, request(uint16(i), fcgiwire.RoleResponder, fcgiwire.FlagKeepConn, s.env, nil)...)
 	}
-	if err := f.write(b); err != nil {
+	f, err := open(ctx, s, b)
+	if err != nil {
 		return Fail, err.Error()
 	}
+	defer f.close()
 	fails := make([]string, m)
 	done := 0
 	for done < m {

@@ -226,16 +226,41 @@ func pairsBytes(env map[string]string) []byte {
 	return b
 }
 
+// open writes raw on a new connection, which most checks start with. On
+// success the caller closes it.
+func open(ctx context.Context, s *suite, raw []byte) (*fconn, error) {
+	f, err := dialFCGI(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.write(raw); err != nil {
+		f.close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// ask writes raw on a new connection and returns the first record that
+// comes back, or a failure that says what was sent and what came instead.
+func ask(ctx context.Context, s *suite, raw []byte, sent string) (record, string) {
+	f, err := open(ctx, s, raw)
+	if err != nil {
+		return record{}, err.Error()
+	}
+	defer f.close()
+	r, err := f.next()
+	if err != nil {
+		return record{}, sent + "; got " + describe(err).Error()
+	}
+	return r, ""
+}
+
 // send writes raw on a new connection and reads request id's answer. On
 // success the caller closes the connection, which is left open for checks
 // of how the peer treats it afterwards.
 func send(ctx context.Context, s *suite, raw []byte, id uint16) (*fconn, *answer, string) {
-	f, err := dialFCGI(ctx, s)
+	f, err := open(ctx, s, raw)
 	if err != nil {
-		return nil, nil, err.Error()
-	}
-	if err := f.write(raw); err != nil {
-		f.close()
 		return nil, nil, err.Error()
 	}
 	a, err := f.read(id)

@@ -85,3 +85,28 @@ func TestBadParam(t *testing.T) {
 		}
 	}
 }
+
+// TestTargetArgs: request, probe and conform check their arguments alike
+// (targetArgs): a wrong count or a TARGET that does not parse is a usage
+// error (exit 1) that says what was wanted.
+func TestTargetArgs(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		says string
+	}{
+		{[]string{"request"}, "want TARGET PATH, got 0 arguments"},
+		{[]string{"request", "fastcgi:///x.sock", "/", "extra"}, "want TARGET PATH, got 3 arguments"},
+		{[]string{"probe"}, "want TARGET [PATH], got 0 arguments"},
+		{[]string{"probe", "fastcgi:///x.sock", "/", "extra"}, "want TARGET [PATH], got 3 arguments"},
+		{[]string{"conform"}, "want TARGET, got 0 arguments"},
+		{[]string{"conform", "fastcgi:///x.sock", "/"}, "want TARGET, got 2 arguments"},
+		{[]string{"request", "ftp://x:1", "/"}, "ftp"},
+		{[]string{"probe", "ftp://x:1"}, "ftp"},
+		{[]string{"conform", "ftp://x:1"}, "ftp"},
+	} {
+		var out, errs bytes.Buffer
+		if code := run(tc.args, &out, &errs); code != 1 || !strings.Contains(errs.String(), tc.says) {
+			t.Errorf("%v: exit %d, stderr %q; want 1 and %q", tc.args, code, errs.String(), tc.says)
+		}
+	}
+}

@@ -30,19 +30,15 @@ print one line a check: the result (PASS, FAIL, WARN), the level of the clause
 what came back. Each check is bounded by --timeout; a target that hangs fails
 that check. Exit 0 when no MUST failed, 1 otherwise (and for usage errors).`,
 		RunE: func(c *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				usage(c, stderr, code, "want TARGET, got %d arguments", len(args))
-				return nil
-			}
-			t, err := client.ParseTarget(args[0])
-			if err != nil {
-				usage(c, stderr, code, "%v", err)
+			t, ok := targetArgs(c, stderr, code, args, 1, 1, "TARGET")
+			if !ok {
 				return nil
 			}
 			if t.Scheme != client.FastCGI && t.Scheme != client.SCGI {
 				usage(c, stderr, code, "conform takes fastcgi and scgi targets")
 				return nil
 			}
+			var err error
 			if opts.Params, err = parseParams(params); err != nil {
 				usage(c, stderr, code, "%v", err)
 				return nil

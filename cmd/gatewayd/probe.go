@@ -32,13 +32,8 @@ Exit codes: 0 ok, 1 usage, 2 cannot connect, 3 timeout, 4 unexpected status,
 5 protocol violation, 6 overloaded (FCGI_OVERLOADED, a full listen backlog on a
 unix socket, or a 503).`,
 		RunE: func(c *cobra.Command, args []string) error {
-			if len(args) < 1 || len(args) > 2 {
-				usage(c, stderr, code, "want TARGET [PATH], got %d arguments", len(args))
-				return nil
-			}
-			t, err := client.ParseTarget(args[0])
-			if err != nil {
-				usage(c, stderr, code, "%v", err)
+			t, ok := targetArgs(c, stderr, code, args, 1, 2, "TARGET [PATH]")
+			if !ok {
 				return nil
 			}
 			if t.Scheme == client.CGI {

@@ -43,6 +43,22 @@ func usage(c *cobra.Command, stderr io.Writer, code *int, format string, a ...an
 	*code = int(client.Usage)
 }
 
+// targetArgs is how request, probe and conform start: between least and
+// most arguments (want names them), the first a TARGET. On a usage error it
+// has said so and set the exit code, and ok is false.
+func targetArgs(c *cobra.Command, stderr io.Writer, code *int, args []string, least, most int, want string) (t client.Target, ok bool) {
+	if len(args) < least || len(args) > most {
+		usage(c, stderr, code, "want %s, got %d arguments", want, len(args))
+		return t, false
+	}
+	t, err := client.ParseTarget(args[0])
+	if err != nil {
+		usage(c, stderr, code, "%v", err)
+		return t, false
+	}
+	return t, true
+}
+
 // requestFlags are the flags request and probe share.
 type requestFlags struct {
 	headers []string
@@ -123,13 +139,8 @@ send for that path.
 Exit codes: 0 ok, 1 usage, 2 cannot connect, 3 timeout, 4 status >= 400 with
 --fail, 5 protocol violation or response over --max-bytes, 6 overloaded.`,
 		RunE: func(c *cobra.Command, args []string) error {
-			if len(args) != 2 {
-				usage(c, stderr, code, "want TARGET PATH, got %d arguments", len(args))
-				return nil
-			}
-			t, err := client.ParseTarget(args[0])
-			if err != nil {
-				usage(c, stderr, code, "%v", err)
+			t, ok := targetArgs(c, stderr, code, args, 2, 2, "TARGET PATH")
+			if !ok {
 				return nil
 			}
 			req, err := f.request()

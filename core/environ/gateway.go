@@ -73,6 +73,48 @@ func NormalizeGateway(e Env, o GatewayOptions) {
 	}
 }
 
+// NormalizeSCGI is what the SCGI front end does with the headers a web
+// server sent, and what `gatewayd explain` predicts for them: SCGI's
+// mandatory CONTENT_LENGTH "0" is dropped unless the client sent a length
+// of its own (CGI sets it only for a request with a body or a
+// Content-Length), then [NormalizeGateway] applies.
+func NormalizeSCGI(e Env, o GatewayOptions) {
+	if e["CONTENT_LENGTH"] == "0" && !explicitZeroLength(e) {
+		delete(e, "CONTENT_LENGTH")
+	}
+	NormalizeGateway(e, o)
+}
+
+// explicitZeroLength reports whether an SCGI CONTENT_LENGTH "0" stands for
+// a Content-Length the client sent, rather than SCGI's mandatory zero.
+func explicitZeroLength(e Env) bool {
+	if _, ok := e["HTTP_CONTENT_LENGTH"]; ok {
+		return true // nginx passes the client's header on
+	}
+	if _, ok := e["HTTP_TRANSFER_ENCODING"]; ok {
+		return true // a (chunked) body that turned out empty
+	}
+	switch e["REQUEST_METHOD"] {
+	case "POST", "PUT", "PATCH":
+		// Clients send "Content-Length: 0" with an empty body for these
+		// (curl, Go, browsers); Apache cannot tell us whether they did.
+		return true
+	}
+	return false
+}
+
+// NormalizeFastCGI is what the FastCGI front end does with the FCGI_PARAMS
+// a web server sent, and what `gatewayd explain` predicts for them:
+// [NormalizeGateway], then FCGI_ROLE set to role ("RESPONDER" or
+// "AUTHORIZER", the role of FCGI_BEGIN_REQUEST) unless the web server sent
+// one.
+func NormalizeFastCGI(e Env, o GatewayOptions, role string) {
+	NormalizeGateway(e, o)
+	if _, ok := e["FCGI_ROLE"]; !ok {
+		e["FCGI_ROLE"] = role
+	}
+}
+
 // splitPath is NormalizeGateway's path rule.
 func splitPath(e Env) {
 	if _, ok := e["PATH_INFO"]; ok {

@@ -69,3 +69,51 @@ func TestNormalizeGatewayFillsAndDrops(t *testing.T) {
 		t.Errorf("values the web server sent were changed: %v", e)
 	}
 }
+
+// TestNormalizeSCGILength: SCGI sends CONTENT_LENGTH "0" for every request;
+// it stays only where the client's own length stands behind it. The SCGI
+// front end and `gatewayd explain` both run this rule.
+func TestNormalizeSCGILength(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		in   Env
+		keep bool
+	}{
+		{"GET without a body", Env{"CONTENT_LENGTH": "0", "REQUEST_METHOD": "GET"}, false},
+		{"HEAD without a body", Env{"CONTENT_LENGTH": "0", "REQUEST_METHOD": "HEAD"}, false},
+		{"the client's Content-Length: 0", Env{"CONTENT_LENGTH": "0", "REQUEST_METHOD": "DELETE", "HTTP_CONTENT_LENGTH": "0"}, true},
+		{"an empty chunked body", Env{"CONTENT_LENGTH": "0", "REQUEST_METHOD": "GET", "HTTP_TRANSFER_ENCODING": "chunked"}, true},
+		{"POST", Env{"CONTENT_LENGTH": "0", "REQUEST_METHOD": "POST"}, true},
+		{"PUT", Env{"CONTENT_LENGTH": "0", "REQUEST_METHOD": "PUT"}, true},
+		{"PATCH", Env{"CONTENT_LENGTH": "0", "REQUEST_METHOD": "PATCH"}, true},
+	} {
+		e := tt.in.Clone()
+		NormalizeSCGI(e, GatewayOptions{})
+		if _, kept := e["CONTENT_LENGTH"]; kept != tt.keep {
+			t.Errorf("%s: CONTENT_LENGTH kept %v, want %v", tt.name, kept, tt.keep)
+		}
+		if e["GATEWAY_INTERFACE"] != "CGI/1.1" {
+			t.Errorf("%s: the gateway rules did not run: %v", tt.name, e)
+		}
+	}
+	e := Env{"CONTENT_LENGTH": "5", "REQUEST_METHOD": "GET"}
+	NormalizeSCGI(e, GatewayOptions{})
+	if e["CONTENT_LENGTH"] != "5" {
+		t.Errorf("a length other than 0 changed: %v", e)
+	}
+}
+
+// TestNormalizeFastCGIRole: FCGI_ROLE is the request's role unless the web
+// server sent its own, which stands.
+func TestNormalizeFastCGIRole(t *testing.T) {
+	e := Env{"REQUEST_URI": "/x"}
+	NormalizeFastCGI(e, GatewayOptions{}, "AUTHORIZER")
+	if e["FCGI_ROLE"] != "AUTHORIZER" || e["PATH_INFO"] != "/x" {
+		t.Errorf("role not set or gateway rules not run: %v", e)
+	}
+	e = Env{"FCGI_ROLE": "RESPONDER"}
+	NormalizeFastCGI(e, GatewayOptions{}, "AUTHORIZER")
+	if e["FCGI_ROLE"] != "RESPONDER" {
+		t.Errorf("the web server's FCGI_ROLE replaced: %v", e)
+	}
+}

@@ -11,15 +11,15 @@ type BeginRequest struct {
 // AppendBeginRequest appends an FCGI_BEGIN_REQUEST record (the web server's
 // side).
 func AppendBeginRequest(dst []byte, id uint16, role Role, flags uint8) []byte {
-	dst = AppendHeader(dst, TypeBeginRequest, id, 8)
+	dst = appendHeader(dst, TypeBeginRequest, id, 8)
 	return append(dst, byte(role>>8), byte(role), flags, 0, 0, 0, 0, 0)
 }
 
 // ParseBeginRequest decodes the content of an FCGI_BEGIN_REQUEST record (the
-// application's side). A body under 8 bytes is ErrShortBody.
+// application's side). A body under 8 bytes is errShortBody.
 func ParseBeginRequest(b []byte) (BeginRequest, error) {
 	if len(b) < 8 {
-		return BeginRequest{}, ErrShortBody
+		return BeginRequest{}, errShortBody
 	}
 	return BeginRequest{Role: Role(binary.BigEndian.Uint16(b)), Flags: b[2]}, nil
 }
@@ -34,16 +34,16 @@ type EndRequest struct {
 // AppendEndRequest appends an FCGI_END_REQUEST record (the application's
 // side).
 func AppendEndRequest(dst []byte, id uint16, appStatus uint32, ps ProtocolStatus) []byte {
-	dst = AppendHeader(dst, TypeEndRequest, id, 8)
+	dst = appendHeader(dst, TypeEndRequest, id, 8)
 	return append(dst, byte(appStatus>>24), byte(appStatus>>16), byte(appStatus>>8), byte(appStatus),
 		byte(ps), 0, 0, 0)
 }
 
 // ParseEndRequest decodes the content of an FCGI_END_REQUEST record (the web
-// server's side). A body under 8 bytes is ErrShortBody.
+// server's side). A body under 8 bytes is errShortBody.
 func ParseEndRequest(b []byte) (EndRequest, error) {
 	if len(b) < 8 {
-		return EndRequest{}, ErrShortBody
+		return EndRequest{}, errShortBody
 	}
 	return EndRequest{AppStatus: binary.BigEndian.Uint32(b), ProtocolStatus: ProtocolStatus(b[4])}, nil
 }
@@ -51,7 +51,7 @@ func ParseEndRequest(b []byte) (EndRequest, error) {
 // AppendUnknownType appends the FCGI_UNKNOWN_TYPE answer to a management
 // record of type t.
 func AppendUnknownType(dst []byte, t Type) []byte {
-	dst = AppendHeader(dst, TypeUnknownType, 0, 8)
+	dst = appendHeader(dst, TypeUnknownType, 0, 8)
 	return append(dst, byte(t), 0, 0, 0, 0, 0, 0, 0)
 }
 
@@ -59,7 +59,7 @@ func AppendUnknownType(dst []byte, t Type) []byte {
 // management type the application did not understand.
 func ParseUnknownType(b []byte) (Type, error) {
 	if len(b) < 8 {
-		return 0, ErrShortBody
+		return 0, errShortBody
 	}
 	return Type(b[0]), nil
 }
@@ -69,7 +69,7 @@ func ParseUnknownType(b []byte) (Type, error) {
 // fit one record: their pairs take at most MaxContent bytes.
 func AppendGetValues(dst []byte, names ...string) []byte {
 	start := len(dst)
-	dst = AppendHeader(dst, TypeGetValues, 0, 0)
+	dst = appendHeader(dst, TypeGetValues, 0, 0)
 	for _, name := range names {
 		dst = AppendPair(dst, name, "")
 	}
@@ -80,11 +80,11 @@ func AppendGetValues(dst []byte, names ...string) []byte {
 // the query (the content of an FCGI_GET_VALUES record) with value, which
 // reports false for names the application does not know: those are left out,
 // as the specification asks. A query that does not decode is still answered,
-// with the names before the fault, and the error is ErrPairs. An answer over
+// with the names before the fault, and the error is errPairs. An answer over
 // MaxContent is sent empty rather than cut inside a pair.
 func AppendGetValuesResult(dst []byte, query []byte, value func(name string) (string, bool)) ([]byte, error) {
 	start := len(dst)
-	dst = AppendHeader(dst, TypeGetValuesResult, 0, 0)
+	dst = appendHeader(dst, TypeGetValuesResult, 0, 0)
 	err := DecodePairs(string(query), Limits{MaxPairs: -1, MaxBytes: -1}, func(name, _ string) {
 		if v, ok := value(name); ok {
 			dst = AppendPair(dst, name, v)
@@ -101,6 +101,6 @@ func AppendGetValuesResult(dst []byte, query []byte, value func(name string) (st
 func finishRecord(dst []byte, start int) []byte {
 	n := len(dst) - start - HeaderLen
 	h := dst[start:]
-	h[4], h[5], h[6] = byte(n>>8), byte(n), byte(Padding(n))
-	return append(dst, zeros[:Padding(n)]...)
+	h[4], h[5], h[6] = byte(n>>8), byte(n), byte(padding(n))
+	return append(dst, zeros[:padding(n)]...)
 }

@@ -2,21 +2,21 @@ package fcgiwire
 
 import "iter"
 
-// Defaults of Limits, for callers that have no bound of their own.
+// The bounds a zero field of Limits means.
 const (
-	// DefaultMaxPairsBytes is the default bound on a pair stream's size: the
+	// defaultMaxPairsBytes is the default bound on a pair stream's size: the
 	// FastCGI front end's default max_params_bytes.
-	DefaultMaxPairsBytes = 64 << 10
-	// DefaultMaxPairs is the default bound on the number of pairs.
-	DefaultMaxPairs = 1024
+	defaultMaxPairsBytes = 64 << 10
+	// defaultMaxPairs is the default bound on the number of pairs.
+	defaultMaxPairs = 1024
 )
 
 // Limits bound what DecodePairs accepts. Zero means the default, negative
 // means no bound.
 type Limits struct {
-	// MaxBytes bounds the whole stream; DefaultMaxPairsBytes.
+	// MaxBytes bounds the whole stream; defaultMaxPairsBytes.
 	MaxBytes int
-	// MaxPairs bounds the number of pairs; DefaultMaxPairs.
+	// MaxPairs bounds the number of pairs; defaultMaxPairs.
 	MaxPairs int
 }
 
@@ -47,8 +47,8 @@ func AppendPair(dst []byte, name, value string) []byte {
 	return append(dst, value...)
 }
 
-// PairSize is how many bytes AppendPair appends for name and value.
-func PairSize(name, value string) int {
+// pairSize is how many bytes AppendPair appends for name and value.
+func pairSize(name, value string) int {
 	return lenSize(len(name)) + lenSize(len(value)) + len(name) + len(value)
 }
 
@@ -98,10 +98,10 @@ func frame(dst []byte, start int, t Type, id uint16) []byte {
 		return dst[:start]
 	}
 	if n <= MaxChunk {
-		AppendHeader(dst[start:start], t, id, n)
-		return append(dst, zeros[:Padding(n)]...)
+		appendHeader(dst[start:start], t, id, n)
+		return append(dst, zeros[:padding(n)]...)
 	}
-	size := StreamSize(n)
+	size := streamSize(n)
 	dst = append(dst, make([]byte, start+size-len(dst))...)
 	chunks := (n + MaxChunk - 1) / MaxChunk
 	for i := chunks - 1; i >= 0; i-- {
@@ -109,8 +109,8 @@ func frame(dst []byte, start int, t Type, id uint16) []byte {
 		k := min(MaxChunk, n-i*MaxChunk)
 		to := start + i*(HeaderLen+MaxChunk)
 		copy(dst[to+HeaderLen:], dst[from:from+k])
-		AppendHeader(dst[to:to], t, id, k)
-		if p := Padding(k); p > 0 {
+		appendHeader(dst[to:to], t, id, k)
+		if p := padding(k); p > 0 {
 			copy(dst[to+HeaderLen+k:], zeros[:p])
 		}
 	}
@@ -120,30 +120,30 @@ func frame(dst []byte, start int, t Type, id uint16) []byte {
 // DecodePairs calls fn for each name-value pair of the whole stream s, within
 // lim. Names and values are substrings of s, so that one allocation (the
 // caller's conversion to string) holds a request's whole environment. A pair
-// cut short is ErrPairs: callers hand it whole streams, joined from their
+// cut short is errPairs: callers hand it whole streams, joined from their
 // records up to the empty one, never single records. Over lim it is
-// ErrPairLimit, after fn saw the pairs within it.
+// errPairLimit, after fn saw the pairs within it.
 func DecodePairs(s string, lim Limits, fn func(name, value string)) error {
-	if len(s) > bound(lim.MaxBytes, DefaultMaxPairsBytes) {
-		return ErrPairLimit
+	if len(s) > bound(lim.MaxBytes, defaultMaxPairsBytes) {
+		return errPairLimit
 	}
-	left := bound(lim.MaxPairs, DefaultMaxPairs)
+	left := bound(lim.MaxPairs, defaultMaxPairs)
 	for len(s) > 0 {
 		if left == 0 {
-			return ErrPairLimit
+			return errPairLimit
 		}
 		left--
 		nl, n1 := pairLen(s)
 		if n1 == 0 {
-			return ErrPairs
+			return errPairs
 		}
 		vl, n2 := pairLen(s[n1:])
 		if n2 == 0 {
-			return ErrPairs
+			return errPairs
 		}
 		start := n1 + n2
 		if nl > len(s)-start || vl > len(s)-start-nl {
-			return ErrPairs
+			return errPairs
 		}
 		fn(s[start:start+nl], s[start+nl:start+nl+vl])
 		s = s[start+nl+vl:]

@@ -31,8 +31,8 @@ func TestPairsEncode(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Errorf("pair %.10q=%.10q:\n got % x\nwant % x", tc.name, tc.value, got[:min(len(got), 12)], want[:min(len(want), 12)])
 		}
-		if PairSize(tc.name, tc.value) != len(want) {
-			t.Errorf("PairSize(%.10q, %.10q) = %d, want %d", tc.name, tc.value, PairSize(tc.name, tc.value), len(want))
+		if pairSize(tc.name, tc.value) != len(want) {
+			t.Errorf("pairSize(%.10q, %.10q) = %d, want %d", tc.name, tc.value, pairSize(tc.name, tc.value), len(want))
 		}
 	}
 	if got := appendPairLen(nil, 128); !bytes.Equal(got, unhex("80 00 00 80")) {
@@ -67,8 +67,8 @@ func TestPairsDecode(t *testing.T) {
 		"01 80 00 03 e8 58 76", // value cut short
 		"ff ff ff ff 00",       // 2 GiB name in a tiny stream
 	} {
-		if err := DecodePairs(string(unhex(bad)), Limits{}, func(string, string) {}); !errors.Is(err, ErrPairs) {
-			t.Errorf("DecodePairs(% x) = %v, want ErrPairs", unhex(bad), err)
+		if err := DecodePairs(string(unhex(bad)), Limits{}, func(string, string) {}); !errors.Is(err, errPairs) {
+			t.Errorf("DecodePairs(% x) = %v, want errPairs", unhex(bad), err)
 		}
 	}
 }
@@ -82,10 +82,10 @@ func TestPairsLimits(t *testing.T) {
 	}{
 		{Limits{}, 3, nil},
 		{Limits{MaxPairs: 3}, 3, nil},
-		{Limits{MaxPairs: 2}, 2, ErrPairLimit},
+		{Limits{MaxPairs: 2}, 2, errPairLimit},
 		{Limits{MaxPairs: -1, MaxBytes: -1}, 3, nil},
 		{Limits{MaxBytes: 9}, 3, nil},
-		{Limits{MaxBytes: 8}, 0, ErrPairLimit},
+		{Limits{MaxBytes: 8}, 0, errPairLimit},
 	} {
 		seen := 0
 		err := DecodePairs(three, tc.lim, func(string, string) { seen++ })
@@ -94,12 +94,12 @@ func TestPairsLimits(t *testing.T) {
 		}
 	}
 	// The defaults hold without a word from the caller.
-	many := strings.Repeat("\x00\x00", DefaultMaxPairs+1)
-	if err := DecodePairs(many, Limits{}, func(string, string) {}); !errors.Is(err, ErrPairLimit) {
-		t.Errorf("%d pairs under the default limit: %v", DefaultMaxPairs+1, err)
+	many := strings.Repeat("\x00\x00", defaultMaxPairs+1)
+	if err := DecodePairs(many, Limits{}, func(string, string) {}); !errors.Is(err, errPairLimit) {
+		t.Errorf("%d pairs under the default limit: %v", defaultMaxPairs+1, err)
 	}
-	big := string(AppendPair(nil, "X", strings.Repeat("v", DefaultMaxPairsBytes)))
-	if err := DecodePairs(big, Limits{}, func(string, string) {}); !errors.Is(err, ErrPairLimit) {
+	big := string(AppendPair(nil, "X", strings.Repeat("v", defaultMaxPairsBytes)))
+	if err := DecodePairs(big, Limits{}, func(string, string) {}); !errors.Is(err, errPairLimit) {
 		t.Errorf("%d bytes under the default limit: %v", len(big), err)
 	}
 }
@@ -169,9 +169,9 @@ func TestAppendParamsStraddles(t *testing.T) {
 		}
 		size := 0
 		for n, v := range tc.env {
-			size += PairSize(n, v)
+			size += pairSize(n, v)
 		}
-		if want := 4 + StreamSize(size) + HeaderLen; len(b) != want {
+		if want := 4 + streamSize(size) + HeaderLen; len(b) != want {
 			t.Errorf("%s: %d bytes, want %d", tc.name, len(b), want)
 		}
 		got, records := collect(t, b[4:])
@@ -209,8 +209,8 @@ func FuzzPairs(f *testing.F) {
 			values = append(values, v)
 		})
 		if err != nil {
-			if !errors.Is(err, ErrPairs) {
-				t.Fatalf("error %v is not ErrPairs", err)
+			if !errors.Is(err, errPairs) {
+				t.Fatalf("error %v is not errPairs", err)
 			}
 			return
 		}

@@ -48,7 +48,7 @@ func (r *Reader) Next() (Header, []byte, error) {
 		return h, b[:h.ContentLength], nil
 	}
 	if cap(r.buf) < n {
-		r.buf = make([]byte, MaxContent+MaxPadding)
+		r.buf = make([]byte, MaxContent+maxPadding)
 	}
 	b := r.buf[:n]
 	if _, err := io.ReadFull(r.br, b); err != nil {

@@ -13,8 +13,8 @@ const (
 	HeaderLen = 8
 	// MaxContent is the largest content of one record.
 	MaxContent = 65535
-	// MaxPadding is the largest padding of one record.
-	MaxPadding = 255
+	// maxPadding is the largest padding of one record.
+	maxPadding = 255
 	// MaxChunk is the largest content the stream encoders put in one record:
 	// the largest multiple of 8 under MaxContent, so that a full record
 	// needs no padding.
@@ -113,18 +113,22 @@ const (
 	MpxsConns = "FCGI_MPXS_CONNS"
 )
 
-// Errors of the wire format that callers tell apart with errors.Is; other
-// failures are wrapped I/O errors.
+// ErrVersion is a record whose version is not 1: the one wire error
+// callers tell apart with errors.Is (to say "not a FastCGI peer"). Other
+// failures are wrapped I/O errors or the errors below.
+var ErrVersion = errors.New("fcgiwire: unsupported record version")
+
+// Errors of malformed content. No caller outside tells them apart — a
+// malformed record is a fault whatever its kind — so only this package's
+// tests compare them.
 var (
-	// ErrVersion is a record whose version is not 1.
-	ErrVersion = errors.New("fcgiwire: unsupported record version")
-	// ErrPairs is a name-value pair stream that does not decode.
-	ErrPairs = errors.New("fcgiwire: malformed name-value pairs")
-	// ErrPairLimit is a name-value pair stream over the caller's limits.
-	ErrPairLimit = errors.New("fcgiwire: name-value pairs over the limit")
-	// ErrShortBody is a BEGIN_REQUEST, END_REQUEST or UNKNOWN_TYPE body
+	// errPairs is a name-value pair stream that does not decode.
+	errPairs = errors.New("fcgiwire: malformed name-value pairs")
+	// errPairLimit is a name-value pair stream over the caller's limits.
+	errPairLimit = errors.New("fcgiwire: name-value pairs over the limit")
+	// errShortBody is a BEGIN_REQUEST, END_REQUEST or UNKNOWN_TYPE body
 	// shorter than its 8 bytes.
-	ErrShortBody = errors.New("fcgiwire: record body too short")
+	errShortBody = errors.New("fcgiwire: record body too short")
 )
 
 // Header is a record header.
@@ -152,14 +156,14 @@ func ParseHeader(b []byte) Header {
 	}
 }
 
-// Padding is how many bytes align a record of content n to 8.
-func Padding(n int) int { return -n & 7 }
+// padding is how many bytes align a record of content n to 8.
+func padding(n int) int { return -n & 7 }
 
-// AppendHeader appends the header of a version 1 record of type t for
+// appendHeader appends the header of a version 1 record of type t for
 // request id with content of length n (at most MaxContent) and the padding
 // that aligns it to 8.
-func AppendHeader(dst []byte, t Type, id uint16, n int) []byte {
-	return append(dst, Version1, byte(t), byte(id>>8), byte(id), byte(n>>8), byte(n), byte(Padding(n)), 0)
+func appendHeader(dst []byte, t Type, id uint16, n int) []byte {
+	return append(dst, Version1, byte(t), byte(id>>8), byte(id), byte(n>>8), byte(n), byte(padding(n)), 0)
 }
 
 var zeros [8]byte
@@ -168,9 +172,9 @@ var zeros [8]byte
 // bytes), padded to a multiple of 8. An empty content is the record that
 // ends a stream.
 func AppendRecord(dst []byte, t Type, id uint16, content []byte) []byte {
-	dst = AppendHeader(dst, t, id, len(content))
+	dst = appendHeader(dst, t, id, len(content))
 	dst = append(dst, content...)
-	return append(dst, zeros[:Padding(len(content))]...)
+	return append(dst, zeros[:padding(len(content))]...)
 }
 
 // AppendStream appends p as records of type t, split at MaxChunk. It appends
@@ -185,11 +189,11 @@ func AppendStream(dst []byte, t Type, id uint16, p []byte) []byte {
 	return dst
 }
 
-// StreamSize is how many bytes AppendStream appends for n content bytes.
-func StreamSize(n int) int {
+// streamSize is how many bytes AppendStream appends for n content bytes.
+func streamSize(n int) int {
 	size := n / MaxChunk * (HeaderLen + MaxChunk)
 	if rest := n % MaxChunk; rest > 0 {
-		size += HeaderLen + rest + Padding(rest)
+		size += HeaderLen + rest + padding(rest)
 	}
 	return size
 }

@@ -134,27 +134,27 @@ func TestBodies(t *testing.T) {
 	if err != nil || br != (BeginRequest{Role: RoleResponder, Flags: FlagKeepConn}) {
 		t.Errorf("BEGIN_REQUEST body: %+v, %v", br, err)
 	}
-	if _, err := ParseBeginRequest(unhex("00 01 01")); !errors.Is(err, ErrShortBody) {
-		t.Errorf("short BEGIN_REQUEST: %v, want ErrShortBody", err)
+	if _, err := ParseBeginRequest(unhex("00 01 01")); !errors.Is(err, errShortBody) {
+		t.Errorf("short BEGIN_REQUEST: %v, want errShortBody", err)
 	}
 	er, err := ParseEndRequest(unhex("01 02 03 04 02 00 00 00"))
 	if err != nil || er != (EndRequest{AppStatus: 0x01020304, ProtocolStatus: Overloaded}) {
 		t.Errorf("END_REQUEST body: %+v, %v", er, err)
 	}
-	if _, err := ParseEndRequest(unhex("00 00 00 00 00")); !errors.Is(err, ErrShortBody) {
-		t.Errorf("short END_REQUEST: %v, want ErrShortBody", err)
+	if _, err := ParseEndRequest(unhex("00 00 00 00 00")); !errors.Is(err, errShortBody) {
+		t.Errorf("short END_REQUEST: %v, want errShortBody", err)
 	}
 	ut, err := ParseUnknownType(unhex("0c 00 00 00 00 00 00 00"))
 	if err != nil || ut != 12 {
 		t.Errorf("UNKNOWN_TYPE body: %v, %v", ut, err)
 	}
-	if _, err := ParseUnknownType(nil); !errors.Is(err, ErrShortBody) {
-		t.Errorf("empty UNKNOWN_TYPE: %v, want ErrShortBody", err)
+	if _, err := ParseUnknownType(nil); !errors.Is(err, errShortBody) {
+		t.Errorf("empty UNKNOWN_TYPE: %v, want errShortBody", err)
 	}
 	// A malformed query is answered with the names before the fault.
 	q := append(AppendPair(nil, MaxConns, ""), 0x80)
 	b, err := AppendGetValuesResult(nil, q, func(string) (string, bool) { return "10", true })
-	if !errors.Is(err, ErrPairs) || !bytes.Equal(b, AppendRecord(nil, TypeGetValuesResult, 0, AppendPair(nil, MaxConns, "10"))) {
+	if !errors.Is(err, errPairs) || !bytes.Equal(b, AppendRecord(nil, TypeGetValuesResult, 0, AppendPair(nil, MaxConns, "10"))) {
 		t.Errorf("malformed GET_VALUES: % x, %v", b, err)
 	}
 	// An answer that does not fit one record is sent empty.
@@ -254,8 +254,8 @@ func TestReaderLargeRecordsNoAllocs(t *testing.T) {
 func TestStreamSplit(t *testing.T) {
 	p := bytes.Repeat([]byte{'x'}, MaxChunk+10)
 	b := AppendStream(nil, TypeStdout, 1, p)
-	if len(b) != StreamSize(len(p)) {
-		t.Errorf("AppendStream made %d bytes, StreamSize says %d", len(b), StreamSize(len(p)))
+	if len(b) != streamSize(len(p)) {
+		t.Errorf("AppendStream made %d bytes, streamSize says %d", len(b), streamSize(len(p)))
 	}
 	r := bytes.NewReader(b)
 	h1, c1, err := ReadRecord(r, nil)
@@ -269,8 +269,8 @@ func TestStreamSplit(t *testing.T) {
 	if len(AppendStream(nil, TypeStdout, 1, nil)) != 0 {
 		t.Error("an empty write must not end the stream")
 	}
-	if StreamSize(0) != 0 || StreamSize(MaxChunk) != HeaderLen+MaxChunk {
-		t.Errorf("StreamSize(0)=%d StreamSize(MaxChunk)=%d", StreamSize(0), StreamSize(MaxChunk))
+	if streamSize(0) != 0 || streamSize(MaxChunk) != HeaderLen+MaxChunk {
+		t.Errorf("streamSize(0)=%d streamSize(MaxChunk)=%d", streamSize(0), streamSize(MaxChunk))
 	}
 }
 

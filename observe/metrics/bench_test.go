@@ -45,9 +45,9 @@ func BenchmarkCGI(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		c.QueueWait(0)
-		c.ScriptStarted()
-		c.StderrLine()
-		c.ScriptEnded("ok", 5*time.Millisecond)
+		c.ScriptStarted("hello.cgi")
+		c.StderrLine("hello.cgi")
+		c.ScriptEnded("hello.cgi", "ok", 5*time.Millisecond)
 	}
 }
 
@@ -68,8 +68,8 @@ func TestRecordersDoNotAllocate(t *testing.T) {
 		l.Aborted()
 		l.ConnClosed(3)
 		c.QueueWait(time.Millisecond)
-		c.ScriptStarted()
-		c.ScriptEnded("signal", time.Second)
+		c.ScriptStarted("hello.cgi")
+		c.ScriptEnded("hello.cgi", "signal", time.Second)
 		c.Rejected("queue_full")
 		u.Request("timeout", time.Second)
 		u.Pool(1, 2)

@@ -4,11 +4,13 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gatewayd/gatewayd/core/event"
 )
 
 // Listener records what happens on one listener's connections. Its methods
-// are safe for concurrent use and do not allocate. The FastCGI front end's
-// Observer maps onto it one to one (Refused with the status's String()).
+// are safe for concurrent use and do not allocate; a nil *Listener (metrics
+// off) records nothing. It is the FastCGI front end's Observer as it is.
 type Listener struct {
 	open     prometheus.Gauge
 	accepted prometheus.Counter
@@ -38,6 +40,9 @@ func (m *Metrics) Listener(name, protocol string) *Listener {
 
 // ConnOpened records an accepted connection.
 func (l *Listener) ConnOpened() {
+	if l == nil {
+		return
+	}
 	l.accepted.Inc()
 	l.open.Inc()
 }
@@ -46,6 +51,9 @@ func (l *Listener) ConnOpened() {
 // A negative count (not known) is left out of the requests-per-connection
 // histogram.
 func (l *Listener) ConnClosed(requests int) {
+	if l == nil {
+		return
+	}
 	l.open.Dec()
 	if requests >= 0 {
 		l.perConn.Observe(float64(requests))
@@ -53,25 +61,38 @@ func (l *Listener) ConnClosed(requests int) {
 }
 
 // Refused records a request refused without running an app. reason is
-// "overloaded", "cant_mpx_conn" or "unknown_role" (FastCGI's
+// event.RefuseOverloaded, RefuseCantMpxConn or RefuseUnknownRole (FastCGI's
 // "FCGI_OVERLOADED" and friends are accepted as they are); anything else
 // counts as "other".
-func (l *Listener) Refused(reason string) {
-	l.refused[index(reason, refuseReasons)].Inc()
+func (l *Listener) Refused(reason event.Refusal) {
+	if l == nil {
+		return
+	}
+	l.refused[index(string(reason), refuseReasons)].Inc()
 }
 
 // ConnRefused records a connection over the listener's max_conns: closed,
 // or answered overloaded, without serving a request. The log shows such
 // refusals one line per interval; this counts every one.
-func (l *Listener) ConnRefused() { l.connsRef.Inc() }
+func (l *Listener) ConnRefused() {
+	if l == nil {
+		return
+	}
+	l.connsRef.Inc()
+}
 
 // Aborted records a request the peer abandoned before its response ended:
 // FCGI_ABORT_REQUEST, or a client that went away.
-func (l *Listener) Aborted() { l.aborted.Inc() }
+func (l *Listener) Aborted() {
+	if l == nil {
+		return
+	}
+	l.aborted.Inc()
+}
 
 // CGI records what the CGI script runner of one route does. Its methods are
-// safe for concurrent use and do not allocate. They mirror app/cgiscript's
-// Observer without the script name, which is never a label.
+// safe for concurrent use and do not allocate. It is app/cgiscript's
+// Observer as it is: the script names it is given are never a label.
 type CGI struct {
 	running   prometheus.Gauge
 	started   prometheus.Counter
@@ -108,41 +129,42 @@ func (m *Metrics) CGI(route string) *CGI {
 }
 
 // ScriptStarted records a script process started.
-func (c *CGI) ScriptStarted() {
+func (c *CGI) ScriptStarted(string) {
 	c.started.Inc()
 	c.running.Inc()
 }
 
 // ScriptEnded records a started script reaped after running for d. class is
-// how it ended: "ok", "error", "signal", "timeout" or "canceled"
-// (app/cgiscript's ExitClass values); anything else counts as "other".
-func (c *CGI) ScriptEnded(class string, d time.Duration) {
+// how it ended (an event.Exit); anything else counts as "other".
+func (c *CGI) ScriptEnded(_ string, class event.Exit, d time.Duration) {
 	c.running.Dec()
-	c.exits[index(class, cgiExitClasses)].Inc()
+	c.exits[index(string(class), cgiExitClasses)].Inc()
 	c.duration.Observe(d.Seconds())
 }
 
 // ScriptTimedOut records a script that ran past its timeout.
-func (c *CGI) ScriptTimedOut() { c.timedOut.Inc() }
+func (c *CGI) ScriptTimedOut(string) { c.timedOut.Inc() }
 
 // ScriptKilled records a script that needed SIGKILL after the grace period.
-func (c *CGI) ScriptKilled() { c.killed.Inc() }
+func (c *CGI) ScriptKilled(string) { c.killed.Inc() }
 
 // QueueWait records the time a request waited for a slot (zero when one was
 // free).
 func (c *CGI) QueueWait(d time.Duration) { c.queueWait.Observe(d.Seconds()) }
 
 // Rejected records a request answered 503 without running a script. reason
-// is "queue_full", "queue_timeout" or "shutdown"; anything else counts as
-// "other".
-func (c *CGI) Rejected(reason string) { c.rejected[index(reason, cgiRejectReasons)].Inc() }
+// is event.RejectQueueFull, RejectQueueTimeout or RejectShutdown; anything
+// else counts as "other".
+func (c *CGI) Rejected(reason event.Rejection) {
+	c.rejected[index(string(reason), cgiRejectReasons)].Inc()
+}
 
 // StderrLine records a line a script wrote to stderr.
-func (c *CGI) StderrLine() { c.stderr.Inc() }
+func (c *CGI) StderrLine(string) { c.stderr.Inc() }
 
 // Upstream records what the FastCGI upstream app of one route does. Its
-// methods are safe for concurrent use and do not allocate. They mirror
-// app/fcgiupstream's Observer.
+// methods are safe for concurrent use and do not allocate. It is
+// app/fcgiupstream's Observer and PoolObserver as it is.
 type Upstream struct {
 	requests prometheus.Counter
 	errors   [4]prometheus.Counter // upstreamErrKinds, then other
@@ -180,26 +202,30 @@ func (m *Metrics) Upstream(route string) *Upstream {
 	return u
 }
 
-// Request records a forwarded request that ended after d. outcome is "ok"
-// or "canceled" (the client went away first) or "busy" (answered 503 at
-// saturation, counted in rejected_requests_total) for no error, or the error's
-// kind: "connect", "timeout" or "protocol" (app/fcgiupstream's Outcome
-// values); anything else is an error of kind "other".
-func (u *Upstream) Request(outcome string, d time.Duration) {
+// Request records a forwarded request that ended after d. outcome is
+// event.ForwardOK, ForwardCanceled (the client went away first) or
+// ForwardBusy (answered 503 at saturation, counted in
+// rejected_requests_total) for no error, or the error's kind:
+// ForwardConnect, ForwardTimeout or ForwardProtocol; anything else is an
+// error of kind "other".
+func (u *Upstream) Request(outcome event.Forward, d time.Duration) {
 	u.requests.Inc()
 	u.duration.Observe(d.Seconds())
-	if index(outcome, upstreamOKOutcome) < len(upstreamOKOutcome) {
+	if index(string(outcome), upstreamOKOutcome) < len(upstreamOKOutcome) {
 		return
 	}
-	u.errors[index(outcome, upstreamErrKinds)].Inc()
+	u.errors[index(string(outcome), upstreamErrKinds)].Inc()
 }
 
 // QueueWait records the time a request waited for a connection.
 func (u *Upstream) QueueWait(d time.Duration) { u.wait.Observe(d.Seconds()) }
 
 // Rejected records a request answered 503 because every connection was
-// busy: reason is "queue_full" or "queue_timeout"; anything else is "other".
-func (u *Upstream) Rejected(reason string) { u.rejected[index(reason, upRejectReasons)].Inc() }
+// busy: reason is event.RejectQueueFull or RejectQueueTimeout; anything
+// else is "other".
+func (u *Upstream) Rejected(reason event.Rejection) {
+	u.rejected[index(string(reason), upRejectReasons)].Inc()
+}
 
 // Retried records a request sent again on a new connection.
 func (u *Upstream) Retried() { u.retries.Inc() }

@@ -10,9 +10,11 @@
 // and fixed reason or kind words): never a raw path, script name or status
 // text. docs/metrics.md lists every metric.
 //
-// The package imports only core/*: front ends and apps report through small
-// adapters in the daemon that call the plain methods of [Listener], [CGI] and
-// [Upstream], whose arguments are strings, ints and durations.
+// The package imports only core/*: [Listener], [CGI] and [Upstream] are the
+// Observers of the FastCGI front end, app/cgiscript and app/fcgiupstream as
+// they are, because both sides speak the words of core/event (the label
+// values of refusals, exits, rejections and outcomes), and neither imports
+// the other. The daemon hands them over without adapters.
 //
 // Not supported: native (sparse) histograms, exemplars, per-script or
 // per-path series (by design: they are unbounded), and pushing to a

@@ -10,6 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/gatewayd/gatewayd/core/event"
 )
 
 const namespace = "gatewayd"
@@ -34,15 +36,22 @@ var ErrNotGatherer = errors.New("metrics: the registry is not a prometheus.Gathe
 
 // Bucket layouts, in seconds or counts.
 var (
-	durationBuckets   = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
-	queueWaitBuckets  = []float64{.001, .005, .01, .05, .1, .25, .5, 1, 2.5, 5, 10}
-	perConnBuckets    = []float64{1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 10000}
-	refuseReasons     = []string{"overloaded", "cant_mpx_conn", "unknown_role"}
-	cgiExitClasses    = []string{"ok", "error", "signal", "timeout", "canceled"}
-	cgiRejectReasons  = []string{"queue_full", "queue_timeout", "shutdown"}
-	upstreamErrKinds  = []string{"connect", "timeout", "protocol"}
-	upstreamOKOutcome = []string{"ok", "canceled", "busy"}
-	upRejectReasons   = []string{"queue_full", "queue_timeout"}
+	durationBuckets  = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
+	queueWaitBuckets = []float64{.001, .005, .01, .05, .1, .25, .5, 1, 2.5, 5, 10}
+	perConnBuckets   = []float64{1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 10000}
+)
+
+// The fixed value sets of the reason, class and kind labels, in the words
+// of core/event, which the apps and front ends report. Which words a
+// metric takes, and that each exists from the start, is the metric's
+// contract (docs/metrics.md); anything else counts as "other".
+var (
+	refuseReasons     = []string{string(event.RefuseOverloaded), string(event.RefuseCantMpxConn), string(event.RefuseUnknownRole)}
+	cgiExitClasses    = []string{string(event.ExitOK), string(event.ExitError), string(event.ExitSignal), string(event.ExitTimeout), string(event.ExitCanceled)}
+	cgiRejectReasons  = []string{string(event.RejectQueueFull), string(event.RejectQueueTimeout), string(event.RejectShutdown)}
+	upstreamErrKinds  = []string{string(event.ForwardConnect), string(event.ForwardTimeout), string(event.ForwardProtocol)}
+	upstreamOKOutcome = []string{string(event.ForwardOK), string(event.ForwardCanceled), string(event.ForwardBusy)}
+	upRejectReasons   = []string{string(event.RejectQueueFull), string(event.RejectQueueTimeout)}
 )
 
 // BuildInfo is what gatewayd_build_info reports.

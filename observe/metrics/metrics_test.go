@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/gatewayd/gatewayd/core/environ"
+	"github.com/gatewayd/gatewayd/core/event"
 	"github.com/gatewayd/gatewayd/core/handler"
 	"github.com/gatewayd/gatewayd/internal/gwtest"
 )
@@ -298,20 +299,20 @@ gatewayd_listener_refused_requests_total{listener="web",protocol="http",reason="
 func TestCGIMetrics(t *testing.T) {
 	reg, m := newTest(t)
 	c := m.CGI("/cgi-bin")
-	c.ScriptStarted()
-	c.ScriptStarted()
-	c.ScriptStarted()
-	c.ScriptEnded("ok", 20*time.Millisecond)
-	c.ScriptEnded("timeout", 2*time.Second)
-	c.ScriptTimedOut()
-	c.ScriptKilled()
+	c.ScriptStarted("hello.cgi")
+	c.ScriptStarted("hello.cgi")
+	c.ScriptStarted("hello.cgi")
+	c.ScriptEnded("hello.cgi", "ok", 20*time.Millisecond)
+	c.ScriptEnded("hello.cgi", "timeout", 2*time.Second)
+	c.ScriptTimedOut("hello.cgi")
+	c.ScriptKilled("hello.cgi")
 	c.QueueWait(0)
 	c.QueueWait(300 * time.Millisecond)
 	c.Rejected("queue_full")
 	c.Rejected("queue_timeout")
 	c.Rejected("who knows")
-	c.StderrLine()
-	c.StderrLine()
+	c.StderrLine("hello.cgi")
+	c.StderrLine("hello.cgi")
 	if again := m.CGI("/cgi-bin"); again == nil {
 		t.Fatal("nil")
 	}
@@ -381,7 +382,7 @@ func TestUpstreamMetrics(t *testing.T) {
 	u := m.Upstream("/php")
 	u.Pool(1, 1)
 	u.Pool(3, 4)
-	for _, o := range []string{"ok", "ok", "canceled", "connect", "timeout", "timeout", "protocol", "weird"} {
+	for _, o := range []event.Forward{"ok", "ok", "canceled", "connect", "timeout", "timeout", "protocol", "weird"} {
 		u.Request(o, 10*time.Millisecond)
 	}
 	want := `
@@ -610,4 +611,16 @@ func TestObserverConcurrent(t *testing.T) {
 	if total != workers*each || out != workers*each || inFlight != 0 {
 		t.Errorf("requests %v, bytes %v, in flight %v; want %d, %d, 0", total, out, inFlight, workers*each, workers*each)
 	}
+}
+
+// TestNilListener: with metrics off the daemon hands the FastCGI front end
+// a nil *Listener inside its connection counters; every Observer method
+// must then record nothing rather than panic.
+func TestNilListener(t *testing.T) {
+	var l *Listener
+	l.ConnOpened()
+	l.ConnClosed(3)
+	l.Refused(event.RefuseOverloaded)
+	l.ConnRefused()
+	l.Aborted()
 }

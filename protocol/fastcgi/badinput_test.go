@@ -12,6 +12,8 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/gatewayd/gatewayd/internal/fcgiwire"
 )
 
 // connCount is how many connections s holds.
@@ -56,7 +58,7 @@ func TestBadInput(t *testing.T) {
 		// id 1 gets answered with the status in wantStdout.
 		closed     bool
 		wantStdout string
-		wantEnd    ProtocolStatus
+		wantEnd    fcgiwire.ProtocolStatus
 		closeWrite bool
 	}{
 		{name: "version 2", closed: true, input: func() []byte {
@@ -104,7 +106,7 @@ func TestBadInput(t *testing.T) {
 			b = appendRecord(b, 200, 77, []byte("x"))
 			return append(b, encodeRequest(1, roleResponder, flagKeepConn, getParams("/hello"), nil, false)...)
 		}},
-		{name: "unknown role", wantEnd: UnknownRole, input: func() []byte {
+		{name: "unknown role", wantEnd: fcgiwire.UnknownRole, input: func() []byte {
 			return encodeRequest(1, 9, flagKeepConn, getParams("/hello"), nil, false)
 		}},
 	} {
@@ -216,7 +218,7 @@ func TestBeginFlood(t *testing.T) {
 	c.write(b)
 	// Requests over max_reqs are refused at once; the rest time out.
 	for id := uint16(9); id <= 200; id++ {
-		if r := c.wait(id, 5*time.Second); r.end.ProtocolStatus != Overloaded {
+		if r := c.wait(id, 5*time.Second); r.end.ProtocolStatus != fcgiwire.Overloaded {
 			t.Fatalf("request %d: %+v", id, r.end)
 		}
 	}

@@ -6,17 +6,15 @@ import (
 )
 
 // normalize fixes what web servers send in FCGI_PARAMS before the core sees
-// it: the core's gateway rules (environ.NormalizeGateway: empty values
-// dropped, the path rule for nginx's stock fastcgi_params and Apache's
-// mod_proxy_fcgi unless literalPaths), and FCGI_ROLE set to RESPONDER or
-// AUTHORIZER unless the web server sent it.
+// it: the core's gateway rules (empty values dropped, the path rule for
+// nginx's stock fastcgi_params and Apache's mod_proxy_fcgi unless
+// literalPaths), and FCGI_ROLE set to RESPONDER or AUTHORIZER unless the web
+// server sent it. The rules live in core/environ (NormalizeFastCGI), which
+// `gatewayd explain` shares.
 func normalize(e environ.Env, role fcgiwire.Role, literalPaths bool, serverSoftware string) {
-	environ.NormalizeGateway(e, environ.GatewayOptions{LiteralPaths: literalPaths, ServerSoftware: serverSoftware})
-	if _, ok := e["FCGI_ROLE"]; !ok {
-		if role == fcgiwire.RoleAuthorizer {
-			e["FCGI_ROLE"] = "AUTHORIZER"
-		} else {
-			e["FCGI_ROLE"] = "RESPONDER"
-		}
+	name := "RESPONDER"
+	if role == fcgiwire.RoleAuthorizer {
+		name = "AUTHORIZER"
 	}
+	environ.NormalizeFastCGI(e, environ.GatewayOptions{LiteralPaths: literalPaths, ServerSoftware: serverSoftware}, name)
 }

@@ -8,6 +8,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/gatewayd/gatewayd/internal/fcgiwire"
 )
 
 // TestPartialHeaderAfterRequest: on a kept connection that has served a
@@ -85,7 +87,7 @@ func TestRefusedConnsRateLimited(t *testing.T) {
 	for range n {
 		c := dialTest(t, addr)
 		c.write(encodeRequest(1, roleResponder, 0, getParams("/hello"), nil, false))
-		if r := c.wait(1, 5*time.Second); r.end.ProtocolStatus != Overloaded {
+		if r := c.wait(1, 5*time.Second); r.end.ProtocolStatus != fcgiwire.Overloaded {
 			t.Fatalf("connection over max_conns: %+v", r.end)
 		}
 		c.waitClosed(5 * time.Second)

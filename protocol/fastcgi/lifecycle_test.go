@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap/zaptest"
 
+	"github.com/gatewayd/gatewayd/core/event"
 	"github.com/gatewayd/gatewayd/internal/peertest"
 )
 
@@ -111,11 +112,11 @@ func (o *countObserver) wake() <-chan struct{} {
 	defer o.mu.Unlock()
 	return o.signal()
 }
-func (o *countObserver) ConnOpened()              { o.add("opened") }
-func (o *countObserver) ConnClosed(n int)         { o.add("closed"); o.add("requests-" + itoa(n)) }
-func (o *countObserver) Refused(s ProtocolStatus) { o.add("refused-" + itoa(int(s))) }
-func (o *countObserver) Aborted()                 { o.add("aborted") }
-func (o *countObserver) ConnRefused()             { o.add("conn_refused") }
+func (o *countObserver) ConnOpened()             { o.add("opened") }
+func (o *countObserver) ConnClosed(n int)        { o.add("closed"); o.add("requests-" + itoa(n)) }
+func (o *countObserver) Refused(r event.Refusal) { o.add("refused-" + string(r)) }
+func (o *countObserver) Aborted()                { o.add("aborted") }
+func (o *countObserver) ConnRefused()            { o.add("conn_refused") }
 func (o *countObserver) count(k string) int {
 	o.mu.Lock()
 	defer o.mu.Unlock()

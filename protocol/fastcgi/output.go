@@ -175,7 +175,7 @@ func (c *conn) reply(fn func([]byte) []byte) error {
 // connection or the server is draining an idle one, marks it for closing.
 // c.mu is held.
 func (c *conn) endLocked(b []byte, r *request, appStatus uint32) []byte {
-	b = fcgiwire.AppendEndRequest(b, r.id, appStatus, RequestComplete)
+	b = fcgiwire.AppendEndRequest(b, r.id, appStatus, fcgiwire.RequestComplete)
 	if !r.keep || (c.draining && len(c.reqs) == 0) {
 		c.closing = true
 	}

@@ -159,9 +159,9 @@ func (c *conn) getValues(b []byte) error {
 	return rerr
 }
 
-func (c *conn) refused(id uint16, ps ProtocolStatus) error {
+func (c *conn) refused(id uint16, ps fcgiwire.ProtocolStatus) error {
 	if o := c.srv.Observer; o != nil {
-		o.Refused(ps)
+		o.Refused(refusal(ps))
 	}
 	return c.reply(func(b []byte) []byte {
 		b = fcgiwire.AppendEndRequest(b, id, 0, ps)
@@ -175,7 +175,7 @@ func (c *conn) begin(id uint16, br fcgiwire.BeginRequest) error {
 	c.begun = true
 	c.mu.Unlock()
 	if c.refuse {
-		if err := c.refused(id, Overloaded); err != nil {
+		if err := c.refused(id, fcgiwire.Overloaded); err != nil {
 			return err
 		}
 		// One answer is enough: close once it is written.
@@ -188,7 +188,7 @@ func (c *conn) begin(id uint16, br fcgiwire.BeginRequest) error {
 	if br.Role != fcgiwire.RoleResponder && br.Role != fcgiwire.RoleAuthorizer {
 		c.peerFault("fastcgi: unsupported role; answering FCGI_UNKNOWN_ROLE", zap.Uint16("role", uint16(br.Role)),
 			zap.Uint16("id", id))
-		return c.refused(id, UnknownRole)
+		return c.refused(id, fcgiwire.UnknownRole)
 	}
 	c.mu.Lock()
 	if _, dup := c.reqs[id]; dup {
@@ -197,9 +197,9 @@ func (c *conn) begin(id uint16, br fcgiwire.BeginRequest) error {
 	}
 	if len(c.reqs) >= c.srv.lim.maxReqs {
 		c.mu.Unlock()
-		ps := Overloaded
+		ps := fcgiwire.Overloaded
 		if c.srv.lim.maxReqs == 1 {
-			ps = CantMpxConn
+			ps = fcgiwire.CantMpxConn
 		}
 		c.peerFault("fastcgi: over max_reqs on one connection; refusing the request",
 			zap.Int("max_reqs", c.srv.lim.maxReqs), zap.Stringer("answer", ps), zap.Uint16("id", id))

@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/gatewayd/gatewayd/core/event"
 	"github.com/gatewayd/gatewayd/core/handler"
 	"github.com/gatewayd/gatewayd/internal/lograte"
 	"github.com/gatewayd/gatewayd/internal/workers"
@@ -109,9 +110,11 @@ type Observer interface {
 	// ConnClosed is called when it is closed, with the number of requests
 	// it ran.
 	ConnClosed(requests int)
-	// Refused is called for each request answered without running the app:
-	// Overloaded (over MaxConns or MaxReqs), CantMpxConn, UnknownRole.
-	Refused(status ProtocolStatus)
+	// Refused is called for each request answered without running the app,
+	// with its FCGI_END_REQUEST's protocolStatus as a word:
+	// event.RefuseOverloaded (over MaxConns or MaxReqs),
+	// event.RefuseCantMpxConn, event.RefuseUnknownRole.
+	Refused(reason event.Refusal)
 	// Aborted is called for each FCGI_ABORT_REQUEST that found its request.
 	Aborted()
 	// ConnRefused is called for each connection over MaxConns (its first
@@ -234,7 +237,7 @@ func (s *Server) newConn(rw net.Conn) *conn {
 			rw.Close()
 			s.refusedConn(rw, "fastcgi: over max_conns; connection closed")
 			if s.Observer != nil {
-				s.Observer.Refused(Overloaded)
+				s.Observer.Refused(event.RefuseOverloaded)
 			}
 			return nil
 		}

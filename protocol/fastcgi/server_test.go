@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatewayd/gatewayd/core/handler"
+	"github.com/gatewayd/gatewayd/internal/fcgiwire"
 )
 
 // newServer serves app with a countObserver, which waitConns needs.
@@ -25,7 +26,7 @@ func TestHello(t *testing.T) {
 	if got := r.stdout.String(); got != want {
 		t.Errorf("stdout = %q, want %q", got, want)
 	}
-	if r.end != (endRequest{ProtocolStatus: RequestComplete}) || r.ends != 1 {
+	if r.end != (endRequest{ProtocolStatus: fcgiwire.RequestComplete}) || r.ends != 1 {
 		t.Errorf("end = %+v (%d), want complete once", r.end, r.ends)
 	}
 }
@@ -94,14 +95,14 @@ func TestFilterRoleRefused(t *testing.T) {
 	b = appendRecord(b, typeData, 5, nil)
 	c.write(b)
 	r := c.wait(5, 5*time.Second)
-	if r.end.ProtocolStatus != UnknownRole || r.stdout.Len() != 0 {
+	if r.end.ProtocolStatus != fcgiwire.UnknownRole || r.stdout.Len() != 0 {
 		t.Errorf("filter: end %+v, stdout %q", r.end, r.stdout.String())
 	}
 	c.reset(5)
 	if r := c.get(5, "/hello"); r.body() != "Hello" {
 		t.Errorf("after refusal: %q", r.stdout.String())
 	}
-	if obs.count("refused-3") != 1 {
+	if obs.count("refused-unknown_role") != 1 {
 		t.Errorf("observer: %v", obs.snapshot())
 	}
 }
@@ -223,7 +224,7 @@ func TestAbort(t *testing.T) {
 		t.Fatal("app not cancelled")
 	}
 	r := c.wait(1, 5*time.Second)
-	if r.end.ProtocolStatus != RequestComplete {
+	if r.end.ProtocolStatus != fcgiwire.RequestComplete {
 		t.Errorf("end %+v", r.end)
 	}
 
@@ -232,7 +233,7 @@ func TestAbort(t *testing.T) {
 	b = appendRecord(b, typeParams, 2, appendPair(nil, "REQUEST_METHOD", "GET"))
 	b = appendRecord(b, typeAbortRequest, 2, nil)
 	c.write(b)
-	if r := c.wait(2, 5*time.Second); r.end.ProtocolStatus != RequestComplete || r.stdout.Len() != 0 {
+	if r := c.wait(2, 5*time.Second); r.end.ProtocolStatus != fcgiwire.RequestComplete || r.stdout.Len() != 0 {
 		t.Errorf("early abort: %+v %q", r.end, r.stdout.String())
 	}
 	// An unknown id: ignored.
@@ -266,7 +267,7 @@ func TestLimits(t *testing.T) {
 		c.write(encodeRequest(1, roleResponder, flagKeepConn, getParams("/wait"), nil, false))
 		<-app.entered
 		c.write(encodeRequest(2, roleResponder, flagKeepConn, getParams("/hello"), nil, false))
-		if r := c.wait(2, 5*time.Second); r.end.ProtocolStatus != CantMpxConn {
+		if r := c.wait(2, 5*time.Second); r.end.ProtocolStatus != fcgiwire.CantMpxConn {
 			t.Errorf("second request: %+v", r.end)
 		}
 		close(app.release)
@@ -282,7 +283,7 @@ func TestLimits(t *testing.T) {
 			<-app.entered
 		}
 		c.write(encodeRequest(3, roleResponder, flagKeepConn, getParams("/hello"), nil, false))
-		if r := c.wait(3, 5*time.Second); r.end.ProtocolStatus != Overloaded {
+		if r := c.wait(3, 5*time.Second); r.end.ProtocolStatus != fcgiwire.Overloaded {
 			t.Errorf("third request: %+v", r.end)
 		}
 		close(app.release)
@@ -303,14 +304,14 @@ func TestLimits(t *testing.T) {
 		c1.get(1, "/hello")
 		c2 := dialTest(t, addr)
 		c2.write(encodeRequest(1, roleResponder, flagKeepConn, getParams("/hello"), nil, false))
-		if r := c2.wait(1, 5*time.Second); r.end.ProtocolStatus != Overloaded {
+		if r := c2.wait(1, 5*time.Second); r.end.ProtocolStatus != fcgiwire.Overloaded {
 			t.Errorf("second connection: %+v", r.end)
 		}
 		c2.waitClosed(5 * time.Second)
 		if r := c1.get(2, "/hello"); r.body() != "Hello" {
 			t.Errorf("first connection: %q", r.stdout.String())
 		}
-		if obs.count("refused-2") != 1 || obs.count("opened") != 1 {
+		if obs.count("refused-overloaded") != 1 || obs.count("opened") != 1 {
 			t.Errorf("observer: %v", obs.snapshot())
 		}
 	})
