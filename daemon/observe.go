@@ -71,11 +71,10 @@ func refusedFor(lm *metrics.Listener) func(net.Conn) {
 // they are: both sides speak core/event's words, so no adapter stands
 // between them. These checks keep the method sets in step.
 var (
-	_ fastcgi.Observer          = (*metrics.Listener)(nil)
-	_ fastcgi.Observer          = connCounters{} // with the status page
-	_ cgiscript.Observer        = (*metrics.CGI)(nil)
-	_ fcgiupstream.Observer     = (*metrics.Upstream)(nil)
-	_ fcgiupstream.PoolObserver = (*metrics.Upstream)(nil)
+	_ fastcgi.Observer      = (*metrics.Listener)(nil)
+	_ fastcgi.Observer      = connCounters{} // with the status page
+	_ cgiscript.Observer    = (*metrics.CGI)(nil)
+	_ fcgiupstream.Observer = (*metrics.Upstream)(nil)
 )
 
 // metricsServer serves metrics, /healthz and /readyz.

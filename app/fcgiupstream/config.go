@@ -234,12 +234,6 @@ type Observer interface {
 	Request(outcome Outcome, d time.Duration)
 	// Pool is called when the number of connections in use or open changes.
 	Pool(inUse, open int)
-}
-
-// PoolObserver is what an Observer may also implement to be told about
-// admission and the upstream's health, for metrics. Its methods are called
-// from request goroutines and must be safe for concurrent use and quick.
-type PoolObserver interface {
 	// QueueWait is how long a request waited for a connection (zero when
 	// one was free).
 	QueueWait(d time.Duration)

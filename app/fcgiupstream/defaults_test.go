@@ -120,6 +120,4 @@ func (o *rejections) Retried()                       {}
 func (o *rejections) Health(string, int, bool)       {}
 func (o *rejections) Rejected(r event.Rejection)     { o.reasons <- string(r) }
 
-// PoolObserver is found by a type assertion: a signature that drifts
-// would leave the rejections untold and the test waiting.
-var _ PoolObserver = (*rejections)(nil)
+var _ Observer = (*rejections)(nil)

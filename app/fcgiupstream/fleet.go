@@ -54,7 +54,6 @@ type fleet struct {
 	interval time.Duration
 	cfg      poolConfig
 	obs      Observer
-	pobs     PoolObserver
 
 	waiting atomic.Int64
 	lastErr atomic.Pointer[poolError]
@@ -90,7 +89,6 @@ func newFleet(addrs []string, resolver Resolver, interval time.Duration, cfg poo
 	f := &fleet{static: addrs, resolver: resolver, interval: interval, cfg: cfg, obs: obs,
 		changed: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{}),
 		checkDone: make(chan struct{})}
-	f.pobs, _ = obs.(PoolObserver)
 	hasDNS := false
 	for _, a := range addrs {
 		_, _, dns, err := fleetAddr(a)
@@ -281,8 +279,8 @@ func (f *fleet) get(ctx context.Context, mode reuse) (*upstreamConn, error) {
 			if timer != nil {
 				waited = time.Since(start)
 			}
-			if !observed && f.pobs != nil {
-				f.pobs.QueueWait(waited)
+			if !observed && f.obs != nil {
+				f.obs.QueueWait(waited)
 			}
 			observed = true
 			c, err := m.p.take(ctx, mode, waited)
@@ -293,8 +291,8 @@ func (f *fleet) get(ctx context.Context, mode reuse) (*upstreamConn, error) {
 			f.finish(m, false, ctx.Err() == nil)
 			if errors.Is(err, ErrConnect) && !retried && f.others(m) {
 				retried, exclude = true, m
-				if f.pobs != nil {
-					f.pobs.Retried()
+				if f.obs != nil {
+					f.obs.Retried()
 				}
 				continue
 			}
@@ -303,8 +301,8 @@ func (f *fleet) get(ctx context.Context, mode reuse) (*upstreamConn, error) {
 		if timer == nil {
 			if f.waiting.Add(1) > int64(f.cfg.queueSize) {
 				f.waiting.Add(-1)
-				if f.pobs != nil {
-					f.pobs.Rejected(event.RejectQueueFull)
+				if f.obs != nil {
+					f.obs.Rejected(event.RejectQueueFull)
 				}
 				return nil, fmt.Errorf("%w: queue full (queue_size %d)", ErrBusy, f.cfg.queueSize)
 			}
@@ -316,8 +314,8 @@ func (f *fleet) get(ctx context.Context, mode reuse) (*upstreamConn, error) {
 		select {
 		case <-ch:
 		case <-timer.C:
-			if f.pobs != nil {
-				f.pobs.Rejected(event.RejectQueueTimeout)
+			if f.obs != nil {
+				f.obs.Rejected(event.RejectQueueTimeout)
 			}
 			return nil, fmt.Errorf("%w: no connection within queue_timeout %v", ErrBusy, f.cfg.queueTimeout)
 		case <-ctx.Done():
@@ -429,9 +427,7 @@ func (f *fleet) close() {
 // over the fleet, the rest as it is.
 type memberObserver struct{ f *fleet }
 
-// The pool finds PoolObserver by a type assertion, which a drifted
-// signature fails silently: the members' health would go unreported.
-var _ PoolObserver = memberObserver{}
+var _ Observer = memberObserver{}
 
 func (o memberObserver) Request(Outcome, time.Duration) {}
 func (o memberObserver) Pool(int, int)                  { o.f.report() }
@@ -439,7 +435,7 @@ func (o memberObserver) QueueWait(time.Duration)        {}
 func (o memberObserver) Rejected(event.Rejection)       {}
 func (o memberObserver) Retried()                       {}
 func (o memberObserver) Health(a string, n int, up bool) {
-	if o.f.pobs != nil {
-		o.f.pobs.Health(a, n, up)
+	if o.f.obs != nil {
+		o.f.obs.Health(a, n, up)
 	}
 }

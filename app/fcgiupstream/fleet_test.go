@@ -371,14 +371,14 @@ func (w *healthWatch) Health(addr string, n int, up bool) {
 	}
 }
 
-var _ PoolObserver = (*healthWatch)(nil)
+var _ Observer = (*healthWatch)(nil)
 
 // TestFleetReportsMemberHealth: an address of a fleet that served a request
 // is reported up, with its max_conns, as gatewayd_upstream_up and
 // gatewayd_upstream_max_conns show it. Each member pool tells the fleet's
-// observer through memberObserver; when its Rejected took a string after
-// PoolObserver's took an event.Rejection, it was no PoolObserver and no
-// fleet address was ever reported.
+// observer through memberObserver; when the pool found the health half of
+// the observer by a type assertion and memberObserver's Rejected took a
+// string, the assertion failed and no fleet address was ever reported.
 func TestFleetReportsMemberHealth(t *testing.T) {
 	dir := t.TempDir()
 	pathA, pathB := filepath.Join(dir, "a.sock"), filepath.Join(dir, "b.sock")

@@ -84,7 +84,7 @@ func (u *Upstream) forward(ctx context.Context, fc *forwardCall) (uint32, bool) 
 					return 0, false
 				}
 			}
-			if po := u.pobs; po != nil {
+			if po := u.obs; po != nil {
 				po.Retried()
 			}
 			log.get().Debug("connection closed by the upstream; retrying on a new one",

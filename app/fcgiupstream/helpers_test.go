@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/gatewayd/gatewayd/core/environ"
+	"github.com/gatewayd/gatewayd/core/event"
 	"github.com/gatewayd/gatewayd/core/handler"
 	"github.com/gatewayd/gatewayd/internal/fcgiwire"
 )
@@ -107,6 +108,11 @@ func (p *poolWatch) Pool(inUse, open int) {
 	p.maxOpen = max(p.maxOpen, open)
 	p.maxInUse = max(p.maxInUse, inUse)
 }
+
+func (p *poolWatch) QueueWait(time.Duration)  {}
+func (p *poolWatch) Rejected(event.Rejection) {}
+func (p *poolWatch) Retried()                 {}
+func (p *poolWatch) Health(string, int, bool) {}
 
 func (p *poolWatch) count(o Outcome) int {
 	p.mu.Lock()

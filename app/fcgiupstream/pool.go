@@ -33,7 +33,6 @@ type pool struct {
 	queueTimeout     time.Duration
 	native           bool
 	obs              Observer
-	pobs             PoolObserver // obs, when it is one
 
 	tokens chan struct{}
 
@@ -83,7 +82,6 @@ func newPool(network, address string, cfg poolConfig, obs Observer) *pool {
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
 	}
-	p.pobs, _ = obs.(PoolObserver)
 	if cfg.idleTimeout > 0 {
 		go p.reap()
 	} else {
@@ -119,8 +117,8 @@ func (p *pool) get(ctx context.Context, mode reuse) (*upstreamConn, error) {
 	var waited time.Duration
 	select {
 	case p.tokens <- struct{}{}:
-		if p.pobs != nil {
-			p.pobs.QueueWait(0)
+		if p.obs != nil {
+			p.obs.QueueWait(0)
 		}
 	default:
 		var err error
@@ -173,8 +171,8 @@ func (p *pool) take(ctx context.Context, mode reuse, waited time.Duration) (*ups
 func (p *pool) wait(ctx context.Context) (time.Duration, error) {
 	if p.waiting.Add(1) > p.queueSize {
 		p.waiting.Add(-1)
-		if p.pobs != nil {
-			p.pobs.Rejected(event.RejectQueueFull)
+		if p.obs != nil {
+			p.obs.Rejected(event.RejectQueueFull)
 		}
 		return 0, fmt.Errorf("%w: queue full (max_conns %d, queue_size %d)", ErrBusy, cap(p.tokens), p.queueSize)
 	}
@@ -185,13 +183,13 @@ func (p *pool) wait(ctx context.Context) (time.Duration, error) {
 	select {
 	case p.tokens <- struct{}{}:
 		waited := time.Since(start)
-		if p.pobs != nil {
-			p.pobs.QueueWait(waited)
+		if p.obs != nil {
+			p.obs.QueueWait(waited)
 		}
 		return waited, nil
 	case <-t.C:
-		if p.pobs != nil {
-			p.pobs.Rejected(event.RejectQueueTimeout)
+		if p.obs != nil {
+			p.obs.Rejected(event.RejectQueueTimeout)
 		}
 		return 0, fmt.Errorf("%w: no connection within queue_timeout %v (max_conns %d)", ErrBusy, p.queueTimeout, cap(p.tokens))
 	case <-ctx.Done():
@@ -267,12 +265,12 @@ func (p *pool) setHealth(up bool) {
 	if up {
 		v = int32(HealthUp)
 	}
-	if p.health.Swap(v) != v && p.pobs != nil {
+	if p.health.Swap(v) != v && p.obs != nil {
 		addr := p.address
 		if p.network == "unix" {
 			addr = "unix:" + addr
 		}
-		p.pobs.Health(addr, cap(p.tokens), up)
+		p.obs.Health(addr, cap(p.tokens), up)
 	}
 }
 

@@ -46,7 +46,6 @@ type Upstream struct {
 	log      *zap.Logger
 	pool     *pool  // the one address, or nil for a fleet
 	fleet    *fleet // several addresses, or nil
-	pobs     PoolObserver
 	name     string // the upstream as configured
 
 	dotfiles     bool
@@ -133,7 +132,6 @@ func New(cfg Config, log *zap.Logger) (*Upstream, error) {
 			return nil, err
 		}
 	}
-	pobs, _ := cfg.Observer.(PoolObserver)
 	var flags uint8
 	if cfg.IdleTimeout >= 0 {
 		flags = fcgiwire.FlagKeepConn
@@ -161,7 +159,6 @@ func New(cfg Config, log *zap.Logger) (*Upstream, error) {
 		name:         name,
 		pool:         p,
 		fleet:        fl,
-		pobs:         pobs,
 	}
 	if fl != nil {
 		var probe []byte

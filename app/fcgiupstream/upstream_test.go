@@ -914,9 +914,7 @@ func (w *retryWatch) Rejected(event.Rejection) {}
 func (w *retryWatch) Retried()                 { w.retried.Add(1) }
 func (w *retryWatch) Health(string, int, bool) {}
 
-// PoolObserver is found by a type assertion: without this check a
-// signature that drifts would leave the retries silently untold.
-var _ PoolObserver = (*retryWatch)(nil)
+var _ Observer = (*retryWatch)(nil)
 
 func TestIdleClosedConnection(t *testing.T) {
 	// The upstream closes each connection after its answer, while it sits

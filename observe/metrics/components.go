@@ -164,7 +164,7 @@ func (c *CGI) StderrLine(string) { c.stderr.Inc() }
 
 // Upstream records what the FastCGI upstream app of one route does. Its
 // methods are safe for concurrent use and do not allocate. It is
-// app/fcgiupstream's Observer and PoolObserver as it is.
+// app/fcgiupstream's Observer as it is.
 type Upstream struct {
 	requests prometheus.Counter
 	errors   [4]prometheus.Counter // upstreamErrKinds, then other
