@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gatewayd/gatewayd/app/cgiscript"
 	"github.com/gatewayd/gatewayd/app/mount"
 	"github.com/gatewayd/gatewayd/config"
 	"github.com/gatewayd/gatewayd/core/environ"
@@ -212,24 +213,20 @@ func nginxParams(u *url.URL, req ExplainRequest) environ.Env {
 
 // explainCGI names the script a cgi route runs.
 func explainCGI(x *Explanation, rc config.Route) {
-	if rc.Script != "" {
-		x.Script = rc.Script
-		if !filepath.IsAbs(x.Script) && rc.Root != "" {
-			x.Script = filepath.Join(rc.Root, x.Script)
+	filename, sn, pi, status, why := cgiscript.Which(rc.Root, rc.Script, x.Env)
+	if status != 0 {
+		x.Status, x.Script = status, filename
+		x.Why = http.StatusText(status)
+		if why != nil {
+			x.Why = why.Error()
 		}
-		x.Env["SCRIPT_FILENAME"] = x.Script
 		return
 	}
-	seg, sn, pi, ok, _ := environ.ShiftPath(x.Env["SCRIPT_NAME"], x.Env["PATH_INFO"])
-	if !ok || seg == "" {
-		x.Status, x.Why = http.StatusNotFound, "PATH_INFO names no script under "+rc.Root
-		return
+	x.Script = filename
+	x.Env["SCRIPT_NAME"], x.Env["PATH_INFO"], x.Env["SCRIPT_FILENAME"] = sn, pi, filename
+	if rc.Script == "" {
+		x.Env["DOCUMENT_ROOT"] = rc.Root
 	}
-	x.Script = filepath.Join(rc.Root, seg)
-	if st, err := os.Stat(x.Script); err != nil || st.IsDir() {
-		x.Status, x.Why = http.StatusNotFound, x.Script+" is not a file"
-	}
-	x.Env["SCRIPT_NAME"], x.Env["PATH_INFO"], x.Env["SCRIPT_FILENAME"], x.Env["DOCUMENT_ROOT"] = sn, pi, x.Script, rc.Root
 }
 
 // explainFastCGI looks the script up as the fastcgi app does.

@@ -69,59 +69,109 @@ func checkExecutable(path string) error {
 	return nil
 }
 
+var errDotfile = errors.New("a dotfile is never a script")
+
 // selectScript finds the script for the request and the SCRIPT_NAME and
 // PATH_INFO it runs with. A non-zero status is the answer when there is no
-// script to run.
+// script to run; the refusal is logged.
 func (rn *Runner) selectScript(env environ.Env, log *zap.Logger) (s *script, scriptName, pathInfo string, status int) {
-	sn, pi := env["SCRIPT_NAME"], env["PATH_INFO"]
-	if strings.IndexByte(sn, 0) >= 0 || environ.IsEscapingPath(pi) {
+	s, seg, scriptName, pathInfo, status, err := choose(rn.root, rn.rootDir, rn.script, env)
+	switch {
+	case status == http.StatusBadRequest:
 		// PATH_TRANSLATED would lead out of the root, and a script that
 		// opens it (php-cgi, a template engine) would read or run a file
 		// there.
 		if ok, n := rn.pathLog.Allow(time.Now()); ok {
-			log.Info("refused a path outside the root", zap.String("path_info", pi), zap.Int64("suppressed", n))
+			log.Info("refused a path outside the root", zap.String("path_info", env["PATH_INFO"]), zap.Int64("suppressed", n))
 		}
-		return nil, "", "", http.StatusBadRequest
+	case errors.Is(err, errDotfile):
+		// .git, .env, .htaccess: not scripts, whatever their mode. Debug
+		// only: scanners ask for them by the thousand, and the access log
+		// has the 403.
+		log.Debug("refused a dotfile as a script", zap.String("script", seg))
+	case err != nil && status == http.StatusNotFound:
+		log.Debug("no such script", zap.String("script", seg), zap.Error(err))
+	case err != nil:
+		log.Warn("refused to run script", zap.String("script", seg), zap.Int("status", status), zap.Error(err))
 	}
-	if rn.script != nil {
-		return rn.script, sn, pi, 0
+	return s, scriptName, pathInfo, status
+}
+
+// choose is the Runner's choice of script, running and logging nothing:
+// the fixed script when the route names one, else the first segment of
+// PATH_INFO under root (rootDir is root with its symlinks resolved). seg
+// is that segment; a non-zero status is the answer when there is no
+// script, and err says why when there is one to say.
+func choose(root, rootDir string, fixed *script, env environ.Env) (s *script, seg, scriptName, pathInfo string, status int, err error) {
+	sn, pi := env["SCRIPT_NAME"], env["PATH_INFO"]
+	if strings.IndexByte(sn, 0) >= 0 || environ.IsEscapingPath(pi) {
+		return nil, "", "", "", http.StatusBadRequest, errors.New("the path leads outside the root")
+	}
+	if fixed != nil {
+		return fixed, "", sn, pi, 0, nil
 	}
 	if pi == "" || pi[0] != '/' {
-		return nil, "", "", http.StatusNotFound
+		return nil, "", "", "", http.StatusNotFound, nil
 	}
 	seg, rest := pi[1:], ""
 	if i := strings.IndexByte(seg, '/'); i >= 0 {
 		seg, rest = seg[:i], seg[i:]
 	}
 	if seg == "" || seg == "." || filepath.Base(seg) != seg {
-		return nil, "", "", http.StatusNotFound
+		return nil, "", "", "", http.StatusNotFound, nil
 	}
 	if environ.IsDotfilePath(seg) {
-		// .git, .env, .htaccess: not scripts, whatever their mode. Debug
-		// only: scanners ask for them by the thousand, and the access log
-		// has the 403.
-		log.Debug("refused a dotfile as a script", zap.String("script", seg))
-		return nil, "", "", http.StatusForbidden
+		return nil, seg, "", "", http.StatusForbidden, errDotfile
 	}
-	s, err := rn.lookup(seg)
+	s, err = newScript(filepath.Join(root, seg), seg, rootDir)
 	if err != nil {
 		status = http.StatusForbidden
 		if errors.Is(err, fs.ErrNotExist) {
 			status = http.StatusNotFound
 		}
-		if status == http.StatusNotFound {
-			log.Debug("no such script", zap.String("script", seg), zap.Error(err))
-		} else {
-			log.Warn("refused to run script", zap.String("script", seg), zap.Int("status", status), zap.Error(err))
-		}
-		return nil, "", "", status
+		return nil, seg, "", "", status, err
 	}
-	return s, strings.TrimSuffix(sn, "/") + "/" + seg, rest, 0
+	return s, seg, strings.TrimSuffix(sn, "/") + "/" + seg, rest, 0, nil
 }
 
-// lookup resolves a script name under Root, refusing what would escape it.
-func (rn *Runner) lookup(name string) (*script, error) {
-	return newScript(filepath.Join(rn.root, name), name, rn.rootDir)
+// Which says which script a cgi route runs for a request, as its Runner
+// decides, without a Runner and running nothing (gatewayd explain): root
+// and scriptKey are the route's root and script keys, env the request's environment after
+// mounting. It gives the script's SCRIPT_FILENAME and the SCRIPT_NAME and
+// PATH_INFO it runs with, or the status that answers instead and why (with
+// the file refused, when there is one).
+func Which(root, scriptKey string, env environ.Env) (filename, scriptName, pathInfo string, status int, why error) {
+	var rootDir string
+	if root != "" {
+		abs, err := filepath.Abs(root)
+		if err == nil {
+			root, err = abs, nil
+			rootDir, err = filepath.EvalSymlinks(abs)
+		}
+		if err != nil {
+			return "", "", "", http.StatusInternalServerError, fmt.Errorf("root %q: %w", root, err)
+		}
+	}
+	var fixed *script
+	if scriptKey != "" {
+		p := scriptKey
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(root, p)
+		}
+		s, err := newScript(p, filepath.Base(p), "")
+		if err != nil {
+			return p, "", "", http.StatusInternalServerError, fmt.Errorf("script %q: %w", scriptKey, err)
+		}
+		fixed = s
+	}
+	s, seg, sn, pi, status, err := choose(root, rootDir, fixed, env)
+	if s == nil {
+		if seg != "" {
+			filename = filepath.Join(root, seg) // the script refused
+		}
+		return filename, "", "", status, err
+	}
+	return s.filename, sn, pi, 0, nil
 }
 
 // isWithin reports whether path is strictly inside dir; both are clean and

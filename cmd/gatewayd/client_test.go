@@ -407,6 +407,10 @@ func TestExplain(t *testing.T) {
 	peertest.WriteFile(t, www, "style.css", "x")
 	cgi := filepath.Join(dir, "cgi")
 	peertest.WriteFile(t, cgi, "s.sh", "#!/bin/sh\n")
+	if err := os.Chmod(filepath.Join(cgi, "s.sh"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	peertest.WriteFile(t, cgi, "plain.txt", "not a script\n")
 	cfg := peertest.WriteFile(t, dir, "gatewayd.yaml", `
 routes:
   - {prefix: /, app: demo}
@@ -441,6 +445,11 @@ routes:
 	want(t, 0, []string{"route        /cgi-bin → cgi\n", "script       " + filepath.Join(cgi, "s.sh") + "\n",
 		"SCRIPT_NAME  \"/cgi-bin/s.sh\"\n", "PATH_INFO    \"/x\"\n", "  HTTP_X_A=b\n", "  REQUEST_METHOD=POST\n"},
 		ex("-X", "POST", "-H", "X-A: b", "/cgi-bin/s.sh/x")...)
+	// The cgi app's own choice: a file that is not executable is refused,
+	// as the runner refuses it.
+	want(t, 0, []string{"script       " + filepath.Join(cgi, "plain.txt") + "\n", "answer       403 Forbidden: not executable"},
+		ex("/cgi-bin/plain.txt")...)
+	want(t, 0, []string{"answer       404 Not Found"}, ex("/cgi-bin/missing.sh")...)
 	want(t, 0, []string{"route        / → demo\n", "  HTTP_X_A=b\n", "  SCRIPT_NAME=/x\n"},
 		ex("--param", "SCRIPT_NAME=/x", "--protocol", "fastcgi", "-H", "X-A: b", "/x")...)
 	// A web server's own FCGI_ROLE reaches the app, as the FastCGI front
