@@ -124,15 +124,11 @@ func checkGetValuesMid(ctx context.Context, s *suite) (Verdict, string) {
 	b = params(b, 1, s.env, nil)
 	b = fcgiwire.AppendGetValues(b, fcgiwire.MpxsConns)
 	b = fcgiwire.AppendRecord(b, fcgiwire.TypeStdin, 1, nil)
-	f, err := open(ctx, s, b)
-	if err != nil {
-		return Fail, err.Error()
+	f, a, fail := send(ctx, s, b, 1)
+	if fail != "" {
+		return Fail, "sent BEGIN, PARAMS, GET_VALUES, STDIN; " + fail
 	}
 	defer f.close()
-	a, err := f.read(1)
-	if err != nil {
-		return Fail, fmt.Sprintf("sent BEGIN, PARAMS, GET_VALUES, STDIN; got %s: %v", a, err)
-	}
 	for _, r := range a.others {
 		if r.h.Type == fcgiwire.TypeGetValuesResult {
 			return Pass, ""
@@ -380,15 +376,11 @@ func roleAnswer(ctx context.Context, s *suite, role fcgiwire.Role, played bool) 
 	if role == fcgiwire.RoleFilter {
 		b = fcgiwire.AppendRecord(b, fcgiwire.TypeData, 1, nil)
 	}
-	f, err := open(ctx, s, b)
-	if err != nil {
-		return Fail, err.Error()
+	f, a, fail := send(ctx, s, b, 1)
+	if fail != "" {
+		return Fail, fmt.Sprintf("role %d: %s", role, fail)
 	}
-	defer f.close()
-	a, err := f.read(1)
-	if err != nil {
-		return Fail, fmt.Sprintf("role %d: got %s: %v", role, a, err)
-	}
+	f.close()
 	switch {
 	case a.end.ProtocolStatus == fcgiwire.UnknownRole:
 		return Pass, "refused: FCGI_UNKNOWN_ROLE"
@@ -404,15 +396,11 @@ func checkAbort(ctx context.Context, s *suite) (Verdict, string) {
 	b := fcgiwire.AppendBeginRequest(nil, 1, fcgiwire.RoleResponder, fcgiwire.FlagKeepConn)
 	b = params(b, 1, s.env, body)
 	b = fcgiwire.AppendRecord(b, fcgiwire.TypeAbortRequest, 1, nil)
-	f, err := open(ctx, s, b)
-	if err != nil {
-		return Fail, err.Error()
+	f, a, fail := send(ctx, s, b, 1)
+	if fail != "" {
+		return Fail, "sent BEGIN, PARAMS, ABORT with the body still due; " + fail
 	}
-	defer f.close()
-	a, err := f.read(1)
-	if err != nil {
-		return Fail, fmt.Sprintf("sent BEGIN, PARAMS, ABORT with the body still due; got %s: %v", a, err)
-	}
+	f.close()
 	return Pass, fmt.Sprintf("FCGI_END_REQUEST %s, appStatus %d", a.end.ProtocolStatus, a.end.AppStatus)
 }
 
