@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"runtime"
 	"sync"
 	"time"
@@ -140,34 +139,16 @@ func New(cfg Config, log *zap.Logger) (*Runner, error) {
 		return nil, fmt.Errorf("%w: root or script is required", ErrConfig)
 	}
 	if cfg.Root != "" {
-		abs, err := filepath.Abs(cfg.Root)
+		abs, real, err := resolveRoot(cfg.Root)
 		if err != nil {
-			return nil, fmt.Errorf("%w: root %q: %w", ErrConfig, cfg.Root, err)
-		}
-		real, err := filepath.EvalSymlinks(abs)
-		if err != nil {
-			return nil, fmt.Errorf("%w: root %q: %w", ErrConfig, cfg.Root, err)
-		}
-		fi, err := os.Stat(real)
-		if err != nil {
-			return nil, fmt.Errorf("%w: root %q: %w", ErrConfig, cfg.Root, err)
-		}
-		if !fi.IsDir() {
-			return nil, fmt.Errorf("%w: root %q is not a directory", ErrConfig, cfg.Root)
+			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 		}
 		rn.root, rn.rootDir = abs, real
 	}
 	if cfg.Script != "" {
-		p := cfg.Script
-		if !filepath.IsAbs(p) {
-			if rn.root == "" {
-				return nil, fmt.Errorf("%w: script %q must be an absolute path when root is not set", ErrConfig, cfg.Script)
-			}
-			p = filepath.Join(rn.root, p)
-		}
-		s, err := newScript(p, filepath.Base(p), "")
+		s, err := fixedScript(cfg.Script, rn.root)
 		if err != nil {
-			return nil, fmt.Errorf("%w: script %q: %w", ErrConfig, cfg.Script, err)
+			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 		}
 		rn.script = s
 	}

@@ -97,6 +97,43 @@ func (rn *Runner) selectScript(env environ.Env, log *zap.Logger) (s *script, scr
 	return s, scriptName, pathInfo, status
 }
 
+// resolveRoot is the root key made absolute, and with its symlinks
+// resolved for the escape check; it must name a directory.
+func resolveRoot(root string) (abs, real string, err error) {
+	abs, err = filepath.Abs(root)
+	if err == nil {
+		real, err = filepath.EvalSymlinks(abs)
+	}
+	var fi os.FileInfo
+	if err == nil {
+		fi, err = os.Stat(real)
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("root %q: %w", root, err)
+	}
+	if !fi.IsDir() {
+		return "", "", fmt.Errorf("root %q is not a directory", root)
+	}
+	return abs, real, nil
+}
+
+// fixedScript is the script key made a script: a relative name is under
+// root (already absolute), which must then be set.
+func fixedScript(key, root string) (*script, error) {
+	p := key
+	if !filepath.IsAbs(p) {
+		if root == "" {
+			return nil, fmt.Errorf("script %q must be an absolute path when root is not set", key)
+		}
+		p = filepath.Join(root, p)
+	}
+	s, err := newScript(p, filepath.Base(p), "")
+	if err != nil {
+		return nil, fmt.Errorf("script %q: %w", key, err)
+	}
+	return s, nil
+}
+
 // choose is the Runner's choice of script, running and logging nothing:
 // the fixed script when the route names one, else the first segment of
 // PATH_INFO under root (rootDir is root with its symlinks resolved). seg
@@ -143,24 +180,17 @@ func choose(root, rootDir string, fixed *script, env environ.Env) (s *script, se
 func Which(root, scriptKey string, env environ.Env) (filename, scriptName, pathInfo string, status int, why error) {
 	var rootDir string
 	if root != "" {
-		abs, err := filepath.Abs(root)
-		if err == nil {
-			root, err = abs, nil
-			rootDir, err = filepath.EvalSymlinks(abs)
-		}
+		abs, real, err := resolveRoot(root)
 		if err != nil {
-			return "", "", "", http.StatusInternalServerError, fmt.Errorf("root %q: %w", root, err)
+			return "", "", "", http.StatusInternalServerError, err
 		}
+		root, rootDir = abs, real
 	}
 	var fixed *script
 	if scriptKey != "" {
-		p := scriptKey
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(root, p)
-		}
-		s, err := newScript(p, filepath.Base(p), "")
+		s, err := fixedScript(scriptKey, root)
 		if err != nil {
-			return p, "", "", http.StatusInternalServerError, fmt.Errorf("script %q: %w", scriptKey, err)
+			return "", "", "", http.StatusInternalServerError, err
 		}
 		fixed = s
 	}
