@@ -244,6 +244,12 @@ func (c *upstreamConn) alive() bool {
 	if !ok {
 		return true
 	}
+	// A read deadline left by the last exchange (the client watch's, or a
+	// long one) may have passed while the connection was idle; the peek
+	// would report that instead of the socket. The next exchange arms its
+	// own.
+	_ = c.Conn.SetReadDeadline(time.Time{})
+	c.nr.armed = time.Time{}
 	rc, err := sc.SyscallConn()
 	if err != nil {
 		return false

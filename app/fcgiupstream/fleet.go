@@ -269,6 +269,7 @@ func (f *fleet) get(ctx context.Context, mode reuse) (*upstreamConn, error) {
 	var waited time.Duration
 	var start time.Time
 	var timer *time.Timer
+	var clock queueClock
 	var exclude *member
 	retried, observed := false, false
 	for {
@@ -308,18 +309,22 @@ func (f *fleet) get(ctx context.Context, mode reuse) (*upstreamConn, error) {
 			}
 			defer f.waiting.Add(-1)
 			start = time.Now()
-			timer = time.NewTimer(f.cfg.queueTimeout)
+			timer = clock.start(start, f.cfg.queueTimeout)
 			defer timer.Stop()
 		}
 		select {
 		case <-ch:
 		case <-timer.C:
-			if f.obs != nil {
-				f.obs.Rejected(event.RejectQueueTimeout)
+			expired, err := clock.tick(ctx)
+			if err != nil {
+				return nil, err
 			}
-			return nil, fmt.Errorf("%w: no connection within queue_timeout %v", ErrBusy, f.cfg.queueTimeout)
-		case <-ctx.Done():
-			return nil, ctx.Err()
+			if expired {
+				if f.obs != nil {
+					f.obs.Rejected(event.RejectQueueTimeout)
+				}
+				return nil, fmt.Errorf("%w: no connection within queue_timeout %v", ErrBusy, f.cfg.queueTimeout)
+			}
 		}
 	}
 }

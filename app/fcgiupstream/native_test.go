@@ -23,6 +23,7 @@ import (
 	"github.com/gatewayd/gatewayd/core/environ"
 	"github.com/gatewayd/gatewayd/core/handler"
 	"github.com/gatewayd/gatewayd/internal/fcgiwire"
+	"github.com/gatewayd/gatewayd/internal/gwtest"
 	"github.com/gatewayd/gatewayd/internal/peertest"
 )
 
@@ -328,6 +329,82 @@ func TestAccelBufferingNo(t *testing.T) {
 			}
 			if !slices.Equal(lines, []string{"first", "second"}) {
 				t.Errorf("lines %q", lines)
+			}
+		})
+	}
+}
+
+// TestClientGoneEndsTheExchange: a client that goes away while the upstream
+// is silent gets its upstream connection closed (the upstream sees EOF)
+// and frees its connection, long before any timeout; a client that goes
+// away while queued for a connection leaves the queue, long before
+// queue_timeout. The native transport starts watching the client only
+// after watchDelay, and the queue looks at the context every watchDelay:
+// neither may turn into waiting for the timeouts.
+func TestClientGoneEndsTheExchange(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr, func(t *testing.T) {
+			asked := make(chan struct{}, 4)
+			closed := make(chan struct{}, 4)
+			sock := rawUpstream(t, func(c net.Conn) {
+				if _, _, err := readFCGIRequest(c); err != nil {
+					return
+				}
+				asked <- struct{}{}
+				// Silent until the connection closes.
+				_, _ = io.Copy(io.Discard, c)
+				closed <- struct{}{}
+			})
+			u := newUpstream(t, Config{Upstream: "unix:" + sock, MaxConns: 1, Transport: tr})
+			h := &handler.Handler{App: u}
+			start := func(ctx context.Context) <-chan handler.Result {
+				env := reqEnv("GET", "/app.php")
+				environ.SetupTestingDefaults(env)
+				done := make(chan handler.Result, 1)
+				go func() {
+					done <- h.Serve(ctx, &handler.Request{Env: env, Protocol: "test"}, io.Discard)
+				}()
+				return done
+			}
+			bound := time.After(10 * time.Second) // the timeouts are 30s and more
+			first, cancelFirst := context.WithCancel(context.Background())
+			defer cancelFirst()
+			firstDone := start(first)
+			select {
+			case <-asked:
+			case <-bound:
+				t.Fatal("the upstream never got the first request")
+			}
+			// The second waits in the queue: the one connection is busy.
+			second, cancelSecond := context.WithCancel(context.Background())
+			defer cancelSecond()
+			secondDone := start(second)
+			// Nothing announces the queue: its count is polled.
+			if !gwtest.Eventually(10*time.Second, func() bool { return u.Stats().Waiting == 1 }) {
+				t.Fatal("the second request never queued")
+			}
+			cancelSecond()
+			select {
+			case <-secondDone:
+			case <-bound:
+				t.Fatal("a queued request whose client went away stayed in the queue")
+			}
+			if n := u.Stats().Waiting; n != 0 {
+				t.Errorf("%d requests still waiting", n)
+			}
+			cancelFirst()
+			select {
+			case <-closed:
+			case <-bound:
+				t.Fatal("the upstream connection stayed open after the client went away")
+			}
+			select {
+			case <-firstDone:
+			case <-bound:
+				t.Fatal("the request did not end after the client went away")
+			}
+			if inUse, _, _ := u.pool.stats(); inUse != 0 {
+				t.Errorf("%d connections still in use", inUse)
 			}
 		})
 	}

@@ -178,23 +178,61 @@ func (p *pool) wait(ctx context.Context) (time.Duration, error) {
 	}
 	defer p.waiting.Add(-1)
 	start := time.Now()
-	t := time.NewTimer(p.queueTimeout)
+	var q queueClock
+	t := q.start(start, p.queueTimeout)
 	defer t.Stop()
-	select {
-	case p.tokens <- struct{}{}:
-		waited := time.Since(start)
-		if p.obs != nil {
-			p.obs.QueueWait(waited)
+	for {
+		select {
+		case p.tokens <- struct{}{}:
+			waited := time.Since(start)
+			if p.obs != nil {
+				p.obs.QueueWait(waited)
+			}
+			return waited, nil
+		case <-t.C:
+			expired, err := q.tick(ctx)
+			if err != nil {
+				return 0, err
+			}
+			if expired {
+				if p.obs != nil {
+					p.obs.Rejected(event.RejectQueueTimeout)
+				}
+				return 0, fmt.Errorf("%w: no connection within queue_timeout %v (max_conns %d)", ErrBusy, p.queueTimeout, cap(p.tokens))
+			}
 		}
-		return waited, nil
-	case <-t.C:
-		if p.obs != nil {
-			p.obs.Rejected(event.RejectQueueTimeout)
-		}
-		return 0, fmt.Errorf("%w: no connection within queue_timeout %v (max_conns %d)", ErrBusy, p.queueTimeout, cap(p.tokens))
-	case <-ctx.Done():
-		return 0, ctx.Err()
 	}
+}
+
+// queueClock bounds a wait in the queue by queue_timeout and looks at the
+// request's context every watchDelay meanwhile, rather than waiting on its
+// Done channel: asking for Done makes the context's cancellation, a cost
+// every queued request would pay (see watchDelay).
+type queueClock struct {
+	t        *time.Timer
+	deadline time.Time
+}
+
+// start returns the timer to wait on.
+func (q *queueClock) start(now time.Time, queueTimeout time.Duration) *time.Timer {
+	q.deadline = now.Add(queueTimeout)
+	q.t = time.NewTimer(min(queueTimeout, watchDelay))
+	return q.t
+}
+
+// tick is called when the timer fires. It returns ctx's error when the
+// client went away, expired when queue_timeout passed, and otherwise re-arms
+// the timer.
+func (q *queueClock) tick(ctx context.Context) (expired bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	left := time.Until(q.deadline)
+	if left <= 0 {
+		return true, nil
+	}
+	q.t.Reset(min(left, watchDelay))
+	return false, nil
 }
 
 func (p *pool) popIdle() *upstreamConn {
