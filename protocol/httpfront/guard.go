@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"sync/atomic"
+	"time"
 
 	"github.com/gatewayd/gatewayd/core/environ"
 	"github.com/gatewayd/gatewayd/internal/linger"
@@ -46,12 +47,19 @@ type watchConn struct {
 	unread  atomic.Bool // the last request's body was not read to its end
 	closing atomic.Bool
 	local   environ.Local // the local address, split once for all its requests
+	wd      connPacer     // the write deadline, paced across requests (deadline.go)
 }
 
 func (c *watchConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
-	if n > 0 && !c.sawTE.Load() {
-		c.scan(p[:n])
+	if n > 0 {
+		if !c.sawTE.Load() {
+			c.scan(p[:n])
+		}
+		// What net/http writes on its own after a read (an error answer, 100
+		// Continue) finds a deadline well ahead, not one that passed while
+		// the connection was idle.
+		c.paceWrite(false)
 	}
 	return n, err
 }
@@ -142,15 +150,21 @@ func (c *watchConn) ReadFrom(r io.Reader) (int64, error) {
 	return io.Copy(struct{ io.Writer }{c.Conn}, r)
 }
 
-// watchListener wraps each accepted connection in a watchConn.
-type watchListener struct{ net.Listener }
+// watchListener wraps each accepted connection in a watchConn whose writes
+// are paced by writeTimeout (none when it is negative).
+type watchListener struct {
+	net.Listener
+	writeTimeout time.Duration
+}
 
 func (l watchListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
-	return &watchConn{Conn: c, local: environ.SplitLocal(c.LocalAddr())}, nil
+	wc := &watchConn{Conn: c, local: environ.SplitLocal(c.LocalAddr())}
+	wc.wd.pace.Timeout = l.writeTimeout
+	return wc, nil
 }
 
 type connKey struct{}

@@ -144,7 +144,7 @@ func (s *Server) Serve(l net.Listener) error {
 	s.serving.Add(1)
 	s.mu.Unlock()
 	defer s.serving.Done()
-	err := srv.Serve(watchListener{l})
+	err := srv.Serve(watchListener{Listener: l, writeTimeout: s.writeTimeout()})
 	s.mu.Lock()
 	delete(s.listeners, l)
 	stopping := s.stopping
@@ -255,12 +255,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		x = new(exchange)
 	}
 	x.req = handler.Request{Env: env, Body: r.Body, Protocol: "http", HTTP: r, Form: handler.FormOrigin}
-	x.sink = sink{w: w, closeConn: closeConn}
+	x.sink = sink{w: w, closeConn: closeConn, wc: wc}
 	if dl, ok := w.(writedeadline.Setter); ok {
-		// The pacer is the request's: net/http clears the deadline after
-		// each request.
-		x.sink.dl, x.sink.pace = dl, &x.pace
-		x.pace.Timeout = s.writeTimeout()
+		x.sink.dl = dl
+		if wc == nil {
+			// Served by another http.Server (ServeHTTP called directly):
+			// the pacer is the request's, since net/http clears the
+			// deadline after each request.
+			x.sink.pace = &x.pace
+			x.pace.Timeout = s.writeTimeout()
+		}
 	}
 	res := s.Handler.ServeSink(r.Context(), &x.req, &x.sink)
 	if wc != nil {
@@ -272,7 +276,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// ServeHTTP returns: under the same bound, at least three quarters of
 	// WriteTimeout ahead (moving it again for that was one timer update
 	// more per request); a full one when the app set a deadline of its
-	// own, which the pacer does not know of.
+	// own, which the pacer did not set.
 	x.sink.extend(x.sink.appDeadline.Load())
 	*x = exchange{}
 	s.exchs.Put(x)
@@ -286,8 +290,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // sink hands the core's response to net/http, which frames it.
 type sink struct {
 	w           http.ResponseWriter
+	wc          *watchConn           // the connection, which paces its write deadline; nil when not ours
 	dl          writedeadline.Setter // w's connection deadline, nil when w has none
-	pace        *writedeadline.Pacer // WriteTimeout; nil when dl is nil
+	pace        *writedeadline.Pacer // WriteTimeout, when wc is nil and dl is not
 	closeConn   bool                 // end the connection after this response
 	appDeadline atomic.Bool          // the app set a write deadline (from any goroutine)
 }
@@ -295,7 +300,10 @@ type sink struct {
 // extend moves the write deadline to WriteTimeout from now before a write
 // may block (see writedeadline.Pacer); force moves it regardless.
 func (s *sink) extend(force bool) {
-	if s.pace != nil {
+	switch {
+	case s.wc != nil:
+		s.wc.paceWrite(force)
+	case s.pace != nil:
 		s.pace.Extend(s.dl, force)
 	}
 }

@@ -18,13 +18,16 @@ type Pacer struct {
 	set     time.Time // when the deadline was last moved
 }
 
-// Extend moves c's write deadline when due; force moves it regardless.
-func (p *Pacer) Extend(c Setter, force bool) {
+// Extend moves c's write deadline when due; force moves it regardless. It
+// reports whether it moved it.
+func (p *Pacer) Extend(c Setter, force bool) bool {
 	if p.Timeout <= 0 {
-		return
+		return false
 	}
 	if now := time.Now(); force || now.Sub(p.set) > p.Timeout/4 {
 		p.set = now
 		_ = c.SetWriteDeadline(now.Add(p.Timeout))
+		return true
 	}
+	return false
 }
