@@ -140,14 +140,14 @@ type sample struct {
 	foreign float64  // share of the server CPUs other tenants took meanwhile
 }
 
-// load measures url with wrk on the client CPU, first checking its answer
-// and warming it up when first is set.
-func (h *harness) load(ctx context.Context, url string, first bool) (sample, error) {
+// load measures url with wrk and conns connections on the client CPU,
+// first checking its answer and warming it up when first is set.
+func (h *harness) load(ctx context.Context, url string, first bool, conns int) (sample, error) {
 	if err := check(ctx, url); err != nil {
 		return sample{}, err
 	}
 	wrk := func(d time.Duration, latency bool) ([]byte, error) {
-		argv := []string{"wrk", "-t", "1", "-c", strconv.Itoa(h.opt.conns),
+		argv := []string{"wrk", "-t", "1", "-c", strconv.Itoa(conns),
 			"-d", fmt.Sprintf("%ds", int(d.Seconds())), "--timeout", "5s"}
 		if latency {
 			argv = append(argv, "--latency")
