@@ -169,13 +169,15 @@ func reqs(row loadRow) string {
 	return fmt.Sprintf("%.0f ±%.0f%%", row.Res.ReqPerSec, row.Spread*100)
 }
 
-// String is "nginx + app" in microseconds, or the app alone without nginx.
+// String is "nginx + app" in microseconds, or the app alone without nginx
+// (or with less than half a microsecond of it: an idle nginx of another row
+// that woke during the round, not nginx in this row's path).
 func (c cpuSplit) String() string {
 	us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 	switch {
 	case c == cpuSplit{}:
 		return "—"
-	case c.Nginx == 0:
+	case c.Nginx < time.Microsecond/2:
 		return fmt.Sprintf("%.1f", us(c.App))
 	}
 	return fmt.Sprintf("%.0f + %.0f", us(c.Nginx), us(c.App))
