@@ -62,6 +62,16 @@ func (u *Upstream) forward(ctx context.Context, fc *forwardCall) (uint32, bool) 
 			u.unavailable(w, err, fc.outcome, log)
 			return 0, false
 		}
+		if err := ctx.Err(); err != nil {
+			// The client went away while the request waited for its
+			// connection (the queue looks at the context only every
+			// watchDelay): the upstream is not asked, and the connection
+			// goes to the next request at once.
+			u.putConn(c, true, OutcomeCanceled)
+			setOutcome(fc.outcome, OutcomeCanceled)
+			u.fail(w, r, exchanged{outcome: OutcomeCanceled, cause: err}, log)
+			return 0, false
+		}
 		if info := handler.InfoFrom(ctx); info != nil {
 			info.QueueWaited(c.waited)
 			info.UpstreamConnected(u.name, c.dialed)

@@ -138,22 +138,28 @@ type nativeReader struct {
 	watchBy  time.Time
 	watchSet bool        // the deadline is watchBy
 	stop     func() bool // ends the watch; nil until it began
+	reads    int         // reads from the socket, for tests
 }
 
 // watchDelay is how long a request to the upstream runs before it watches
 // its client: from then on, the client going away (the request's context
-// ending) closes the upstream connection, which stops the read or write in
-// flight. Watching costs context.AfterFunc on the request's context, which
-// makes the context's cancellation and hangs on its parent's: ten
-// allocations, a kilobyte and four locks, a tenth of what the rest of the
-// exchange costs. A request answered sooner never pays it, nor does one
-// waiting for a connection (the queue looks at the context as often). The
-// price is that a client that goes away is noticed up to watchDelay later.
+// ending) closes the upstream connection, which stops the read, and the
+// body writer's write, in flight. Watching costs context.AfterFunc on the
+// request's context, which makes the context's cancellation and hangs on
+// its parent's: ten allocations, a kilobyte and four locks, a tenth of what
+// the rest of the exchange costs. A request answered sooner pays one read
+// deadline instead, and one waiting for a connection nothing (the queue
+// looks at the context as often). The price is that a client that goes
+// away is noticed up to watchDelay later. The watch begins in a read: the
+// request's first write (parameters and a body of at most smallBody,
+// which the socket's buffer takes) is not watched.
 const watchDelay = 50 * time.Millisecond
 
 // startWatch readies the watch for one exchange.
 func (r *nativeReader) startWatch(ctx context.Context, now time.Time) {
-	r.ctx, r.watchBy, r.watchSet, r.stop = ctx, now.Add(watchDelay), false, nil
+	// Never later than the silence that fails the request.
+	delay := min(watchDelay, r.c.timeout)
+	r.ctx, r.watchBy, r.watchSet, r.stop = ctx, now.Add(delay), false, nil
 }
 
 // watch begins watching the client.
@@ -193,10 +199,14 @@ func (r *nativeReader) Read(p []byte) (int, error) {
 			r.armed = now
 		}
 		n, err := c.Conn.Read(p)
+		r.reads++
 		if r.flushAt && (n > 0 || err == nil) {
-			// Data came before the pause ended: back to the long deadline.
+			// Data came before the pause ended: back to the watch's or
+			// the long deadline, whichever is due (the flush timer is
+			// still the socket's).
 			r.flushAt = false
 			r.armed = time.Time{}
+			r.watchSet = false
 		}
 		if n > 0 || err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
 			return n, err

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -338,74 +339,190 @@ func TestAccelBufferingNo(t *testing.T) {
 // is silent gets its upstream connection closed (the upstream sees EOF)
 // and frees its connection, long before any timeout; a client that goes
 // away while queued for a connection leaves the queue, long before
-// queue_timeout. The native transport starts watching the client only
-// after watchDelay, and the queue looks at the context every watchDelay:
-// neither may turn into waiting for the timeouts.
+// queue_timeout, for one upstream and for a fleet. The native transport
+// starts watching the client only after watchDelay, and the queue looks at
+// the context every watchDelay: neither may turn into waiting for the
+// timeouts.
 func TestClientGoneEndsTheExchange(t *testing.T) {
 	for _, tr := range transports {
-		t.Run(tr, func(t *testing.T) {
-			asked := make(chan struct{}, 4)
-			closed := make(chan struct{}, 4)
-			sock := rawUpstream(t, func(c net.Conn) {
-				if _, _, err := readFCGIRequest(c); err != nil {
-					return
+		for _, members := range []int{1, 2} {
+			t.Run(fmt.Sprintf("%s/%d", tr, members), func(t *testing.T) {
+				asked := make(chan struct{}, 4)
+				closed := make(chan struct{}, 4)
+				silent := func(c net.Conn) {
+					if _, _, err := readFCGIRequest(c); err != nil {
+						return
+					}
+					asked <- struct{}{}
+					// Silent until the connection closes.
+					_, _ = io.Copy(io.Discard, c)
+					closed <- struct{}{}
 				}
-				asked <- struct{}{}
-				// Silent until the connection closes.
-				_, _ = io.Copy(io.Discard, c)
-				closed <- struct{}{}
+				cfg := Config{MaxConns: 1, Transport: tr}
+				for range members {
+					cfg.Upstreams = append(cfg.Upstreams, "unix:"+rawUpstream(t, silent))
+				}
+				if members == 1 {
+					cfg.Upstream, cfg.Upstreams = cfg.Upstreams[0], nil
+				}
+				u := newUpstream(t, cfg)
+				h := &handler.Handler{App: u}
+				start := func(ctx context.Context) <-chan handler.Result {
+					env := reqEnv("GET", "/app.php")
+					environ.SetupTestingDefaults(env)
+					done := make(chan handler.Result, 1)
+					go func() {
+						done <- h.Serve(ctx, &handler.Request{Env: env, Protocol: "test"}, io.Discard)
+					}()
+					return done
+				}
+				bound := time.After(10 * time.Second) // the timeouts are 30s and more
+				var cancels []context.CancelFunc
+				var dones []<-chan handler.Result
+				for range members {
+					ctx, cancel := context.WithCancel(context.Background())
+					defer cancel()
+					cancels, dones = append(cancels, cancel), append(dones, start(ctx))
+					select {
+					case <-asked:
+					case <-bound:
+						t.Fatal("the upstream never got a request")
+					}
+				}
+				// One more waits in the queue: every connection is busy.
+				queued, cancelQueued := context.WithCancel(context.Background())
+				defer cancelQueued()
+				queuedDone := start(queued)
+				// Nothing announces the queue: its count is polled.
+				if !gwtest.Eventually(10*time.Second, func() bool { return u.Stats().Waiting == 1 }) {
+					t.Fatal("the request never queued")
+				}
+				cancelQueued()
+				select {
+				case <-queuedDone:
+				case <-bound:
+					t.Fatal("a queued request whose client went away stayed in the queue")
+				}
+				if n := u.Stats().Waiting; n != 0 {
+					t.Errorf("%d requests still waiting", n)
+				}
+				for i, cancel := range cancels {
+					cancel()
+					select {
+					case <-closed:
+					case <-bound:
+						t.Fatal("the upstream connection stayed open after the client went away")
+					}
+					select {
+					case <-dones[i]:
+					case <-bound:
+						t.Fatal("the request did not end after the client went away")
+					}
+				}
+				if s := u.Stats(); s.InUse != 0 {
+					t.Errorf("%d connections still in use", s.InUse)
+				}
+				select {
+				case <-asked:
+					t.Error("the upstream was asked for the request whose client went away in the queue")
+				default:
+				}
 			})
-			u := newUpstream(t, Config{Upstream: "unix:" + sock, MaxConns: 1, Transport: tr})
-			h := &handler.Handler{App: u}
-			start := func(ctx context.Context) <-chan handler.Result {
-				env := reqEnv("GET", "/app.php")
-				environ.SetupTestingDefaults(env)
-				done := make(chan handler.Result, 1)
-				go func() {
-					done <- h.Serve(ctx, &handler.Request{Env: env, Protocol: "test"}, io.Discard)
-				}()
-				return done
+		}
+	}
+}
+
+// TestClientGoneInTheQueueIsNotForwarded: a client that goes away while
+// its request waits for a connection, just before the connection frees
+// up, leaves the connection to the next request: the upstream is not
+// asked for it (the queue looks at the context only every watchDelay, so
+// the request may well win the connection first).
+func TestClientGoneInTheQueueIsNotForwarded(t *testing.T) {
+	release := make(chan struct{})
+	var asked atomic.Int64
+	sock := rawUpstream(t, func(c net.Conn) {
+		for {
+			id, _, err := readFCGIRequest(c)
+			if err != nil {
+				return
 			}
-			bound := time.After(10 * time.Second) // the timeouts are 30s and more
-			first, cancelFirst := context.WithCancel(context.Background())
-			defer cancelFirst()
-			firstDone := start(first)
-			select {
-			case <-asked:
-			case <-bound:
-				t.Fatal("the upstream never got the first request")
+			if asked.Add(1) == 1 {
+				<-release
 			}
-			// The second waits in the queue: the one connection is busy.
-			second, cancelSecond := context.WithCancel(context.Background())
-			defer cancelSecond()
-			secondDone := start(second)
-			// Nothing announces the queue: its count is polled.
-			if !gwtest.Eventually(10*time.Second, func() bool { return u.Stats().Waiting == 1 }) {
-				t.Fatal("the second request never queued")
+			out := append(record(typeStdout, id, []byte("Content-Type: text/plain\r\n\r\nok")), endRequest(id, 0, 0)...)
+			if _, err := c.Write(out); err != nil {
+				return
 			}
-			cancelSecond()
-			select {
-			case <-secondDone:
-			case <-bound:
-				t.Fatal("a queued request whose client went away stayed in the queue")
+		}
+	})
+	u := newUpstream(t, Config{Upstream: "unix:" + sock, MaxConns: 1})
+	first := make(chan response, 1)
+	go func() { first <- serve(t, u, reqEnv("GET", "/app.php"), nil) }()
+	if !gwtest.Eventually(10*time.Second, func() bool { return asked.Load() == 1 }) {
+		t.Fatal("the upstream never got the first request")
+	}
+	env := reqEnv("GET", "/app.php")
+	environ.SetupTestingDefaults(env)
+	ctx, cancel := context.WithCancel(context.Background())
+	second := make(chan handler.Result, 1)
+	go func() {
+		second <- (&handler.Handler{App: u}).Serve(ctx, &handler.Request{Env: env, Protocol: "test"}, io.Discard)
+	}()
+	if !gwtest.Eventually(10*time.Second, func() bool { return u.Stats().Waiting == 1 }) {
+		t.Fatal("the second request never queued")
+	}
+	cancel()
+	close(release)
+	if r := <-first; r.status != 200 {
+		t.Errorf("first: %d", r.status)
+	}
+	<-second
+	// The connection serves the next request, and the upstream saw two in
+	// all: the first and this one.
+	if r := serve(t, u, reqEnv("GET", "/app.php"), nil); r.status != 200 {
+		t.Errorf("third: %d", r.status)
+	}
+	if n := asked.Load(); n != 2 {
+		t.Errorf("the upstream was asked %d times, want 2 (the request whose client left must not go)", n)
+	}
+}
+
+// TestFlushTimerThenWatch: data that comes before the 10 ms flush timer
+// passes leaves that timer on the socket; the next read, inside the same
+// record, must put the watch's deadline back, not spin on the passed
+// timer until the watch begins (it did, reading thousands of times).
+func TestFlushTimerThenWatch(t *testing.T) {
+	sock := rawUpstream(t, func(c net.Conn) {
+		for {
+			id, _, err := readFCGIRequest(c)
+			if err != nil {
+				return
 			}
-			if n := u.Stats().Waiting; n != 0 {
-				t.Errorf("%d requests still waiting", n)
+			if _, err := c.Write(record(typeStdout, id, []byte("Content-Type: text/plain\r\n\r\nfirst "))); err != nil {
+				return
 			}
-			cancelFirst()
-			select {
-			case <-closed:
-			case <-bound:
-				t.Fatal("the upstream connection stayed open after the client went away")
+			second := record(typeStdout, id, []byte("second"))
+			// The next record's header within the flush timer, its content
+			// well after it: the pauses are the behaviour under test.
+			time.Sleep(2 * time.Millisecond)
+			if _, err := c.Write(second[:8]); err != nil {
+				return
 			}
-			select {
-			case <-firstDone:
-			case <-bound:
-				t.Fatal("the request did not end after the client went away")
+			time.Sleep(30 * time.Millisecond)
+			if _, err := c.Write(append(second[8:], endRequest(id, 0, 0)...)); err != nil {
+				return
 			}
-			if inUse, _, _ := u.pool.stats(); inUse != 0 {
-				t.Errorf("%d connections still in use", inUse)
-			}
-		})
+		}
+	})
+	u := newUpstream(t, Config{Upstream: "unix:" + sock, MaxConns: 1})
+	if r := serve(t, u, reqEnv("GET", "/app.php"), nil); r.status != 200 || r.body != "first second" {
+		t.Fatalf("%d %q", r.status, r.body)
+	}
+	_, _, idle := u.pool.stats()
+	if idle != 1 {
+		t.Fatalf("%d idle connections, want the one", idle)
+	}
+	if n := u.pool.idle[0].nr.reads; n > 20 {
+		t.Errorf("%d reads from the socket for a three-write answer: the reader spun", n)
 	}
 }
