@@ -140,3 +140,52 @@ func TestWriteDeadlinePassedWhileIdle(t *testing.T) {
 		c.Close()
 	}
 }
+
+// An app that reads an "Expect: 100-continue" body long after the request
+// arrived (queued for an upstream connection, say) still has net/http's
+// "100 Continue" reach the client: net/http writes it at the first read,
+// and the connection's write deadline, moved when the head was read, has
+// passed by then unless the read moves it.
+func TestContinueAfterWriteTimeout(t *testing.T) {
+	const timeout = 100 * time.Millisecond
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The app's delay before it reads is the behaviour under test.
+		time.Sleep(3 * timeout)
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			t.Errorf("reading the body: %v", err)
+		}
+		_, _ = w.Write(b)
+	})
+	s := &Server{Handler: &handler.Handler{App: app}, WriteTimeout: timeout}
+	l := gwtest.Listen(t)
+	gwtest.Serve(t, s, l, ErrServerClosed)
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	line, err := br.ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "HTTP/1.1 100 ") {
+		t.Fatalf("before the body: %q, %v; want 100 Continue", line, err)
+	}
+	if _, err := br.ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(c, "hello"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || string(b) != "hello" {
+		t.Fatalf("%d %q", resp.StatusCode, b)
+	}
+}

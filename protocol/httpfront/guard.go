@@ -59,7 +59,7 @@ func (c *watchConn) Read(p []byte) (int, error) {
 		// What net/http writes on its own after a read (an error answer, 100
 		// Continue) finds a deadline well ahead, not one that passed while
 		// the connection was idle.
-		c.paceWrite(false)
+		c.paceRead()
 	}
 	return n, err
 }

@@ -249,6 +249,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if wc != nil {
 		opts.Local = &wc.local
 	}
+	if wc != nil && r.Body != nil && r.Body != http.NoBody && expectsContinue(r) {
+		// net/http writes "100 Continue" itself at the body's first read,
+		// which may come long after the last read or write moved the
+		// connection's write deadline (a request queued for an upstream
+		// connection): the deadline is moved first when due.
+		r.Body = &continueBody{ReadCloser: r.Body, wc: wc}
+	}
 	env := environ.FromRequest(r, opts)
 	x, _ := s.exchs.Get().(*exchange)
 	if x == nil {
