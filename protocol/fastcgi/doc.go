@@ -43,9 +43,9 @@
 // the app reads (TCP backpressure); any other connection goes on reading for
 // its other requests and spools the rest of that body to an unlinked
 // temporary file, up to [Server.MaxSpoolBytes]. Memory per connection is thus
-// bounded by 16 KiB of read buffer (64 KiB more for records larger than it),
-// 256 KiB of queued output, and per request MaxParamsBytes plus BodyBuffer
-// plus one record.
+// bounded by 4 KiB of read buffer (and a buffer as large as the largest
+// record larger than that, at most 64 KiB), 256 KiB of queued output, and
+// per request MaxParamsBytes plus BodyBuffer plus one record.
 //
 // Environment: empty CONTENT_LENGTH, CONTENT_TYPE, REMOTE_USER and AUTH_TYPE
 // are dropped; a request with SCRIPT_NAME and no PATH_INFO (nginx's stock

@@ -71,7 +71,9 @@ func (c *conn) content(n int) ([]byte, error) {
 		return b, nil
 	}
 	if cap(c.scratch) < n {
-		c.scratch = make([]byte, fcgiwire.MaxContent)
+		// As large as the largest record met, not the largest possible:
+		// the connection keeps it.
+		c.scratch = make([]byte, n)
 	}
 	b := c.scratch[:n]
 	if _, err := io.ReadFull(c.br, b); err != nil {
