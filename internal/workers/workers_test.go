@@ -101,6 +101,26 @@ func TestIdleWorkersExit(t *testing.T) {
 	})
 }
 
+// TestMaxIdle: past MaxIdle waiting workers, a worker that finishes exits
+// at once instead of waiting for the idle timeout; the others keep
+// waiting and take the next functions.
+func TestMaxIdle(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := Pool{MaxIdle: 5}
+		defer p.Close()
+		busy(&p, 20)
+		synctest.Wait() // no time passes: only the cap can have ended them
+		if n := workersAlive(); n != 5 {
+			t.Fatalf("%d workers wait for work, want 5", n)
+		}
+		busy(&p, 3)
+		synctest.Wait()
+		if n := workersAlive(); n != 5 {
+			t.Errorf("%d workers wait for work after 3 more functions, want the same 5", n)
+		}
+	})
+}
+
 func TestCloseStopsIdleWorkers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var p Pool
