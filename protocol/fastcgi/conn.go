@@ -33,6 +33,10 @@ type conn struct {
 	rwc    net.Conn
 	log    atomic.Pointer[zap.Logger] // made by logger on first use
 	refuse bool                       // over MaxConns: every request is answered FCGI_OVERLOADED
+	// lingering: the answers are complete and the connection drains
+	// before its close, outside MaxConns (Server.startLinger). Guarded by
+	// the server's mu.
+	lingering bool
 
 	// Owned by the reading goroutine.
 	br       *bufio.Reader

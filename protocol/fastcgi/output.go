@@ -99,6 +99,10 @@ func (c *conn) flushLocked() {
 // reading goroutine goes on discarding records until the web server closes
 // or the drain's deadline passes; then it closes the connection.
 func (c *conn) linger() {
+	if !c.srv.startLinger(c) {
+		c.rwc.Close()
+		return
+	}
 	deadline, ok := linger.Start(c.rwc, c.srv.lim.readTimeout)
 	if !ok {
 		c.rwc.Close()

@@ -82,23 +82,24 @@ type Server struct {
 	// Observer, when set, is told about connections, refusals and aborts.
 	Observer Observer
 
-	once     sync.Once
-	core     *handler.Handler
-	badInput lograte.Limiter // warnings about the web server's malformed requests
-	refused  lograte.Limiter // warnings about connections over MaxConns
-	log      *zap.Logger
-	lim      limits
-	limErr   error // a negative limit that cannot be off: Serve refuses to start
-	mu       sync.Mutex
-	lns      map[*net.Listener]struct{}
-	conns    map[*conn]struct{}
-	active   int // connections within MaxConns
-	refuse   int // connections over it, being answered FCGI_OVERLOADED
-	closing  bool
-	stopped  bool          // Close was called: what Accept still returns is closed
-	serving  int           // Serve loops running: after Shutdown they still hand out the listener's queue
-	idle     chan struct{} // closed when closing and no connection or Serve loop is left
-	workers  workers.Pool  // runs connections and requests on goroutines that keep their grown stacks
+	once      sync.Once
+	core      *handler.Handler
+	badInput  lograte.Limiter // warnings about the web server's malformed requests
+	refused   lograte.Limiter // warnings about connections over MaxConns
+	log       *zap.Logger
+	lim       limits
+	limErr    error // a negative limit that cannot be off: Serve refuses to start
+	mu        sync.Mutex
+	lns       map[*net.Listener]struct{}
+	conns     map[*conn]struct{}
+	active    int // connections within MaxConns, lingering ones not counted
+	refuse    int // connections over it, being answered FCGI_OVERLOADED
+	lingering int // connections within MaxConns whose answers are complete, draining before their close
+	closing   bool
+	stopped   bool          // Close was called: what Accept still returns is closed
+	serving   int           // Serve loops running: after Shutdown they still hand out the listener's queue
+	idle      chan struct{} // closed when closing and no connection or Serve loop is left
+	workers   workers.Pool  // runs connections and requests on goroutines that keep their grown stacks
 }
 
 // Observer is told what happens on a Server's connections, for metrics. Its
@@ -216,6 +217,30 @@ func (s *Server) idleLocked() {
 	}
 }
 
+// startLinger moves c, whose answers are all written and which carries no
+// more requests, out of MaxConns: it is no longer served, only drained
+// before its close. Behind nginx without fastcgi_keep_conn every
+// connection passes through this state for as long as nginx and the
+// reading goroutine take to see its end, tens of milliseconds on a busy
+// core: counted as served, a few hundred of them pushed a server with 512
+// connections in use over 1024, and nginx answered 502 for the
+// FCGI_OVERLOADED. Lingering connections have a bound of their own, as
+// many again; past it a connection is closed at once (false).
+func (s *Server) startLinger(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.refuse || c.lingering {
+		return true
+	}
+	if s.lingering >= s.lim.maxConns {
+		return false
+	}
+	s.active--
+	s.lingering++
+	c.lingering = true
+	return true
+}
+
 func (s *Server) shuttingDown() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -277,9 +302,12 @@ func (s *Server) refusedConn(rw net.Conn, msg string) {
 func (s *Server) connDone(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
-	if c.refuse {
+	switch {
+	case c.refuse:
 		s.refuse--
-	} else {
+	case c.lingering:
+		s.lingering--
+	default:
 		s.active--
 	}
 	s.idleLocked()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatewayd/gatewayd/core/handler"
 	"github.com/gatewayd/gatewayd/internal/fcgiwire"
+	"github.com/gatewayd/gatewayd/internal/gwtest"
 )
 
 // newServer serves app with a countObserver, which waitConns needs.
@@ -313,6 +314,52 @@ func TestLimits(t *testing.T) {
 		}
 		if obs.count("refused-overloaded") != 1 || obs.count("opened") != 1 {
 			t.Errorf("observer: %v", obs.snapshot())
+		}
+	})
+	// A connection answered without FCGI_KEEP_CONN drains until the web
+	// server closes it: it is no longer served, and must not push the
+	// next connection over max_conns (nginx turned that FCGI_OVERLOADED
+	// into 502s at 256 clients). The draining ones have a bound of their
+	// own, as many again: past it a connection is closed at once.
+	t.Run("max_conns without lingering connections", func(t *testing.T) {
+		s := newServer(newTestApp())
+		s.MaxConns = 2
+		addr := startServer(t, s)
+		lingering := func() int {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			return s.lingering
+		}
+		answerOnce := func(name string) {
+			t.Helper()
+			// The client keeps its side open: the server drains it.
+			c := dialTest(t, addr)
+			c.write(encodeRequest(1, roleResponder, 0, getParams("/hello"), nil, false))
+			if r := c.wait(1, 5*time.Second); r.end.ProtocolStatus != fcgiwire.RequestComplete || r.body() != "Hello" {
+				t.Fatalf("%s: %+v %q", name, r.end, r.stdout.String())
+			}
+			c.waitClosed(5 * time.Second) // the server's half-close
+		}
+		answerOnce("first")
+		answerOnce("second")
+		// Nothing announces the drain's start on the server's side.
+		if !gwtest.Eventually(5*time.Second, func() bool { return lingering() == 2 }) {
+			t.Fatalf("%d connections draining, want 2", lingering())
+		}
+		kept := dialTest(t, addr)
+		if r := kept.get(1, "/hello"); r.end.ProtocolStatus != fcgiwire.RequestComplete || r.body() != "Hello" {
+			t.Fatalf("a connection beside two draining ones: %+v %q", r.end, r.stdout.String())
+		}
+		// Draining ones at their bound: the next is closed, not kept.
+		answerOnce("third")
+		if n := lingering(); n != 2 {
+			t.Errorf("%d connections draining, want at most 2", n)
+		}
+		s.mu.Lock()
+		active := s.active
+		s.mu.Unlock()
+		if active != 1 {
+			t.Errorf("%d connections served, want the kept one", active)
 		}
 	})
 }
