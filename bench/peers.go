@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/gatewayd/gatewayd/internal/peertest"
 )
@@ -16,6 +17,21 @@ import (
 // that the harness runs the configuration the docs show.
 func (h *harness) recipe(name string, vars map[string]string) (string, error) {
 	return peertest.LoadRecipe(name, vars)
+}
+
+// recipeKeepalive is the size of the upstream keepalive pool in one of
+// docs/recipes' nginx files.
+func (h *harness) recipeKeepalive(name string) (int, error) {
+	r, err := os.ReadFile(filepath.Join(peertest.ModuleRoot(), "docs", "recipes", name))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(r), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "keepalive "); ok {
+			return strconv.Atoi(strings.TrimSuffix(v, ";"))
+		}
+	}
+	return 0, fmt.Errorf("%s: no keepalive line", name)
 }
 
 // writeFile writes content to dir/name with mode and returns the path.

@@ -189,11 +189,17 @@ func (h *harness) fastcgi(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The proxy's pool is the FastCGI recipe's size: the same connections
+	// kept on both sides.
+	keep, err := h.recipeKeepalive("nginx-fastcgi-keepalive.conf")
+	if err != nil {
+		return err
+	}
 	proxy, err := h.nginxServer(ctx, "nginx-proxy", `    location / {
         proxy_http_version 1.1;
         proxy_set_header Connection "";
         proxy_pass http://hello;
-    }`, fmt.Sprintf("upstream hello {\n    server %s;\n    keepalive 16;\n}\n", proxied))
+    }`, fmt.Sprintf("upstream hello {\n    server %s;\n    keepalive %d;\n}\n", proxied, keep))
 	if err != nil {
 		return err
 	}
