@@ -62,12 +62,7 @@ func TestWriteDeadlineOncePerResponse(t *testing.T) {
 	s := &Server{Handler: &handler.Handler{App: app}, WriteTimeout: time.Minute}
 	l := &deadlineCounter{Listener: gwtest.Listen(t)}
 	gwtest.Serve(t, s, l, ErrServerClosed)
-	c, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	c := dialRaw(t, l.Addr().String())
 	br := bufio.NewReader(c)
 	get := func(path string) {
 		t.Helper()
@@ -107,11 +102,7 @@ func TestWriteDeadlinePassedWhileIdle(t *testing.T) {
 	l := gwtest.Listen(t)
 	gwtest.Serve(t, s, l, ErrServerClosed)
 	for _, second := range []string{"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n"} {
-		c, err := net.Dial("tcp", l.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		c := dialRaw(t, l.Addr().String())
 		br := bufio.NewReader(c)
 		ask := func(req string, want int) {
 			t.Helper()
@@ -160,12 +151,7 @@ func TestContinueAfterWriteTimeout(t *testing.T) {
 	s := &Server{Handler: &handler.Handler{App: app}, WriteTimeout: timeout}
 	l := gwtest.Listen(t)
 	gwtest.Serve(t, s, l, ErrServerClosed)
-	c, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	c := dialRaw(t, l.Addr().String())
 	if _, err := io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
@@ -188,4 +174,17 @@ func TestContinueAfterWriteTimeout(t *testing.T) {
 	if resp.StatusCode != 200 || string(b) != "hello" {
 		t.Fatalf("%d %q", resp.StatusCode, b)
 	}
+}
+
+// dialRaw connects to addr for a test that speaks HTTP/1.1 by hand: every
+// read and write has 10 s, and the connection closes when the test ends.
+func dialRaw(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	return c
 }
