@@ -76,7 +76,7 @@ func (s *Server) serve(ctx context.Context, c net.Conn, br *bufio.Reader) {
 		reset(c)
 		return
 	}
-	closeClean(c, body, timeout)
+	s.closeClean(c, body, timeout)
 }
 
 // refuse logs why a head was refused and closes the connection without an
@@ -122,9 +122,9 @@ func reset(c net.Conn) {
 // left part of the body unread: the peer has the whole response at once and
 // the close does not turn into a reset (see internal/linger). The drain ends
 // early when the peer closes its side, as nginx does once it has the
-// response.
-func closeClean(c net.Conn, body *bodyReader, timeout time.Duration) {
-	if body.n <= 0 || body.err != nil {
+// response; it runs outside MaxConns (startDrain).
+func (s *Server) closeClean(c net.Conn, body *bodyReader, timeout time.Duration) {
+	if body.n <= 0 || body.err != nil || !s.startDrain(c) {
 		_ = c.Close()
 		return
 	}

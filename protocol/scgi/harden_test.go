@@ -134,3 +134,51 @@ func TestAppCutsABlockedWrite(t *testing.T) {
 		return addr
 	}, head("0", "REQUEST_METHOD", "GET", "REQUEST_URI", "/big"))
 }
+
+// TestDrainOutsideMaxConns: a connection whose app left the body unread is
+// drained before its close, for as long as the web server keeps its side
+// open; it is answered, no longer served, and must not have the next
+// connection refused 503. Draining connections have a bound of their own,
+// as many again.
+func TestDrainOutsideMaxConns(t *testing.T) {
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok") // the body stays unread
+	})
+	addr, s, _ := startServer(t, app, func(s *Server) { s.MaxConns = 1 })
+	draining := func() int {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.draining)
+	}
+	// Half the body sent, the connection kept open: the server answers,
+	// then drains what may still come.
+	halfBody := func() net.Conn {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.WriteString(c, head("10", "REQUEST_METHOD", "POST", "REQUEST_URI", "/x")+"12345"); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	b, err := io.ReadAll(halfBody()) // to the server's half-close
+	if err != nil || !strings.HasPrefix(string(b), "Status: 200 OK\r\n") {
+		t.Fatalf("first: %q %v", b, err)
+	}
+	if n := draining(); n != 1 {
+		t.Fatalf("%d connections draining, want 1", n)
+	}
+	got, err := roundTrip(t, addr, head("0", "REQUEST_METHOD", "GET", "REQUEST_URI", "/x"))
+	if err != nil || !strings.HasPrefix(got, "Status: 200 OK\r\n") {
+		t.Fatalf("beside a draining connection: %q %v", got, err)
+	}
+	// At the bound: the next one is closed at once, not drained (its
+	// answer may be lost to the reset; the count is what is held).
+	_, _ = io.ReadAll(halfBody())
+	if n := draining(); n != 1 {
+		t.Errorf("%d connections draining, want at most 1", n)
+	}
+}

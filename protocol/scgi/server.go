@@ -88,7 +88,8 @@ type Server struct {
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[net.Conn]struct{}
-	refusing  int // connections over MaxConns being answered 503
+	draining  map[net.Conn]struct{} // answered, draining an unread body before the close: outside MaxConns
+	refusing  int                   // connections over MaxConns being answered 503
 	badInput  lograte.Limiter
 	refused   lograte.Limiter
 	closing   atomic.Bool
@@ -105,6 +106,7 @@ func (s *Server) init() {
 	if s.listeners == nil {
 		s.listeners = make(map[net.Listener]struct{})
 		s.conns = make(map[net.Conn]struct{})
+		s.draining = make(map[net.Conn]struct{})
 		s.ctx, s.cancel = context.WithCancel(context.Background())
 	}
 }
@@ -220,6 +222,23 @@ func (s *Server) add(c net.Conn) int {
 	return connServe
 }
 
+// startDrain moves c, answered, out of MaxConns for the drain of the body
+// its app left unread: it is no longer served, and a web server that
+// closes slowly must not have it refuse the next connection (the FastCGI
+// front end's 502s at 256 clients came from exactly that). Draining
+// connections have a bound of their own, as many again; past it the
+// caller closes at once (false).
+func (s *Server) startDrain(c net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.draining) >= s.maxConns() {
+		return false
+	}
+	delete(s.conns, c)
+	s.draining[c] = struct{}{}
+	return true
+}
+
 // refuseConn counts and logs a connection over MaxConns, one line per
 // interval: a peer that opens connections in a loop must not fill the log.
 func (s *Server) refuseConn(c net.Conn, answered bool) {
@@ -260,6 +279,7 @@ func (s *Server) overloaded(c net.Conn) {
 func (s *Server) remove(c net.Conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
+	delete(s.draining, c)
 	s.mu.Unlock()
 	if s.ConnState != nil {
 		s.ConnState(c, http.StateClosed)
@@ -295,6 +315,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.cancel()
 	s.mu.Lock()
 	for c := range s.conns {
+		c.Close()
+	}
+	for c := range s.draining {
 		c.Close()
 	}
 	s.mu.Unlock()
