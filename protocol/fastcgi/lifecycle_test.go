@@ -26,6 +26,9 @@ func startLifecycle(t *testing.T) (*testApp, *Server, net.Listener, <-chan error
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Initialised here, not only in Serve's goroutine: the tests look at
+	// the server's state (its connections) before Serve may have run.
+	s.init()
 	errc := make(chan error, 1)
 	go func() { errc <- s.Serve(l) }()
 	return app, s, l, errc

@@ -352,14 +352,18 @@ func TestLimits(t *testing.T) {
 		}
 		// Draining ones at their bound: the next is closed, not kept.
 		answerOnce("third")
-		if n := lingering(); n != 2 {
+		if n := lingering(); n > 2 {
 			t.Errorf("%d connections draining, want at most 2", n)
 		}
-		s.mu.Lock()
-		active := s.active
-		s.mu.Unlock()
-		if active != 1 {
-			t.Errorf("%d connections served, want the kept one", active)
+		// The client sees the close before the server's reader lets go of
+		// the connection, and nothing announces that.
+		served := func() int {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			return s.active
+		}
+		if !gwtest.Eventually(5*time.Second, func() bool { return served() == 1 }) {
+			t.Errorf("%d connections served, want the kept one", served())
 		}
 	})
 }

@@ -178,7 +178,7 @@ func TestDrainOutsideMaxConns(t *testing.T) {
 	// At the bound: the next one is closed at once, not drained (its
 	// answer may be lost to the reset; the count is what is held).
 	_, _ = io.ReadAll(halfBody())
-	if n := draining(); n != 1 {
+	if n := draining(); n > 1 {
 		t.Errorf("%d connections draining, want at most 1", n)
 	}
 }
