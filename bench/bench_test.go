@@ -393,12 +393,11 @@ func TestDocHasMarkers(t *testing.T) {
 // sides keep as many connections; a recipe without a pool is an error, not
 // a zero.
 func TestRecipeKeepalive(t *testing.T) {
-	var h harness
-	n, err := h.recipeKeepalive("nginx-fastcgi-keepalive.conf")
+	n, err := recipeKeepalive("nginx-fastcgi-keepalive.conf")
 	if err != nil || n < 1 {
 		t.Fatalf("keepalive recipe: %d, %v", n, err)
 	}
-	if n, err := h.recipeKeepalive("nginx-fastcgi.conf"); err == nil {
+	if n, err := recipeKeepalive("nginx-fastcgi.conf"); err == nil {
 		t.Errorf("a recipe without an upstream pool gave %d", n)
 	}
 }

@@ -21,12 +21,12 @@ func (h *harness) recipe(name string, vars map[string]string) (string, error) {
 
 // recipeKeepalive is the size of the upstream keepalive pool in one of
 // docs/recipes' nginx files.
-func (h *harness) recipeKeepalive(name string) (int, error) {
-	r, err := os.ReadFile(filepath.Join(peertest.ModuleRoot(), "docs", "recipes", name))
+func recipeKeepalive(name string) (int, error) {
+	r, err := peertest.RecipeText(name)
 	if err != nil {
 		return 0, err
 	}
-	for _, line := range strings.Split(string(r), "\n") {
+	for _, line := range strings.Split(r, "\n") {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "keepalive "); ok {
 			return strconv.Atoi(strings.TrimSuffix(v, ";"))
 		}

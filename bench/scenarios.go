@@ -191,7 +191,7 @@ func (h *harness) fastcgi(ctx context.Context) error {
 	}
 	// The proxy's pool is the FastCGI recipe's size: the same connections
 	// kept on both sides.
-	keep, err := h.recipeKeepalive("nginx-fastcgi-keepalive.conf")
+	keep, err := recipeKeepalive("nginx-fastcgi-keepalive.conf")
 	if err != nil {
 		return err
 	}

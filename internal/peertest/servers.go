@@ -121,14 +121,23 @@ func Recipe(t testing.TB, name string, vars map[string]string) string {
 	return s
 }
 
-// LoadRecipe is Recipe with an error instead of a test failure, for the
-// benchmark harness.
-func LoadRecipe(name string, vars map[string]string) (string, error) {
+// RecipeText is a recipe from docs/recipes as it is written, placeholders
+// and all.
+func RecipeText(name string) (string, error) {
 	b, err := os.ReadFile(filepath.Join(ModuleRoot(), "docs", "recipes", name))
 	if err != nil {
 		return "", fmt.Errorf("reading recipe: %w", err)
 	}
-	s := string(b)
+	return string(b), nil
+}
+
+// LoadRecipe is Recipe with an error instead of a test failure, for the
+// benchmark harness.
+func LoadRecipe(name string, vars map[string]string) (string, error) {
+	s, err := RecipeText(name)
+	if err != nil {
+		return "", err
+	}
 	for k, v := range vars {
 		s = strings.ReplaceAll(s, "{{"+k+"}}", v)
 	}
