@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatewayd/gatewayd/core/handler"
 	"github.com/gatewayd/gatewayd/internal/gwtest"
+	"github.com/gatewayd/gatewayd/protocol/internal/writedeadline"
 )
 
 // deadlineCounter counts the write deadlines set on its connections.
@@ -187,4 +188,57 @@ func dialRaw(t *testing.T, addr string) net.Conn {
 	t.Cleanup(func() { c.Close() })
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	return c
+}
+
+// recordingDeadlines records the write deadlines set on a connection whose
+// reads always have one byte.
+type recordingDeadlines struct {
+	net.Conn // nil: only the methods below are called
+	set      []time.Time
+}
+
+func (c *recordingDeadlines) Read(p []byte) (int, error) { p[0] = 'G'; return 1, nil }
+
+func (c *recordingDeadlines) SetWriteDeadline(t time.Time) error {
+	c.set = append(c.set, t)
+	return nil
+}
+
+// An app's write deadline (http.ResponseController) reaches the connection
+// even when it is zero, "no deadline", which net/http's own clearing after
+// a response is not; and a read (net/http's background read of the next
+// request) does not move it, until the pacer is forced to at the end of the
+// response.
+func TestAppWriteDeadlineHolds(t *testing.T) {
+	rec := &recordingDeadlines{}
+	wc := &watchConn{Conn: rec}
+	wc.wd.pace.Timeout = time.Minute
+	wc.paceWrite(false) // the pacer owns the deadline
+	if len(rec.set) != 1 {
+		t.Fatalf("the pacer set %d deadlines, want 1", len(rec.set))
+	}
+	_ = wc.SetWriteDeadline(time.Time{}) // net/http's clearing
+	if len(rec.set) != 1 {
+		t.Fatalf("net/http's clearing reached the connection: %v", rec.set)
+	}
+	if err := wc.setAppWriteDeadline(time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.set) != 2 || !rec.set[1].IsZero() {
+		t.Fatalf("the app's zero deadline did not reach the connection: %v", rec.set)
+	}
+	wc.wd.pace = writedeadline.Pacer{Timeout: time.Minute} // as if a quarter of it had passed
+	if _, err := wc.Read(make([]byte, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.set) != 2 {
+		t.Fatalf("a read moved the app's deadline: %v", rec.set)
+	}
+	wc.paceWrite(true) // the response ended
+	if _, err := wc.Read(make([]byte, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.set) != 3 || rec.set[2].IsZero() {
+		t.Fatalf("the pacer did not take the deadline back at the response's end: %v", rec.set)
+	}
 }
