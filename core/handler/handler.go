@@ -274,23 +274,21 @@ func (h *Handler) ServeSink(ctx context.Context, req *Request, sink Sink) (res R
 	return w.result(err, body)
 }
 
-// requestState is everything the core allocates per request, in one piece,
-// with room for a small response body, so that a typical response needs no
-// buffer of its own.
+// requestState is everything the core allocates per request, in one piece.
+// The held-back body is not in it: it lives in a pooled buffer only until
+// the head goes out (see responseWriter.keep).
 type requestState struct {
-	info  Info
-	ctx   requestContext
-	body  countingReader
-	w     responseWriter
-	hr    http.Request
-	res   Result      // what the observer is told
-	id    [idLen]byte // the bytes of info.ID when the core made it
-	small [1024]byte
+	info Info
+	ctx  requestContext
+	body countingReader
+	w    responseWriter
+	hr   http.Request
+	res  Result      // what the observer is told
+	id   [idLen]byte // the bytes of info.ID when the core made it
 }
 
 func (st *requestState) writer(h *Handler, sink Sink, r *http.Request, req *Request) *responseWriter {
 	st.w.init(h, sink, r, &st.ctx, req, &st.info)
-	st.w.buf = st.small[:0]
 	return &st.w
 }
 

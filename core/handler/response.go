@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"go.uber.org/zap"
@@ -33,6 +34,7 @@ type responseWriter struct {
 	origin bool // answer in origin-server form (Server header)
 
 	header      http.Header // what the app sees and changes
+	own         http.Header // the sink's map when it is a HeaderSink, else nil
 	sent        http.Header // the header as it was at WriteHeader
 	detached    bool        // header is a copy made after WriteHeader
 	status      int
@@ -41,7 +43,8 @@ type responseWriter struct {
 	flushed     bool
 	overflowed  bool // more than hold bytes written: no Content-Length
 	hold        int
-	buf         []byte
+	buf         []byte    // the held-back body, in held's buffer (see keep)
+	held        *heldBuf  // the pooled buffer buf is in, until release
 	declared    int64     // the app's Content-Length, or -1
 	written     int64     // body bytes the app wrote
 	out         int64     // body bytes handed to the sink
@@ -62,7 +65,12 @@ func (w *responseWriter) init(h *Handler, sink Sink, r *http.Request, ctx *reque
 	w.h, w.sink, w.req, w.info, w.ctx = h, sink, req, info, ctx
 	w.isHead = r != nil && r.Method == http.MethodHead
 	w.origin = h.origin(req)
-	w.header = make(http.Header, 4)
+	if hs, ok := sink.(HeaderSink); ok {
+		w.own = hs.Header()
+		w.header = w.own
+	} else {
+		w.header = make(http.Header, 4)
+	}
 	w.hold = hold
 	w.declared = -1
 }
@@ -133,13 +141,13 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 	if w.isHead {
 		// Keep what content sniffing needs; a HEAD response has no body.
 		if !w.headSent && len(w.buf) < sniffLen {
-			w.buf = append(w.buf, p[:min(len(p), sniffLen-len(w.buf))]...)
+			w.keep(p[:min(len(p), sniffLen-len(w.buf))])
 		}
 		return len(p), nil
 	}
 	if !w.headSent {
 		if !w.overflowed {
-			w.buf = append(w.buf, p...)
+			w.keep(p)
 			return len(p), nil
 		}
 		if err := w.sendHead(false); err != nil {
@@ -163,7 +171,7 @@ func (w *responseWriter) WriteString(s string) (int, error) {
 		return w.Write([]byte(s))
 	}
 	w.written = n
-	w.buf = append(w.buf, s...)
+	w.keepString(s)
 	return len(s), nil
 }
 
@@ -194,6 +202,50 @@ func (w *responseWriter) FlushError() error {
 		return w.broken(err)
 	}
 	return nil
+}
+
+// heldBuf is a buffer for a held-back body. The body is held only until the
+// head goes out (at the latest when the app returns), and sinks copy what
+// they are given, so one buffer serves request after request: a pool
+// spares each response an allocation and its zeroing.
+type heldBuf struct{ b []byte }
+
+var heldBufs = sync.Pool{New: func() any { return &heldBuf{b: make([]byte, 0, 1024)} }}
+
+// maxPooledHeld is the largest buffer put back in the pool; a larger
+// BufferSize's buffers are left to the garbage collector.
+const maxPooledHeld = 64 << 10
+
+// keep appends p to the held-back body.
+func (w *responseWriter) keep(p []byte) {
+	w.holding()
+	w.buf = append(w.buf, p...)
+}
+
+// keepString is keep for a string, without a copy to a []byte first.
+func (w *responseWriter) keepString(s string) {
+	w.holding()
+	w.buf = append(w.buf, s...)
+}
+
+// holding takes a buffer from the pool for the first held-back bytes.
+func (w *responseWriter) holding() {
+	if w.held == nil {
+		w.held = heldBufs.Get().(*heldBuf)
+		w.buf = w.held.b[:0]
+	}
+}
+
+// release drops the held-back body and returns its buffer to the pool.
+func (w *responseWriter) release() {
+	if w.held != nil {
+		if cap(w.buf) <= maxPooledHeld {
+			w.held.b = w.buf[:0]
+			heldBufs.Put(w.held)
+		}
+		w.held = nil
+	}
+	w.buf = nil
 }
 
 // sendHead applies the response rules to the header snapshot and hands the
@@ -231,10 +283,11 @@ func (w *responseWriter) sendHead(final bool) error {
 	}
 	if len(w.buf) > 0 && !w.isHead {
 		if _, err := w.writeBody(w.buf); err != nil {
+			w.release()
 			return err
 		}
 	}
-	w.buf = nil
+	w.release()
 	return nil
 }
 
@@ -368,12 +421,17 @@ func (w *responseWriter) sendError() {
 
 // sendStatus sends a plain-text page of the core's own, without the app.
 func (w *responseWriter) sendStatus(status int, body string) {
-	w.buf = nil
+	w.release()
 	w.status = status
-	h := http.Header{
-		"Content-Type":   {"text/plain"},
-		"Content-Length": {strconv.Itoa(len(body))},
+	h := w.own
+	if h == nil {
+		h = make(http.Header, 4)
 	}
+	// What the app set has no place on the core's page (a HeaderSink's map
+	// holds it).
+	clear(h)
+	h["Content-Type"] = []string{"text/plain"}
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	if w.origin && w.h.ServerSoftware != "" {
 		h["Server"] = []string{w.h.ServerSoftware}
 	}
@@ -396,6 +454,7 @@ func (w *responseWriter) sendStatus(status int, body string) {
 // result reports the request's outcome; err is the run's error.
 func (w *responseWriter) result(err error, body *countingReader) Result {
 	w.done.Store(true)
+	w.release() // a response that broke before its head went out
 	if err == nil {
 		err = w.err
 	}

@@ -24,6 +24,16 @@ type Sink interface {
 	Finish() error
 }
 
+// A HeaderSink keeps the response's header map itself, as net/http's
+// ResponseWriter does. The core lets the app set its headers in that map
+// directly, sparing a map and a copy per response, and always hands the
+// same map to WriteHead: for the core's own pages (the 500 page, the 400
+// page) it is cleared and filled again.
+type HeaderSink interface {
+	Sink
+	Header() http.Header
+}
+
 // streamSink frames the response as bytes: "Status: 200 OK" (gateway) or an
 // HTTP/1.x status line with Date and Server (origin server).
 type streamSink struct {

@@ -315,13 +315,14 @@ func (s *sink) extend(force bool) {
 	}
 }
 
+// Header is net/http's own map: the app's headers go there directly
+// (handler.HeaderSink).
+func (s *sink) Header() http.Header { return s.w.Header() }
+
+// WriteHead is given the map of Header, already final.
 func (s *sink) WriteHead(status int, header http.Header) error {
-	dst := s.w.Header()
-	for k, v := range header {
-		dst[k] = v
-	}
 	if s.closeConn {
-		dst["Connection"] = []string{"close"}
+		header["Connection"] = []string{"close"}
 	}
 	s.extend(false)
 	s.w.WriteHeader(status)
@@ -343,6 +344,6 @@ func (s *sink) Flush() error {
 func (s *sink) Finish() error { return nil }
 
 var (
-	_ http.Handler = (*Server)(nil)
-	_ handler.Sink = (*sink)(nil)
+	_ http.Handler       = (*Server)(nil)
+	_ handler.HeaderSink = (*sink)(nil)
 )

@@ -126,8 +126,15 @@ func TestFailureAfterHeadersTruncates(t *testing.T) {
 	}
 }
 
+// TestFailureBeforeHeadersIs500: the core's 500 page, and nothing of what
+// the app had set: the app's headers live in net/http's own map (the sink
+// is a handler.HeaderSink), which the page must not inherit.
 func TestFailureBeforeHeadersIs500(t *testing.T) {
-	addr := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { panic("boom") }))
+	addr := start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Set-Cookie", "session=secret")
+		w.Header().Set("Content-Type", "application/json")
+		panic("boom")
+	}))
 	resp, err := http.Get("http://" + addr + "/")
 	if err != nil {
 		t.Fatal(err)
@@ -136,6 +143,9 @@ func TestFailureBeforeHeadersIs500(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 500 || string(b) != "A server error occurred.  Please contact the administrator.\n" {
 		t.Errorf("%d %q", resp.StatusCode, b)
+	}
+	if c, ct := resp.Header.Get("Set-Cookie"), resp.Header.Get("Content-Type"); c != "" || ct != "text/plain" {
+		t.Errorf("the 500 page carries the app's headers: Set-Cookie %q, Content-Type %q", c, ct)
 	}
 }
 
