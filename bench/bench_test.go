@@ -7,10 +7,13 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatewayd/gatewayd/internal/peertest"
 )
 
 // A wrk 4.1 report with --latency, every unit wrk prints, errors and
@@ -399,5 +402,41 @@ func TestRecipeKeepalive(t *testing.T) {
 	}
 	if n, err := recipeKeepalive("nginx-fastcgi.conf"); err == nil {
 		t.Errorf("a recipe without an upstream pool gave %d", n)
+	}
+}
+
+// Every nginx recipe that keeps upstream connections sizes its pool by the
+// keep-alive recipe's rule (its comment): a fleet recipe left at a pool
+// much smaller than the load opened and closed a connection for most
+// requests, which cost gatewayd about a third of its throughput.
+func TestRecipePoolsAgree(t *testing.T) {
+	want, err := recipeKeepalive("nginx-fastcgi-keepalive.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(filepath.Join(peertest.ModuleRoot(), "docs", "recipes"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pools := 0
+	for _, e := range entries {
+		text, err := peertest.RecipeText(e.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(e.Name(), "nginx") || !strings.Contains(text, "upstream ") {
+			continue
+		}
+		n, err := recipeKeepalive(e.Name())
+		if err != nil {
+			continue // an upstream without a pool: a connection per request
+		}
+		pools++
+		if n != want {
+			t.Errorf("%s: keepalive %d, the keep-alive recipe's is %d", e.Name(), n, want)
+		}
+	}
+	if pools < 3 {
+		t.Errorf("found %d recipes with a keepalive pool; the keep-alive and two fleet recipes have one", pools)
 	}
 }
