@@ -66,7 +66,8 @@ type Listener struct {
 	MaxHeaderBytes    int           `mapstructure:"max_header_bytes"`    // default 65536 (HTTP and SCGI)
 	PassAuthorization bool          `mapstructure:"pass_authorization"`  // default false
 
-	// FastCGI front end (and SCGI: max_conns).
+	// Every front end: connections served at once. FastCGI front end:
+	// the rest.
 	MaxConns       int `mapstructure:"max_conns"`        // default 1024
 	MaxReqs        int `mapstructure:"max_reqs"`         // per connection; default 64
 	MaxParamsBytes int `mapstructure:"max_params_bytes"` // default 65536

@@ -193,6 +193,8 @@ func (d *Daemon) frontEnd(lc config.Listener) frontEnd {
 			IdleTimeout:       lc.IdleTimeout,
 			MaxHeaderBytes:    lc.MaxHeaderBytes,
 			WriteTimeout:      lc.WriteTimeout,
+			MaxConns:          lc.MaxConns,
+			Refused:           refusedFor(lm),
 			PassAuthorization: lc.PassAuthorization,
 			ServerSoftware:    d.cfg.ServerSoftware,
 			Log:               log,

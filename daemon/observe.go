@@ -59,7 +59,7 @@ func connStateFor(cc connCounters) func(net.Conn, http.ConnState) {
 	}
 }
 
-// refusedFor counts an SCGI listener's connections over max_conns.
+// refusedFor counts an HTTP or SCGI listener's connections over max_conns.
 func refusedFor(lm *metrics.Listener) func(net.Conn) {
 	if lm == nil {
 		return nil

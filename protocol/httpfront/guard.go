@@ -46,8 +46,12 @@ type watchConn struct {
 	tailLen int
 	unread  atomic.Bool // the last request's body was not read to its end
 	closing atomic.Bool
-	local   environ.Local // the local address, split once for all its requests
-	wd      connPacer     // the write deadline, paced across requests (deadline.go)
+	// idleSince is when the connection began waiting for a request, its
+	// first or its next (Unix nanoseconds), 0 while it is reading or
+	// serving one.
+	idleSince atomic.Int64
+	local     environ.Local // the local address, split once for all its requests
+	wd        connPacer     // the write deadline, paced across requests (deadline.go)
 }
 
 func (c *watchConn) Read(p []byte) (int, error) {
@@ -150,21 +154,38 @@ func (c *watchConn) ReadFrom(r io.Reader) (int64, error) {
 	return io.Copy(struct{ io.Writer }{c.Conn}, r)
 }
 
-// watchListener wraps each accepted connection in a watchConn whose writes
-// are paced by writeTimeout (none when it is negative).
+// watchListener admits each accepted connection within the server's
+// MaxConns (limit.go) and wraps it in a watchConn whose writes are paced
+// by the server's WriteTimeout (none when it is negative).
 type watchListener struct {
 	net.Listener
-	writeTimeout time.Duration
+	s *Server
 }
 
 func (l watchListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		wc := &watchConn{Conn: c}
+		// Waiting for its first request counts as idle, as in nginx: a
+		// connection opened and left silent makes room first.
+		wc.idleSince.Store(time.Now().UnixNano())
+		switch l.s.admit(wc) {
+		case connRefuse:
+			l.s.refuseConn(c, true)
+			go l.s.answerOverloaded(c)
+			continue
+		case connDrop:
+			l.s.refuseConn(c, false)
+			_ = c.Close()
+			continue
+		}
+		wc.local = environ.SplitLocal(c.LocalAddr())
+		wc.wd.pace.Timeout = l.s.writeTimeout()
+		return wc, nil
 	}
-	wc := &watchConn{Conn: c, local: environ.SplitLocal(c.LocalAddr())}
-	wc.wd.pace.Timeout = l.writeTimeout
-	return wc, nil
 }
 
 type connKey struct{}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gatewayd/gatewayd/core/environ"
 	"github.com/gatewayd/gatewayd/core/handler"
+	"github.com/gatewayd/gatewayd/internal/lograte"
 	"github.com/gatewayd/gatewayd/internal/setting"
 	"github.com/gatewayd/gatewayd/protocol/internal/writedeadline"
 )
@@ -50,6 +51,18 @@ type Server struct {
 	// keeps moving, or an app that takes long to answer, is not cut. Zero
 	// means DefaultWriteTimeout (60s); negative means no limit.
 	WriteTimeout time.Duration
+	// MaxConns is how many connections are served at once. When one more
+	// arrives, the connection idle longest between keep-alive requests is
+	// closed to make room (as nginx does when worker_connections run out);
+	// with none idle, the new one is answered "503 Service Unavailable"
+	// (Retry-After: 1) without reading its request, and closed (beyond 64
+	// such answers at once, closed without one). Zero means
+	// DefaultMaxConns (1024), the config key listeners[].max_conns;
+	// negative makes Serve fail.
+	MaxConns int
+	// Refused, when set, is called for each connection over MaxConns that
+	// is answered 503 or closed, for metrics. It must be quick.
+	Refused func(net.Conn)
 	// PassAuthorization passes Authorization as HTTP_AUTHORIZATION. Default false.
 	PassAuthorization bool
 	// ServerSoftware is SERVER_SOFTWARE. Empty means "gatewayd".
@@ -59,17 +72,21 @@ type Server struct {
 	// ConnState, when set, is told of connection state changes (metrics).
 	ConnState func(net.Conn, http.ConnState)
 
-	once   sync.Once
-	srv    *http.Server
-	limErr error     // a negative limit that cannot be off: Serve refuses to start
-	exchs  sync.Pool // *exchange
+	once    sync.Once
+	srv     *http.Server
+	lg      *zap.Logger
+	limErr  error     // a negative limit that cannot be off: Serve refuses to start
+	exchs   sync.Pool // *exchange
+	refused lograte.Limiter
 
 	// A graceful stop in two steps (see Shutdown): the listeners Serve was
 	// given, the connections open now, and a signal when the last closes.
+	// The open connections are also what MaxConns bounds (limit.go).
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
-	conns     int
-	drained   chan struct{} // closed when conns reaches 0 while stopping
+	live      map[*watchConn]struct{} // admitted and not yet closed
+	refusing  int                     // connections over MaxConns being answered 503
+	drained   chan struct{}           // closed when live empties while stopping
 	stopping  bool
 	serving   sync.WaitGroup // the accept loops
 }
@@ -95,10 +112,12 @@ func (s *Server) init() {
 	if log == nil {
 		log = zap.NewNop()
 	}
+	s.lg = log
+	s.live = make(map[*watchConn]struct{})
 	// internal/setting's rule: zero is the default; IdleTimeout and
 	// WriteTimeout can be off, the others cannot.
 	if err := setting.Negative(setting.N("ReadHeaderTimeout", s.ReadHeaderTimeout),
-		setting.N("MaxHeaderBytes", s.MaxHeaderBytes)); err != nil {
+		setting.N("MaxHeaderBytes", s.MaxHeaderBytes), setting.N("MaxConns", s.MaxConns)); err != nil {
 		s.limErr = fmt.Errorf("httpfront: %w", err)
 	}
 	idle := setting.Or(s.IdleTimeout, DefaultIdleTimeout)
@@ -118,6 +137,8 @@ func (s *Server) init() {
 		s.srv.SetKeepAlivesEnabled(false)
 	}
 }
+
+func (s *Server) log() *zap.Logger { return s.lg }
 
 func (s *Server) maxHeaderBytes() int { return setting.Or(s.MaxHeaderBytes, DefaultMaxHeaderBytes) }
 
@@ -144,7 +165,7 @@ func (s *Server) Serve(l net.Listener) error {
 	s.serving.Add(1)
 	s.mu.Unlock()
 	defer s.serving.Done()
-	err := srv.Serve(watchListener{Listener: l, writeTimeout: s.writeTimeout()})
+	err := srv.Serve(watchListener{Listener: l, s: s})
 	s.mu.Lock()
 	delete(s.listeners, l)
 	stopping := s.stopping
@@ -156,21 +177,27 @@ func (s *Server) Serve(l net.Listener) error {
 	return err
 }
 
-// connState counts open connections for Shutdown, then tells ConnState.
+// connState notes when a connection waits between requests (the one idle
+// longest makes room at MaxConns) and lets go of closed connections, for
+// MaxConns and Shutdown; then it tells ConnState. A connection counts from
+// its admission (admit, in Accept) on.
 func (s *Server) connState(c net.Conn, st http.ConnState) {
-	switch st {
-	case http.StateNew:
-		s.mu.Lock()
-		s.conns++
-		s.mu.Unlock()
-	case http.StateClosed, http.StateHijacked:
-		s.mu.Lock()
-		s.conns--
-		if s.conns == 0 && s.stopping && s.drained != nil {
-			close(s.drained)
-			s.drained = nil
+	if wc, ok := c.(*watchConn); ok {
+		switch st {
+		case http.StateIdle:
+			wc.idleSince.Store(time.Now().UnixNano())
+		case http.StateActive:
+			wc.idleSince.Store(0)
+		case http.StateClosed, http.StateHijacked:
+			wc.idleSince.Store(0)
+			s.mu.Lock()
+			delete(s.live, wc) // none when admit closed it for room
+			if len(s.live) == 0 && s.stopping && s.drained != nil {
+				close(s.drained)
+				s.drained = nil
+			}
+			s.mu.Unlock()
 		}
-		s.mu.Unlock()
 	}
 	if s.ConnState != nil {
 		s.ConnState(c, st)
@@ -208,7 +235,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	var drained <-chan struct{}
-	if s.conns > 0 {
+	if len(s.live) > 0 {
 		ch := make(chan struct{})
 		s.drained, drained = ch, ch
 	}

@@ -1,0 +1,107 @@
+package httpfront
+
+import (
+	"io"
+	"net"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/gatewayd/gatewayd/internal/linger"
+	"github.com/gatewayd/gatewayd/internal/setting"
+)
+
+// DefaultMaxConns is MaxConns's default: the FastCGI and SCGI front ends'.
+const DefaultMaxConns = 1024
+
+// maxRefusing bounds the connections over MaxConns being answered 503 at
+// once; beyond it they are closed without an answer (as SCGI's).
+const maxRefusing = 64
+
+// overloaded is the whole answer to a connection over MaxConns. It goes
+// out before the request is read: the client reads it after sending its
+// request, and the lingering close keeps it from being reset away.
+const overloaded = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n" +
+	"Content-Length: 20\r\nRetry-After: 1\r\nConnection: close\r\n\r\nService Unavailable\n"
+
+func (s *Server) maxConns() int { return setting.Or(s.MaxConns, DefaultMaxConns) }
+
+// What admit decided for a connection.
+const (
+	connServe  = iota // within MaxConns, or an idle connection made room
+	connRefuse        // over it: answer 503
+	connDrop          // over it, and too many being answered: close
+)
+
+// admit decides what becomes of a connection just accepted. Within
+// MaxConns it is served. At the bound, the connection idle longest — kept
+// alive between requests, or open and silent since it was accepted — is
+// closed to make room, as nginx reuses idle connections when
+// worker_connections run out: a client that keeps connections it does not
+// use must not lock out one that has a request. A request arriving on it at that instant is lost as on any
+// keep-alive close, and clients retry those. With none idle, the new
+// connection is refused. The count is exact: the connection closed for
+// room stops counting at once, not when net/http reports it closed.
+func (s *Server) admit(wc *watchConn) int {
+	var victim *watchConn
+	decision := connServe
+	s.mu.Lock()
+	if len(s.live) >= s.maxConns() {
+		oldest := int64(0)
+		for c := range s.live {
+			if t := c.idleSince.Load(); t != 0 && (oldest == 0 || t < oldest) {
+				victim, oldest = c, t
+			}
+		}
+		switch {
+		case victim != nil:
+			delete(s.live, victim)
+		case s.refusing >= maxRefusing:
+			decision = connDrop
+		default:
+			s.refusing++
+			decision = connRefuse
+		}
+	}
+	if decision == connServe {
+		s.live[wc] = struct{}{}
+	}
+	s.mu.Unlock()
+	if victim != nil {
+		_ = victim.Close()
+	}
+	return decision
+}
+
+// refuse counts and logs a connection over MaxConns, one line per
+// interval: a client that opens connections in a loop must not fill the
+// log.
+func (s *Server) refuseConn(c net.Conn, answered bool) {
+	if s.Refused != nil {
+		s.Refused(c)
+	}
+	if ok, n := s.refused.Allow(time.Now()); ok {
+		msg := "http: over max_conns with no idle connection; answering 503"
+		if !answered {
+			msg = "http: over max_conns with no idle connection; connection closed"
+		}
+		s.log().Warn(msg, zap.Int("max_conns", s.maxConns()), zap.Stringer("remote", c.RemoteAddr()),
+			zap.Int64("suppressed", n))
+	}
+}
+
+// answerOverloaded answers a connection over MaxConns 503 without reading
+// its request, and closes it with a lingering close.
+func (s *Server) answerOverloaded(c net.Conn) {
+	defer func() {
+		s.mu.Lock()
+		s.refusing--
+		s.mu.Unlock()
+	}()
+	_ = c.SetWriteDeadline(time.Now().Add(linger.Timeout))
+	if _, err := io.WriteString(c, overloaded); err != nil {
+		_ = c.Close()
+		return
+	}
+	linger.Close(c, c, 0)
+}
