@@ -13,11 +13,8 @@ import (
 	"github.com/gatewayd/gatewayd/core/handler"
 	"github.com/gatewayd/gatewayd/internal/lograte"
 	"github.com/gatewayd/gatewayd/internal/workers"
+	"github.com/gatewayd/gatewayd/protocol/internal/overload"
 )
-
-// maxRefusing bounds the connections over MaxConns that are kept open long
-// enough to be answered FCGI_OVERLOADED; beyond it they are closed at once.
-const maxRefusing = 64
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
 var ErrServerClosed = errors.New("fastcgi: server closed")
@@ -85,7 +82,7 @@ type Server struct {
 	once      sync.Once
 	core      *handler.Handler
 	badInput  lograte.Limiter // warnings about the web server's malformed requests
-	refused   lograte.Limiter // warnings about connections over MaxConns
+	refused   overload.Log    // warnings about connections over MaxConns
 	log       *zap.Logger
 	lim       limits
 	limErr    error // a negative limit that cannot be off: Serve refuses to start
@@ -257,7 +254,7 @@ func (s *Server) newConn(rw net.Conn) *conn {
 	}
 	refuse := false
 	if s.active >= s.lim.maxConns {
-		if s.refuse >= maxRefusing {
+		if s.refuse >= overload.MaxAnswering {
 			s.mu.Unlock()
 			rw.Close()
 			s.refusedConn(rw, "fastcgi: over max_conns; connection closed")
@@ -286,17 +283,12 @@ func (s *Server) newConn(rw net.Conn) *conn {
 	return c
 }
 
-// refusedConn counts a connection over MaxConns and logs it, one line per
-// interval: a web server (or anyone who can reach the socket) that opens
-// connections in a loop must not be able to fill the log.
+// refusedConn counts a connection over MaxConns and logs it.
 func (s *Server) refusedConn(rw net.Conn, msg string) {
 	if s.Observer != nil {
 		s.Observer.ConnRefused()
 	}
-	if ok, n := s.refused.Allow(time.Now()); ok {
-		s.log.Warn(msg, zap.Int("max_conns", s.lim.maxConns), zap.Stringer("remote", remoteAddr(rw)),
-			zap.Int64("suppressed", n))
-	}
+	s.refused.Refused(s.log, msg, s.lim.maxConns, rw.RemoteAddr())
 }
 
 func (s *Server) connDone(c *conn) {

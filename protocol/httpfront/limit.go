@@ -5,18 +5,13 @@ import (
 	"net"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/gatewayd/gatewayd/internal/linger"
 	"github.com/gatewayd/gatewayd/internal/setting"
+	"github.com/gatewayd/gatewayd/protocol/internal/overload"
 )
 
 // DefaultMaxConns is MaxConns's default: the FastCGI and SCGI front ends'.
 const DefaultMaxConns = 1024
-
-// maxRefusing bounds the connections over MaxConns being answered 503 at
-// once; beyond it they are closed without an answer (as SCGI's).
-const maxRefusing = 64
 
 // overloaded is the whole answer to a connection over MaxConns. It goes
 // out before the request is read: the client reads it after sending its
@@ -56,7 +51,7 @@ func (s *Server) admit(wc *watchConn) int {
 		switch {
 		case victim != nil:
 			delete(s.live, victim)
-		case s.refusing >= maxRefusing:
+		case s.refusing >= overload.MaxAnswering:
 			decision = connDrop
 		default:
 			s.refusing++
@@ -73,21 +68,16 @@ func (s *Server) admit(wc *watchConn) int {
 	return decision
 }
 
-// refuse counts and logs a connection over MaxConns, one line per
-// interval: a client that opens connections in a loop must not fill the
-// log.
+// refuseConn counts and logs a connection over MaxConns.
 func (s *Server) refuseConn(c net.Conn, answered bool) {
 	if s.Refused != nil {
 		s.Refused(c)
 	}
-	if ok, n := s.refused.Allow(time.Now()); ok {
-		msg := "http: over max_conns with no idle connection; answering 503"
-		if !answered {
-			msg = "http: over max_conns with no idle connection; connection closed"
-		}
-		s.log().Warn(msg, zap.Int("max_conns", s.maxConns()), zap.Stringer("remote", c.RemoteAddr()),
-			zap.Int64("suppressed", n))
+	msg := "http: over max_conns with no idle connection; answering 503"
+	if !answered {
+		msg = "http: over max_conns with no idle connection; connection closed"
 	}
+	s.refused.Refused(s.log(), msg, s.maxConns(), c.RemoteAddr())
 }
 
 // answerOverloaded answers a connection over MaxConns 503 without reading

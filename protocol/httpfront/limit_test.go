@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatewayd/gatewayd/core/handler"
 	"github.com/gatewayd/gatewayd/internal/gwtest"
+	"github.com/gatewayd/gatewayd/protocol/internal/overload"
 )
 
 // limited starts a server with MaxConns max whose ConnState hook reports
@@ -212,7 +213,7 @@ func TestMaxConnsRefusalsAreBounded(t *testing.T) {
 	_, _ = io.WriteString(held, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 	<-entered
 	start := time.Now()
-	for i := range maxRefusing {
+	for i := range overload.MaxAnswering {
 		// Each reads its answer and stays open: its refusal lingers.
 		c := dialRaw(t, addr)
 		if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil || resp.StatusCode != 503 {
@@ -225,10 +226,10 @@ func TestMaxConnsRefusalsAreBounded(t *testing.T) {
 		t.Skip("the machine took longer than the linger bound to open the connections; the bound was not under test")
 	}
 	if n != 0 || err == nil {
-		t.Errorf("connection %d past the bound: read %d bytes, %v; want it closed without an answer", maxRefusing+1, n, err)
+		t.Errorf("connection %d past the bound: read %d bytes, %v; want it closed without an answer", overload.MaxAnswering+1, n, err)
 	}
-	if got := refused.Load(); got != maxRefusing+1 {
-		t.Errorf("Refused called %d times, want %d", got, maxRefusing+1)
+	if got := refused.Load(); got != overload.MaxAnswering+1 {
+		t.Errorf("Refused called %d times, want %d", got, overload.MaxAnswering+1)
 	}
 }
 

@@ -14,8 +14,8 @@ import (
 
 	"github.com/gatewayd/gatewayd/core/environ"
 	"github.com/gatewayd/gatewayd/core/handler"
-	"github.com/gatewayd/gatewayd/internal/lograte"
 	"github.com/gatewayd/gatewayd/internal/setting"
+	"github.com/gatewayd/gatewayd/protocol/internal/overload"
 	"github.com/gatewayd/gatewayd/protocol/internal/writedeadline"
 )
 
@@ -77,7 +77,7 @@ type Server struct {
 	lg      *zap.Logger
 	limErr  error     // a negative limit that cannot be off: Serve refuses to start
 	exchs   sync.Pool // *exchange
-	refused lograte.Limiter
+	refused overload.Log
 
 	// A graceful stop in two steps (see Shutdown): the listeners Serve was
 	// given, the connections open now, and a signal when the last closes.

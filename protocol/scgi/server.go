@@ -18,6 +18,7 @@ import (
 	"github.com/gatewayd/gatewayd/internal/lograte"
 	"github.com/gatewayd/gatewayd/internal/setting"
 	"github.com/gatewayd/gatewayd/internal/workers"
+	"github.com/gatewayd/gatewayd/protocol/internal/overload"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown.
@@ -30,10 +31,6 @@ const (
 	DefaultWriteTimeout   = 60 * time.Second
 	DefaultMaxConns       = 1024
 )
-
-// maxRefusing bounds the connections over MaxConns being answered 503 at
-// once; beyond it they are closed without an answer.
-const maxRefusing = 64
 
 // overloaded is the whole answer to a connection over MaxConns.
 const overloaded = "Status: 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 20\r\n" +
@@ -91,7 +88,7 @@ type Server struct {
 	draining  map[net.Conn]struct{} // answered, draining an unread body before the close: outside MaxConns
 	refusing  int                   // connections over MaxConns being answered 503
 	badInput  lograte.Limiter
-	refused   lograte.Limiter
+	refused   overload.Log
 	closing   atomic.Bool
 	workers   workers.Pool // runs connections on goroutines that keep their grown stacks
 	active    sync.WaitGroup
@@ -210,7 +207,7 @@ func (s *Server) add(c net.Conn) int {
 		return connClosing
 	}
 	if len(s.conns) >= s.maxConns() {
-		if s.refusing >= maxRefusing {
+		if s.refusing >= overload.MaxAnswering {
 			return connDrop
 		}
 		s.refusing++
@@ -239,20 +236,16 @@ func (s *Server) startDrain(c net.Conn) bool {
 	return true
 }
 
-// refuseConn counts and logs a connection over MaxConns, one line per
-// interval: a peer that opens connections in a loop must not fill the log.
+// refuseConn counts and logs a connection over MaxConns.
 func (s *Server) refuseConn(c net.Conn, answered bool) {
 	if s.Refused != nil {
 		s.Refused(c)
 	}
-	if ok, n := s.refused.Allow(time.Now()); ok {
-		msg := "scgi: over max_conns; answering 503"
-		if !answered {
-			msg = "scgi: over max_conns; connection closed"
-		}
-		s.log().Warn(msg, zap.Int("max_conns", s.maxConns()), zap.String("remote", remote(c)),
-			zap.Int64("suppressed", n))
+	msg := "scgi: over max_conns; answering 503"
+	if !answered {
+		msg = "scgi: over max_conns; connection closed"
 	}
+	s.refused.Refused(s.log(), msg, s.maxConns(), c.RemoteAddr())
 }
 
 // overloaded answers a connection over MaxConns 503 without reading its
