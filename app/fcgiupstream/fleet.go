@@ -1,9 +1,9 @@
 // Several upstream addresses as one: DNS resolution of "dns:" members,
 // back-off, least-in-flight balancing and the one queue for all members. It
 // is one file (over 400 lines) on purpose: the resolver, the balancer and
-// the queue all change members under one lock and wake each other through
-// one channel (changed); split, the rules of that lock would stand in
-// several files.
+// the queue all change members under one lock, and whatever frees a slot
+// wakes the first request in the queue (notify); split, the rules of that
+// lock would stand in several files.
 
 package fcgiupstream
 
@@ -60,9 +60,9 @@ type fleet struct {
 
 	mu        sync.Mutex
 	members   []*member
-	changed   chan struct{} // closed (and replaced) when a slot frees or members change
-	resolved  bool          // the first resolution is done
-	next      int           // where pick starts, so that ties take turns
+	queue     []*waiter // requests waiting for a slot, first come first served
+	resolved  bool      // the first resolution is done
+	next      int       // where pick starts, so that ties take turns
 	closed    bool
 	stop      chan struct{}
 	done      chan struct{}
@@ -87,8 +87,7 @@ func fleetAddr(s string) (name, port string, dns bool, err error) {
 
 func newFleet(addrs []string, resolver Resolver, interval time.Duration, cfg poolConfig, obs Observer) (*fleet, error) {
 	f := &fleet{static: addrs, resolver: resolver, interval: interval, cfg: cfg, obs: obs,
-		changed: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{}),
-		checkDone: make(chan struct{})}
+		stop: make(chan struct{}), done: make(chan struct{}), checkDone: make(chan struct{})}
 	hasDNS := false
 	for _, a := range addrs {
 		_, _, dns, err := fleetAddr(a)
@@ -217,19 +216,71 @@ func (f *fleet) resolve() {
 	f.notify()
 }
 
-// notify wakes the requests waiting for a slot. Called with mu held.
+// notify wakes the first request in the queue, after a slot freed or the
+// members changed: it takes the slot, if there is one, and wakes the next
+// (turn). One wake-up per change, not one per waiting request, and in the
+// order they came. Called with mu held.
 func (f *fleet) notify() {
-	close(f.changed)
-	f.changed = make(chan struct{})
+	if len(f.queue) > 0 {
+		select {
+		case f.queue[0].ready <- struct{}{}:
+		default: // woken already
+		}
+	}
+}
+
+// turn takes a slot for a request whose turn it is: no one is queued, or
+// *w heads the queue. Otherwise, or when every usable member is full, the
+// request keeps (or takes, in *w) its place at the end of the queue, and
+// turn returns nil; full when the queue holds queueSize already.
+func (f *fleet) turn(w **waiter, exclude *member) (m *member, full bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.queue) == 0 || f.queue[0] == *w {
+		if m = f.pick(exclude); m != nil {
+			if *w != nil {
+				f.queue[0] = nil
+				f.queue = f.queue[1:]
+				f.waiting.Add(-1)
+				*w = nil
+				f.notify() // the next in line may find a slot too
+			}
+			return m, false
+		}
+	}
+	if *w == nil {
+		if len(f.queue) >= f.cfg.queueSize {
+			return nil, true
+		}
+		*w = &waiter{ready: make(chan struct{}, 1)}
+		f.queue = append(f.queue, *w)
+		f.waiting.Add(1)
+	}
+	return nil, false
+}
+
+// leave takes a request that gives up off the queue; at its head, it
+// passes its turn on.
+func (f *fleet) leave(w *waiter) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, o := range f.queue {
+		if o == w {
+			f.queue = append(f.queue[:i], f.queue[i+1:]...)
+			f.waiting.Add(-1)
+			if i == 0 {
+				f.notify()
+			}
+			return
+		}
+	}
 }
 
 // pick takes a token of the best member for a new request: the fewest in
 // flight among the members not backing off; when every member is backing
-// off, the one whose back-off ends first (a probe). It returns nil and the
-// channel to wait on when every usable member is full.
-func (f *fleet) pick(exclude *member) (*member, chan struct{}) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+// off, the one whose back-off ends first (a probe). It returns nil when
+// every usable member is full. Called with mu held.
+func (f *fleet) pick(exclude *member) *member {
 	now := time.Now()
 	var best, probe *member
 	healthy := 0
@@ -255,10 +306,10 @@ func (f *fleet) pick(exclude *member) (*member, chan struct{}) {
 		best = probe
 	}
 	if best == nil || !best.p.tryToken() {
-		return nil, f.changed
+		return nil
 	}
 	best.inFlight++
-	return best, nil
+	return best
 }
 
 // get returns a connection to one of the members, waiting in the fleet's
@@ -266,65 +317,79 @@ func (f *fleet) pick(exclude *member) (*member, chan struct{}) {
 // A connection that cannot be made is tried once more on another member: no
 // byte of the request was sent.
 func (f *fleet) get(ctx context.Context, mode reuse) (*upstreamConn, error) {
-	var waited time.Duration
-	var start time.Time
-	var timer *time.Timer
-	var clock queueClock
 	var exclude *member
 	retried, observed := false, false
 	for {
-		m, ch := f.pick(exclude)
+		m, waited, err := f.slot(ctx, exclude)
+		if err != nil {
+			return nil, err
+		}
+		// One wait per request, however often it was sent to another
+		// member.
+		if !observed && f.obs != nil {
+			f.obs.QueueWait(waited)
+		}
+		observed = true
+		c, err := m.p.take(ctx, mode, waited)
+		if err == nil {
+			c.member = m
+			return c, nil
+		}
+		f.finish(m, false, ctx.Err() == nil)
+		if errors.Is(err, ErrConnect) && !retried && f.others(m) {
+			retried, exclude = true, m
+			if f.obs != nil {
+				f.obs.Retried()
+			}
+			continue
+		}
+		return nil, err
+	}
+}
+
+// slot takes a token of a member for a request, waiting in the queue when
+// every usable member is full (the pool's rules: queueSize, queueTimeout,
+// 503), and returns how long it waited.
+func (f *fleet) slot(ctx context.Context, exclude *member) (*member, time.Duration, error) {
+	var start time.Time
+	var timer *time.Timer
+	var clock queueClock
+	var w *waiter // the request's place in the queue, while it has one
+	for {
+		m, full := f.turn(&w, exclude)
 		if m != nil {
-			// One wait per request, however often it was woken without
-			// a slot or sent to another member.
+			var waited time.Duration
 			if timer != nil {
 				waited = time.Since(start)
 			}
-			if !observed && f.obs != nil {
-				f.obs.QueueWait(waited)
+			return m, waited, nil
+		}
+		if full {
+			if f.obs != nil {
+				f.obs.Rejected(event.RejectQueueFull)
 			}
-			observed = true
-			c, err := m.p.take(ctx, mode, waited)
-			if err == nil {
-				c.member = m
-				return c, nil
-			}
-			f.finish(m, false, ctx.Err() == nil)
-			if errors.Is(err, ErrConnect) && !retried && f.others(m) {
-				retried, exclude = true, m
-				if f.obs != nil {
-					f.obs.Retried()
-				}
-				continue
-			}
-			return nil, err
+			return nil, 0, fmt.Errorf("%w: queue full (queue_size %d)", ErrBusy, f.cfg.queueSize)
 		}
 		if timer == nil {
-			if f.waiting.Add(1) > int64(f.cfg.queueSize) {
-				f.waiting.Add(-1)
-				if f.obs != nil {
-					f.obs.Rejected(event.RejectQueueFull)
-				}
-				return nil, fmt.Errorf("%w: queue full (queue_size %d)", ErrBusy, f.cfg.queueSize)
-			}
-			defer f.waiting.Add(-1)
 			start = time.Now()
 			timer = clock.start(start, f.cfg.queueTimeout)
 			defer timer.Stop()
 		}
 		select {
-		case <-ch:
+		case <-w.ready:
 		case <-timer.C:
 			expired, err := clock.tick(ctx)
+			if err == nil && !expired {
+				continue
+			}
+			f.leave(w)
 			if err != nil {
-				return nil, err
+				return nil, 0, err
 			}
-			if expired {
-				if f.obs != nil {
-					f.obs.Rejected(event.RejectQueueTimeout)
-				}
-				return nil, fmt.Errorf("%w: no connection within queue_timeout %v", ErrBusy, f.cfg.queueTimeout)
+			if f.obs != nil {
+				f.obs.Rejected(event.RejectQueueTimeout)
 			}
+			return nil, 0, fmt.Errorf("%w: no connection within queue_timeout %v", ErrBusy, f.cfg.queueTimeout)
 		}
 	}
 }

@@ -46,7 +46,7 @@ func (f *fleet) check(m *member, interval time.Duration, probe []byte) {
 	}
 	f.mu.Unlock()
 	err := f.probe(m, min(interval, f.cfg.ioTimeout), probe)
-	<-m.p.tokens
+	m.p.release()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err == nil {

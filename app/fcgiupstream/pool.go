@@ -36,6 +36,12 @@ type pool struct {
 
 	tokens chan struct{}
 
+	// The requests waiting for a token, first come first served: a token
+	// given back goes to the first of them (release) instead of being
+	// freed, so that a request keeps its place however long it waits.
+	qmu   sync.Mutex
+	queue []*waiter
+
 	// What the status page reads without the lock: requests waiting for a
 	// token, the outcome of the last dial, and the last failure.
 	waiting atomic.Int64
@@ -159,7 +165,7 @@ func (p *pool) take(ctx context.Context, mode reuse, waited time.Duration) (*ups
 		p.mu.Lock()
 		p.inUse--
 		p.mu.Unlock()
-		<-p.tokens
+		p.release()
 		p.report()
 		return nil, err
 	}
@@ -167,7 +173,18 @@ func (p *pool) take(ctx context.Context, mode reuse, waited time.Duration) (*ups
 	return c, nil
 }
 
-// wait takes a token, queued, and returns how long it waited.
+// waiter is a request in the queue; release hands it a token through
+// ready. (Not pooled: a request that queues waits far longer than its
+// two allocations take.)
+type waiter struct {
+	ready  chan struct{} // one token, handed over by release
+	handed bool          // under qmu: release took it off the queue for a token
+}
+
+// wait takes a token, queued, and returns how long it waited. The queue is
+// first come, first served: the request waits in its place until release
+// hands it a token, however often it wakes meanwhile to look at its
+// context (queueClock); one that gives up leaves the queue.
 func (p *pool) wait(ctx context.Context) (time.Duration, error) {
 	if p.waiting.Add(1) > p.queueSize {
 		p.waiting.Add(-1)
@@ -178,12 +195,20 @@ func (p *pool) wait(ctx context.Context) (time.Duration, error) {
 	}
 	defer p.waiting.Add(-1)
 	start := time.Now()
+	w, err := p.enqueue()
+	if w == nil {
+		// A token came free before the request could queue.
+		if p.obs != nil {
+			p.obs.QueueWait(0)
+		}
+		return 0, err
+	}
 	var q queueClock
 	t := q.start(start, p.queueTimeout)
 	defer t.Stop()
 	for {
 		select {
-		case p.tokens <- struct{}{}:
+		case <-w.ready:
 			waited := time.Since(start)
 			if p.obs != nil {
 				p.obs.QueueWait(waited)
@@ -191,17 +216,70 @@ func (p *pool) wait(ctx context.Context) (time.Duration, error) {
 			return waited, nil
 		case <-t.C:
 			expired, err := q.tick(ctx)
+			if err == nil && !expired {
+				continue
+			}
+			p.leave(w)
 			if err != nil {
 				return 0, err
 			}
-			if expired {
-				if p.obs != nil {
-					p.obs.Rejected(event.RejectQueueTimeout)
-				}
-				return 0, fmt.Errorf("%w: no connection within queue_timeout %v (max_conns %d)", ErrBusy, p.queueTimeout, cap(p.tokens))
+			if p.obs != nil {
+				p.obs.Rejected(event.RejectQueueTimeout)
 			}
+			return 0, fmt.Errorf("%w: no connection within queue_timeout %v (max_conns %d)", ErrBusy, p.queueTimeout, cap(p.tokens))
 		}
 	}
+}
+
+// enqueue puts a waiter at the end of the queue, unless a token is free
+// by now (then it takes it and returns nil): a token freed between get's
+// first try and here must not go unused while the request waits for the
+// next one.
+func (p *pool) enqueue() (*waiter, error) {
+	p.qmu.Lock()
+	defer p.qmu.Unlock()
+	if p.tryToken() {
+		return nil, nil
+	}
+	w := &waiter{ready: make(chan struct{}, 1)}
+	p.queue = append(p.queue, w)
+	return w, nil
+}
+
+// leave takes a waiter that gives up off the queue. If release handed it a
+// token meanwhile, the token goes on to the next in line.
+func (p *pool) leave(w *waiter) {
+	p.qmu.Lock()
+	if !w.handed {
+		for i, o := range p.queue {
+			if o == w {
+				p.queue = append(p.queue[:i], p.queue[i+1:]...)
+				break
+			}
+		}
+		p.qmu.Unlock()
+		return
+	}
+	p.qmu.Unlock()
+	<-w.ready
+	p.release()
+}
+
+// release gives a token back: to the first request in the queue, which
+// keeps it, or to the pool.
+func (p *pool) release() {
+	p.qmu.Lock()
+	if len(p.queue) > 0 {
+		w := p.queue[0]
+		p.queue[0] = nil
+		p.queue = p.queue[1:]
+		w.handed = true
+		p.qmu.Unlock()
+		w.ready <- struct{}{}
+		return
+	}
+	<-p.tokens
+	p.qmu.Unlock()
 }
 
 // queueClock bounds a wait in the queue by queue_timeout and looks at the
@@ -284,7 +362,7 @@ func (p *pool) put(c *upstreamConn, keep bool) {
 	if c != nil {
 		p.discard(c)
 	}
-	<-p.tokens
+	p.release()
 	p.report()
 }
 
