@@ -195,13 +195,13 @@ func (p *pool) wait(ctx context.Context) (time.Duration, error) {
 	}
 	defer p.waiting.Add(-1)
 	start := time.Now()
-	w, err := p.enqueue()
+	w := p.enqueue()
 	if w == nil {
 		// A token came free before the request could queue.
 		if p.obs != nil {
 			p.obs.QueueWait(0)
 		}
-		return 0, err
+		return 0, nil
 	}
 	var q queueClock
 	t := q.start(start, p.queueTimeout)
@@ -235,15 +235,15 @@ func (p *pool) wait(ctx context.Context) (time.Duration, error) {
 // by now (then it takes it and returns nil): a token freed between get's
 // first try and here must not go unused while the request waits for the
 // next one.
-func (p *pool) enqueue() (*waiter, error) {
+func (p *pool) enqueue() *waiter {
 	p.qmu.Lock()
 	defer p.qmu.Unlock()
 	if p.tryToken() {
-		return nil, nil
+		return nil
 	}
 	w := &waiter{ready: make(chan struct{}, 1)}
 	p.queue = append(p.queue, w)
-	return w, nil
+	return w
 }
 
 // leave takes a waiter that gives up off the queue. If release handed it a
