@@ -59,7 +59,7 @@ func TestConfigDocDefaultsAreThePackages(t *testing.T) {
 		"read_header_timeout (http)":    {httpfront.DefaultReadHeaderTimeout},
 		"idle_timeout (http)":           {httpfront.DefaultIdleTimeout},
 		"max_header_bytes (http, scgi)": {httpfront.DefaultMaxHeaderBytes, scgi.DefaultMaxHeaderBytes},
-		"max_conns (fastcgi, scgi)":     {fastcgi.DefaultMaxConns, scgi.DefaultMaxConns},
+		"max_conns (all)":               {fastcgi.DefaultMaxConns, scgi.DefaultMaxConns, httpfront.DefaultMaxConns},
 		"max_reqs (fastcgi)":            {fastcgi.DefaultMaxReqs},
 		"max_params_bytes (fastcgi)":    {fastcgi.DefaultMaxParamsBytes},
 		"read_timeout (fastcgi, scgi)":  {fastcgi.DefaultReadTimeout, scgi.DefaultReadTimeout},
@@ -112,7 +112,7 @@ func TestConfigDocDefaultsAreThePackages(t *testing.T) {
 	// The pages of each front end and app repeat their keys' defaults in
 	// "| `key` | `default` |" rows: they must say what config.md says.
 	listenerKeys := []string{"read_header_timeout (http)", "idle_timeout (http)", "max_header_bytes (http, scgi)",
-		"max_conns (fastcgi, scgi)", "max_reqs (fastcgi)", "max_params_bytes (fastcgi)", "read_timeout (fastcgi, scgi)",
+		"max_conns (all)", "max_reqs (fastcgi)", "max_params_bytes (fastcgi)", "read_timeout (fastcgi, scgi)",
 		"write_timeout (all)"}
 	for _, pg := range []struct {
 		page, scope string

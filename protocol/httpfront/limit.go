@@ -14,8 +14,8 @@ import (
 const DefaultMaxConns = 1024
 
 // overloaded is the whole answer to a connection over MaxConns. It goes
-// out before the request is read: the client reads it after sending its
-// request, and the lingering close keeps it from being reset away.
+// out once the request's first bytes came, without reading the rest, and
+// the lingering close keeps it from being reset away.
 const overloaded = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n" +
 	"Content-Length: 20\r\nRetry-After: 1\r\nConnection: close\r\n\r\nService Unavailable\n"
 
@@ -29,14 +29,15 @@ const (
 )
 
 // admit decides what becomes of a connection just accepted. Within
-// MaxConns it is served. At the bound, the connection idle longest — kept
-// alive between requests, or open and silent since it was accepted — is
+// MaxConns it is served. At the bound, the connection idle longest (kept
+// alive between requests, or open and silent since it was accepted) is
 // closed to make room, as nginx reuses idle connections when
 // worker_connections run out: a client that keeps connections it does not
-// use must not lock out one that has a request. A request arriving on it at that instant is lost as on any
-// keep-alive close, and clients retry those. With none idle, the new
-// connection is refused. The count is exact: the connection closed for
-// room stops counting at once, not when net/http reports it closed.
+// use must not lock out one that has a request. A request arriving on the
+// closed one at that instant is lost, as on any keep-alive close, and
+// clients retry those. With none idle, the new connection is refused. The
+// count is exact: the connection closed for room stops counting at once,
+// not when net/http reports it closed.
 func (s *Server) admit(wc *watchConn) int {
 	var victim *watchConn
 	decision := connServe
@@ -80,15 +81,26 @@ func (s *Server) refuseConn(c net.Conn, answered bool) {
 	s.refused.Refused(s.log(), msg, s.maxConns(), c.RemoteAddr())
 }
 
-// answerOverloaded answers a connection over MaxConns 503 without reading
-// its request, and closes it with a lingering close.
+// answerOverloaded answers a connection over MaxConns 503 once its request
+// begins, and closes it with a lingering close. An answer written before
+// the client sent anything would be one to no request: Go's http.Transport,
+// for one, drops a connection that speaks first ("readLoopPeekFailLocked")
+// and never reads it. A client that sends nothing within linger.Timeout is
+// closed without an answer.
 func (s *Server) answerOverloaded(c net.Conn) {
 	defer func() {
 		s.mu.Lock()
 		s.refusing--
 		s.mu.Unlock()
 	}()
-	_ = c.SetWriteDeadline(time.Now().Add(linger.Timeout))
+	deadline := time.Now().Add(linger.Timeout)
+	_ = c.SetReadDeadline(deadline)
+	var first [512]byte
+	if _, err := c.Read(first[:]); err != nil {
+		_ = c.Close()
+		return
+	}
+	_ = c.SetWriteDeadline(deadline)
 	if _, err := io.WriteString(c, overloaded); err != nil {
 		_ = c.Close()
 		return

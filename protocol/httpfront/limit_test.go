@@ -216,6 +216,7 @@ func TestMaxConnsRefusalsAreBounded(t *testing.T) {
 	for i := range overload.MaxAnswering {
 		// Each reads its answer and stays open: its refusal lingers.
 		c := dialRaw(t, addr)
+		io.WriteString(c, "GET / HTTP/1.1\r\n")
 		if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil || resp.StatusCode != 503 {
 			t.Fatalf("connection %d: %v %v", i, resp, err)
 		}
@@ -239,5 +240,36 @@ func TestMaxConnsNegativeRefused(t *testing.T) {
 	l := gwtest.Listen(t)
 	if err := s.Serve(l); err == nil || !strings.Contains(err.Error(), "MaxConns") {
 		t.Errorf("Serve with MaxConns -1: %v", err)
+	}
+}
+
+// TestMaxConnsAnswersGoClients: Go's http.Client drops a connection whose
+// server speaks before the request is sent; the 503 waits for the
+// request's first bytes, so such a client reads it. One that sends
+// nothing is closed without an answer.
+func TestMaxConnsAnswersGoClients(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	addr, _, _, _, _ := limited(t, 1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		<-release
+	}))
+	defer close(release)
+	held := dialRaw(t, addr)
+	_, _ = io.WriteString(held, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	<-entered
+	silent := dialRaw(t, addr)
+	client := &http.Client{Transport: &http.Transport{}, Timeout: 10 * time.Second}
+	for i := range 20 {
+		resp, err := client.Get("http://" + addr + "/")
+		if err != nil {
+			t.Fatalf("request %d over max_conns: %v", i, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 503 {
+			t.Fatalf("request %d over max_conns: %d", i, resp.StatusCode)
+		}
+	}
+	if !closedByServer(silent) {
+		t.Error("a connection that sent nothing is still open")
 	}
 }

@@ -55,8 +55,8 @@ type Server struct {
 	// arrives, the connection idle longest between keep-alive requests is
 	// closed to make room (as nginx does when worker_connections run out);
 	// with none idle, the new one is answered "503 Service Unavailable"
-	// (Retry-After: 1) without reading its request, and closed (beyond 64
-	// such answers at once, closed without one). Zero means
+	// (Retry-After: 1) as soon as its request begins, and closed (beyond
+	// 64 such answers at once, closed without one). Zero means
 	// DefaultMaxConns (1024), the config key listeners[].max_conns;
 	// negative makes Serve fail.
 	MaxConns int
