@@ -52,8 +52,9 @@ type Server struct {
 	// means DefaultWriteTimeout (60s); negative means no limit.
 	WriteTimeout time.Duration
 	// MaxConns is how many connections are served at once. When one more
-	// arrives, the connection idle longest between keep-alive requests is
-	// closed to make room (as nginx does when worker_connections run out);
+	// arrives, the connection idle longest (kept alive between requests,
+	// or silent since it opened) is closed to make room (as nginx does
+	// when worker_connections run out);
 	// with none idle, the new one is answered "503 Service Unavailable"
 	// (Retry-After: 1) as soon as its request begins, and closed (beyond
 	// 64 such answers at once, closed without one). Zero means
