@@ -67,17 +67,8 @@ func TestWriteDeadlineOncePerResponse(t *testing.T) {
 	br := bufio.NewReader(c)
 	get := func(path string) {
 		t.Helper()
-		if _, err := io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		b, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil || resp.StatusCode != 200 || string(b) != "ok "+path {
-			t.Fatalf("%s: %d %q %v", path, resp.StatusCode, b, err)
+		if resp, body := get(t, c, br, path); resp.StatusCode != 200 || body != "ok "+path {
+			t.Fatalf("%s: %d %q", path, resp.StatusCode, body)
 		}
 	}
 	for range 20 {

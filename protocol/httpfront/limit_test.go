@@ -62,6 +62,22 @@ func get(t *testing.T, c net.Conn, br *bufio.Reader, path string) (*http.Respons
 
 func hello(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }
 
+// busy starts a server with MaxConns 1 whose one connection is serving a
+// request that waits until the test ends.
+func busy(t *testing.T) (addr string, refused *atomic.Int32) {
+	t.Helper()
+	entered, release := make(chan struct{}), make(chan struct{})
+	addr, _, _, refused, _ = limited(t, 1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		<-release
+	}))
+	t.Cleanup(func() { close(release) })
+	held := dialRaw(t, addr)
+	_, _ = io.WriteString(held, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	<-entered
+	return addr, refused
+}
+
 // closedByServer reports whether the server closed c: a read ends with
 // the end of the stream (or a reset) instead of the deadline.
 func closedByServer(c net.Conn) bool {
@@ -203,15 +219,7 @@ func TestMaxConnsRefusesWhenNoneIsIdle(t *testing.T) {
 // closed without an answer, so a flood of connections costs no more
 // goroutines than that.
 func TestMaxConnsRefusalsAreBounded(t *testing.T) {
-	entered, release := make(chan struct{}), make(chan struct{})
-	addr, _, _, refused, _ := limited(t, 1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		entered <- struct{}{}
-		<-release
-	}))
-	defer close(release)
-	held := dialRaw(t, addr)
-	_, _ = io.WriteString(held, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-	<-entered
+	addr, refused := busy(t)
 	start := time.Now()
 	for i := range overload.MaxAnswering {
 		// Each reads its answer and stays open: its refusal lingers.
@@ -248,15 +256,7 @@ func TestMaxConnsNegativeRefused(t *testing.T) {
 // request's first bytes, so such a client reads it. One that sends
 // nothing is closed without an answer.
 func TestMaxConnsAnswersGoClients(t *testing.T) {
-	entered, release := make(chan struct{}), make(chan struct{})
-	addr, _, _, _, _ := limited(t, 1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		entered <- struct{}{}
-		<-release
-	}))
-	defer close(release)
-	held := dialRaw(t, addr)
-	_, _ = io.WriteString(held, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-	<-entered
+	addr, _ := busy(t)
 	silent := dialRaw(t, addr)
 	client := &http.Client{Transport: &http.Transport{}, Timeout: 10 * time.Second}
 	for i := range 20 {
