@@ -219,17 +219,15 @@ func (s *Server) idleLocked() {
 // before its close. Behind nginx without fastcgi_keep_conn every
 // connection passes through this state for as long as nginx and the
 // reading goroutine take to see its end, tens of milliseconds on a busy
-// core: counted as served, a few hundred of them pushed a server with 512
-// connections in use over 1024, and nginx answered 502 for the
-// FCGI_OVERLOADED. Lingering connections have a bound of their own, as
-// many again; past it a connection is closed at once (false).
+// core. Within overload.MayDrain's bound; past it a connection is closed
+// at once (false).
 func (s *Server) startLinger(c *conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if c.refuse || c.lingering {
 		return true
 	}
-	if s.lingering >= s.lim.maxConns {
+	if !overload.MayDrain(s.lingering, s.lim.maxConns) {
 		return false
 	}
 	s.active--
@@ -253,19 +251,19 @@ func (s *Server) newConn(rw net.Conn) *conn {
 		return nil
 	}
 	refuse := false
-	if s.active >= s.lim.maxConns {
-		if s.refuse >= overload.MaxAnswering {
-			s.mu.Unlock()
-			rw.Close()
-			s.refusedConn(rw, "fastcgi: over max_conns; connection closed")
-			if s.Observer != nil {
-				s.Observer.Refused(event.RefuseOverloaded)
-			}
-			return nil
+	switch overload.Admit(s.active, s.refuse, s.lim.maxConns) {
+	case overload.Drop:
+		s.mu.Unlock()
+		rw.Close()
+		s.refusedConn(rw, "fastcgi: over max_conns; connection closed")
+		if s.Observer != nil {
+			s.Observer.Refused(event.RefuseOverloaded)
 		}
+		return nil
+	case overload.Refuse:
 		s.refuse++
 		refuse = true
-	} else {
+	default:
 		s.active++
 	}
 	c := newConn(s, rw, refuse)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatewayd/gatewayd/core/environ"
 	"github.com/gatewayd/gatewayd/internal/linger"
+	"github.com/gatewayd/gatewayd/protocol/internal/overload"
 )
 
 // This file holds what the HTTP front end refuses or ends before a request
@@ -173,11 +174,11 @@ func (l watchListener) Accept() (net.Conn, error) {
 		// connection opened and left silent makes room first.
 		wc.idleSince.Store(time.Now().UnixNano())
 		switch l.s.admit(wc) {
-		case connRefuse:
+		case overload.Refuse:
 			l.s.refuseConn(c, true)
 			go l.s.answerOverloaded(c)
 			continue
-		case connDrop:
+		case overload.Drop:
 			l.s.refuseConn(c, false)
 			_ = c.Close()
 			continue

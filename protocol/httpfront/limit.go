@@ -1,11 +1,8 @@
 package httpfront
 
 import (
-	"io"
 	"net"
-	"time"
 
-	"github.com/gatewayd/gatewayd/internal/linger"
 	"github.com/gatewayd/gatewayd/internal/setting"
 	"github.com/gatewayd/gatewayd/protocol/internal/overload"
 )
@@ -13,20 +10,12 @@ import (
 // DefaultMaxConns is MaxConns's default: the FastCGI and SCGI front ends'.
 const DefaultMaxConns = 1024
 
-// overloaded is the whole answer to a connection over MaxConns. It goes
-// out once the request's first bytes came, without reading the rest, and
-// the lingering close keeps it from being reset away.
+// overloaded is the whole answer to a connection over MaxConns
+// (overload.Answer).
 const overloaded = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n" +
 	"Content-Length: 20\r\nRetry-After: 1\r\nConnection: close\r\n\r\nService Unavailable\n"
 
 func (s *Server) maxConns() int { return setting.Or(s.MaxConns, DefaultMaxConns) }
-
-// What admit decided for a connection.
-const (
-	connServe  = iota // within MaxConns, or an idle connection made room
-	connRefuse        // over it: answer 503
-	connDrop          // over it, and too many being answered: close
-)
 
 // admit decides what becomes of a connection just accepted. Within
 // MaxConns it is served. At the bound, the connection idle longest (kept
@@ -38,29 +27,27 @@ const (
 // clients retry those. With none idle, the new connection is refused. The
 // count is exact: the connection closed for room stops counting at once,
 // not when net/http reports it closed.
-func (s *Server) admit(wc *watchConn) int {
+func (s *Server) admit(wc *watchConn) overload.Decision {
 	var victim *watchConn
-	decision := connServe
 	s.mu.Lock()
-	if len(s.live) >= s.maxConns() {
+	decision := overload.Admit(len(s.live), s.refusing, s.maxConns())
+	if decision != overload.Serve {
 		oldest := int64(0)
 		for c := range s.live {
 			if t := c.idleSince.Load(); t != 0 && (oldest == 0 || t < oldest) {
 				victim, oldest = c, t
 			}
 		}
-		switch {
-		case victim != nil:
+		if victim != nil {
 			delete(s.live, victim)
-		case s.refusing >= overload.MaxAnswering:
-			decision = connDrop
-		default:
-			s.refusing++
-			decision = connRefuse
+			decision = overload.Serve
 		}
 	}
-	if decision == connServe {
+	switch decision {
+	case overload.Serve:
 		s.live[wc] = struct{}{}
+	case overload.Refuse:
+		s.refusing++
 	}
 	s.mu.Unlock()
 	if victim != nil {
@@ -81,29 +68,12 @@ func (s *Server) refuseConn(c net.Conn, answered bool) {
 	s.refused.Refused(s.log(), msg, s.maxConns(), c.RemoteAddr())
 }
 
-// answerOverloaded answers a connection over MaxConns 503 once its request
-// begins, and closes it with a lingering close. An answer written before
-// the client sent anything would be one to no request: Go's http.Transport,
-// for one, drops a connection that speaks first ("readLoopPeekFailLocked")
-// and never reads it. A client that sends nothing within linger.Timeout is
-// closed without an answer.
+// answerOverloaded answers a connection over MaxConns 503 and closes it.
 func (s *Server) answerOverloaded(c net.Conn) {
 	defer func() {
 		s.mu.Lock()
 		s.refusing--
 		s.mu.Unlock()
 	}()
-	deadline := time.Now().Add(linger.Timeout)
-	_ = c.SetReadDeadline(deadline)
-	var first [512]byte
-	if _, err := c.Read(first[:]); err != nil {
-		_ = c.Close()
-		return
-	}
-	_ = c.SetWriteDeadline(deadline)
-	if _, err := io.WriteString(c, overloaded); err != nil {
-		_ = c.Close()
-		return
-	}
-	linger.Close(c, c, 0)
+	overload.Answer(c, overloaded, 0)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -14,7 +13,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/gatewayd/gatewayd/core/handler"
-	"github.com/gatewayd/gatewayd/internal/linger"
 	"github.com/gatewayd/gatewayd/internal/lograte"
 	"github.com/gatewayd/gatewayd/internal/setting"
 	"github.com/gatewayd/gatewayd/internal/workers"
@@ -149,16 +147,16 @@ func (s *Server) Serve(l net.Listener) error {
 			return fmt.Errorf("scgi: accepting on %s: %w", l.Addr(), err)
 		}
 		backoff = 0
-		switch s.add(c) {
-		case connClosing:
+		decision, closing := s.add(c)
+		switch {
+		case closing:
 			c.Close()
-			continue
-		case connServe:
+		case decision == overload.Serve:
 			s.workers.Go(func() { s.serveConn(c) })
-		case connRefuse:
+		case decision == overload.Refuse:
 			s.refuseConn(c, true)
 			go s.overloaded(c)
-		case connDrop:
+		default:
 			s.refuseConn(c, false)
 			c.Close()
 		}
@@ -189,46 +187,35 @@ func (s *Server) untrack(l net.Listener) {
 	s.active.Done()
 }
 
-// What add decided for a connection.
-const (
-	connServe   = iota // within MaxConns
-	connRefuse         // over it: answer 503
-	connDrop           // over it, and too many being answered: close
-	connClosing        // Shutdown ran out of time
-)
-
-// add registers a connection and decides what becomes of it.
-func (s *Server) add(c net.Conn) int {
+// add registers a connection and decides what becomes of it; closing when
+// Shutdown ran out of time.
+func (s *Server) add(c net.Conn) (decision overload.Decision, closing bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// A connection accepted after Shutdown began is served: the web server
 	// queued it, request and all, before the shutdown.
 	if s.ctx.Err() != nil {
-		return connClosing
+		return overload.Drop, true
 	}
-	if len(s.conns) >= s.maxConns() {
-		if s.refusing >= overload.MaxAnswering {
-			return connDrop
-		}
+	decision = overload.Admit(len(s.conns), s.refusing, s.maxConns())
+	switch decision {
+	case overload.Serve:
+		s.conns[c] = struct{}{}
+		s.active.Add(1)
+	case overload.Refuse:
 		s.refusing++
 		s.active.Add(1)
-		return connRefuse
 	}
-	s.conns[c] = struct{}{}
-	s.active.Add(1)
-	return connServe
+	return decision, false
 }
 
 // startDrain moves c, answered, out of MaxConns for the drain of the body
-// its app left unread: it is no longer served, and a web server that
-// closes slowly must not have it refuse the next connection (the FastCGI
-// front end's 502s at 256 clients came from exactly that). Draining
-// connections have a bound of their own, as many again; past it the
+// its app left unread, within overload.MayDrain's bound; past it the
 // caller closes at once (false).
 func (s *Server) startDrain(c net.Conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.draining) >= s.maxConns() {
+	if !overload.MayDrain(len(s.draining), s.maxConns()) {
 		return false
 	}
 	delete(s.conns, c)
@@ -248,9 +235,8 @@ func (s *Server) refuseConn(c net.Conn, answered bool) {
 	s.refused.Refused(s.log(), msg, s.maxConns(), c.RemoteAddr())
 }
 
-// overloaded answers a connection over MaxConns 503 without reading its
-// request, and closes it with a lingering close so that the answer is not
-// lost to a reset while the web server still sends the request.
+// overloaded answers a connection over MaxConns 503 and closes it
+// (overload.Answer).
 func (s *Server) overloaded(c net.Conn) {
 	defer func() {
 		s.mu.Lock()
@@ -258,12 +244,7 @@ func (s *Server) overloaded(c net.Conn) {
 		s.mu.Unlock()
 		s.active.Done()
 	}()
-	_ = c.SetWriteDeadline(time.Now().Add(linger.Timeout))
-	if _, err := io.WriteString(c, overloaded); err != nil {
-		_ = c.Close()
-		return
-	}
-	linger.Close(c, c, s.readTimeout())
+	overload.Answer(c, overloaded, s.readTimeout())
 }
 
 // remove lets go of a served connection. As with net/http, ConnState hears
