@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gatewayd/gatewayd/core/event"
+	"github.com/gatewayd/gatewayd/internal/rawio"
 )
 
 // pool holds the connections to the upstream. Its bound is exact: a request
@@ -345,7 +346,7 @@ func (p *pool) dial(ctx context.Context) (*upstreamConn, error) {
 	p.open++
 	p.mu.Unlock()
 	p.report()
-	return newConn(nc, p.ioTimeout, p.native), nil
+	return newConn(rawio.Wrap(nc), p.ioTimeout, p.native), nil
 }
 
 // put gives back a connection taken with get: kept for reuse when keep is

@@ -272,7 +272,9 @@ func blockedSocketWrite() bool {
 	buf := make([]byte, 1<<20)
 	buf = buf[:runtime.Stack(buf, true)]
 	for g := range strings.SplitSeq(string(buf), "\n\n") {
-		if strings.Contains(g, "[IO wait") && strings.Contains(g, "poll.(*FD).Write(") {
+		// RawWrite: the front ends' connections write through
+		// internal/rawio.
+		if strings.Contains(g, "[IO wait") && (strings.Contains(g, "poll.(*FD).Write(") || strings.Contains(g, "poll.(*FD).RawWrite(")) {
 			return true
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/gatewayd/gatewayd/core/event"
 	"github.com/gatewayd/gatewayd/core/handler"
 	"github.com/gatewayd/gatewayd/internal/lograte"
+	"github.com/gatewayd/gatewayd/internal/rawio"
 	"github.com/gatewayd/gatewayd/internal/workers"
 	"github.com/gatewayd/gatewayd/protocol/internal/overload"
 )
@@ -166,7 +167,7 @@ func (s *Server) Serve(l net.Listener) error {
 			return err
 		}
 		delay = 0
-		c := s.newConn(rw)
+		c := s.newConn(rawio.Wrap(rw))
 		if c == nil {
 			continue
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatewayd/gatewayd/core/environ"
 	"github.com/gatewayd/gatewayd/internal/linger"
+	"github.com/gatewayd/gatewayd/internal/rawio"
 	"github.com/gatewayd/gatewayd/protocol/internal/overload"
 )
 
@@ -169,7 +170,7 @@ func (l watchListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		wc := &watchConn{Conn: c}
+		wc := &watchConn{Conn: rawio.Wrap(c)}
 		// Waiting for its first request counts as idle, as in nginx: a
 		// connection opened and left silent makes room first.
 		wc.idleSince.Store(time.Now().UnixNano())

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gatewayd/gatewayd/core/handler"
 	"github.com/gatewayd/gatewayd/internal/lograte"
+	"github.com/gatewayd/gatewayd/internal/rawio"
 	"github.com/gatewayd/gatewayd/internal/setting"
 	"github.com/gatewayd/gatewayd/internal/workers"
 	"github.com/gatewayd/gatewayd/protocol/internal/overload"
@@ -147,6 +148,7 @@ func (s *Server) Serve(l net.Listener) error {
 			return fmt.Errorf("scgi: accepting on %s: %w", l.Addr(), err)
 		}
 		backoff = 0
+		c = rawio.Wrap(c)
 		decision, closing := s.add(c)
 		switch {
 		case closing:
