@@ -39,7 +39,8 @@ const maxRW = 1 << 30
 // system calls. Everything else is the wrapped connection's.
 type Conn struct {
 	net.Conn
-	rc syscall.RawConn
+	rc  syscall.RawConn
+	net string // "tcp" or "unix", for errors
 
 	// One Read and one Write at a time: the poller's locks would serialize
 	// them anyway, and these hold the call's arguments for the callbacks,
@@ -60,12 +61,15 @@ type Conn struct {
 // Wrap returns c with raw reads and writes when it is a *net.TCPConn or a
 // *net.UnixConn (stream), and c itself otherwise.
 func Wrap(c net.Conn) net.Conn {
+	var network string
 	switch v := c.(type) {
 	case *net.TCPConn:
+		network = "tcp"
 	case *net.UnixConn:
-		if v.LocalAddr().Network() != "unix" {
+		if !isStream(v) {
 			return c // unixgram and unixpacket keep their message boundaries
 		}
+		network = "unix"
 	default:
 		return c
 	}
@@ -73,10 +77,18 @@ func Wrap(c net.Conn) net.Conn {
 	if err != nil {
 		return c
 	}
-	w := &Conn{Conn: c, rc: rc}
+	w := &Conn{Conn: c, rc: rc, net: network}
 	w.rfn = w.read
 	w.wfn = w.write
 	return w
+}
+
+// isStream reports whether a unix connection is SOCK_STREAM, as its local
+// address says (Go names the socket type there, even for an unnamed
+// socket); when there is none to ask, it is not taken.
+func isStream(c *net.UnixConn) bool {
+	a, ok := c.LocalAddr().(*net.UnixAddr)
+	return ok && a != nil && a.Net == "unix"
 }
 
 // SyscallConn gives the socket's RawConn, as the wrapped connection does.
@@ -137,7 +149,7 @@ func (c *Conn) opError(op string, err error, errno syscall.Errno) error {
 	if errno != 0 {
 		err = os.NewSyscallError(op, errno)
 	}
-	return &net.OpError{Op: op, Net: c.LocalAddr().Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+	return &net.OpError{Op: op, Net: c.net, Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 }
 
 // Read reads as net.Conn's Read does.

@@ -341,3 +341,38 @@ func TestUnixHasNoLinger(t *testing.T) {
 		t.Fatalf("SetLinger on a unix connection: %v, want ENOPROTOOPT", err)
 	}
 }
+
+// TestDialedUnixConnection: the FastCGI upstream wraps the side it dials,
+// whose local address is unnamed; its errors still name the network.
+func TestDialedUnixConnection(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "s")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			c.Close()
+		}
+	}()
+	d, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, ok := Wrap(d).(*Conn)
+	if !ok {
+		t.Fatal("dialed unix connection not wrapped")
+	}
+	defer w.Close()
+	w.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	var werr error
+	for werr == nil {
+		_, werr = w.Write(make([]byte, 64<<10))
+	}
+	var oe *net.OpError
+	if !errors.As(werr, &oe) || oe.Net != "unix" || !errors.Is(werr, syscall.EPIPE) && !errors.Is(werr, syscall.ECONNRESET) {
+		t.Fatalf("write to a closed peer: %v; want a unix *net.OpError around EPIPE or ECONNRESET", werr)
+	}
+}
