@@ -41,21 +41,31 @@ type Conn struct {
 	net.Conn
 	rc  syscall.RawConn
 	net string // "tcp" or "unix", for errors
+	r   half
+	w   half
+}
 
-	// One Read and one Write at a time: the poller's locks would serialize
-	// them anyway, and these hold the call's arguments for the callbacks,
-	// which are made once (a closure per call would be an allocation).
-	rmu  sync.Mutex
-	rbuf []byte
-	rn   int
-	rerr syscall.Errno
-	rfn  func(uintptr) bool
+// half is one direction's call: one at a time (the poller's locks would
+// serialize them anyway), its arguments kept here for the callback, which
+// is made once (a closure per call would be an allocation).
+type half struct {
+	mu  sync.Mutex
+	buf []byte
+	n   int
+	err syscall.Errno
+	fn  func(uintptr) bool
+}
 
-	wmu  sync.Mutex
-	wbuf []byte
-	wn   int
-	werr syscall.Errno
-	wfn  func(uintptr) bool
+// run makes one call: wait is the RawConn's Read or Write, which calls
+// h.fn until it reports done, waiting on the poller between.
+func (h *half) run(p []byte, wait func(func(uintptr) bool) error) (n int, errno syscall.Errno, err error) {
+	h.mu.Lock()
+	h.buf, h.n, h.err = p, 0, 0
+	err = wait(h.fn)
+	n, errno = h.n, h.err
+	h.buf = nil
+	h.mu.Unlock()
+	return n, errno, err
 }
 
 // Wrap returns c with raw reads and writes when it is a *net.TCPConn or a
@@ -78,8 +88,8 @@ func Wrap(c net.Conn) net.Conn {
 		return c
 	}
 	w := &Conn{Conn: c, rc: rc, net: network}
-	w.rfn = w.read
-	w.wfn = w.write
+	w.r.fn = w.read
+	w.w.fn = w.write
 	return w
 }
 
@@ -98,26 +108,26 @@ func (c *Conn) SyscallConn() (syscall.RawConn, error) { return c.rc, nil }
 func (c *Conn) read(fd uintptr) bool {
 	for {
 		r, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd,
-			uintptr(unsafe.Pointer(unsafe.SliceData(c.rbuf))), uintptr(len(c.rbuf)),
+			uintptr(unsafe.Pointer(unsafe.SliceData(c.r.buf))), uintptr(len(c.r.buf)),
 			syscall.MSG_DONTWAIT, 0, 0)
 		switch e {
 		case 0:
-			c.rn = int(r)
+			c.r.n = int(r)
 			return true
 		case syscall.EINTR:
 		case syscall.EAGAIN:
 			return false
 		default:
-			c.rerr = e
+			c.r.err = e
 			return true
 		}
 	}
 }
 
-// write sends what is left of wbuf for Write; false means "not ready, wait".
+// write sends what is left of w.buf for Write; false means "not ready, wait".
 func (c *Conn) write(fd uintptr) bool {
-	for c.wn < len(c.wbuf) {
-		p := c.wbuf[c.wn:]
+	for c.w.n < len(c.w.buf) {
+		p := c.w.buf[c.w.n:]
 		if len(p) > maxRW {
 			p = p[:maxRW]
 		}
@@ -126,12 +136,12 @@ func (c *Conn) write(fd uintptr) bool {
 			syscall.MSG_DONTWAIT|syscall.MSG_NOSIGNAL, 0, 0)
 		switch e {
 		case 0:
-			c.wn += int(r)
+			c.w.n += int(r)
 		case syscall.EINTR:
 		case syscall.EAGAIN:
 			return false
 		default:
-			c.werr = e
+			c.w.err = e
 			return true
 		}
 	}
@@ -160,12 +170,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 	if len(p) > maxRW {
 		p = p[:maxRW]
 	}
-	c.rmu.Lock()
-	c.rbuf, c.rn, c.rerr = p, 0, 0
-	err := c.rc.Read(c.rfn)
-	n, e := c.rn, c.rerr
-	c.rbuf = nil
-	c.rmu.Unlock()
+	n, e, err := c.r.run(p, c.rc.Read)
 	switch {
 	case err != nil || e != 0:
 		return 0, c.opError("read", err, e)
@@ -177,12 +182,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 
 // Write writes as net.Conn's Write does: all of p, or an error.
 func (c *Conn) Write(p []byte) (int, error) {
-	c.wmu.Lock()
-	c.wbuf, c.wn, c.werr = p, 0, 0
-	err := c.rc.Write(c.wfn)
-	n, e := c.wn, c.werr
-	c.wbuf = nil
-	c.wmu.Unlock()
+	n, e, err := c.w.run(p, c.rc.Write)
 	if err != nil || e != 0 {
 		return n, c.opError("write", err, e)
 	}
