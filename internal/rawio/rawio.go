@@ -204,7 +204,15 @@ func (c *Conn) SetLinger(sec int) error {
 	return c.opError("set", nil, syscall.ENOPROTOOPT)
 }
 
-// ReadFrom keeps the wrapped connection's sendfile and splice.
+// ReadFrom keeps a TCP connection's sendfile and splice. A unix one has
+// no io.ReaderFrom (its ReadFrom is the datagram one), so the bytes are
+// copied through Write.
 func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
-	return c.Conn.(io.ReaderFrom).ReadFrom(r)
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(writerOnly{c}, r)
 }
+
+// writerOnly hides Conn's ReadFrom from io.Copy, which would call it again.
+type writerOnly struct{ io.Writer }

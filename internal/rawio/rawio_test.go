@@ -260,37 +260,43 @@ func TestBlockingDescriptorDoesNotBlock(t *testing.T) {
 }
 
 // TestKeepsWhatCallersLookFor: the interfaces callers find on a TCP or unix
-// connection are still there, and reach the socket.
+// connection are still there, and reach the socket. A unix socket has no
+// io.ReaderFrom of its own (its ReadFrom is the datagram one): the copy
+// goes through Write.
 func TestKeepsWhatCallersLookFor(t *testing.T) {
-	w, peer := pair(t, "tcp")
-	var c net.Conn = w
-	if _, ok := c.(syscall.Conn); !ok {
-		t.Fatal("no SyscallConn")
-	}
-	if _, ok := c.(interface{ SetLinger(int) error }); !ok {
-		t.Fatal("no SetLinger")
-	}
-	f, err := os.CreateTemp(t.TempDir(), "body")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	body := bytes.Repeat([]byte("sendfile "), 100000)
-	f.Write(body)
-	f.Seek(0, 0)
-	got := make(chan []byte, 1)
-	go func() {
-		b, _ := io.ReadAll(peer)
-		got <- b
-	}()
-	if n, err := c.(io.ReaderFrom).ReadFrom(f); err != nil || n != int64(len(body)) {
-		t.Fatalf("ReadFrom: %d, %v", n, err)
-	}
-	if err := c.(interface{ CloseWrite() error }).CloseWrite(); err != nil {
-		t.Fatal(err)
-	}
-	if b := <-got; !bytes.Equal(b, body) {
-		t.Fatalf("peer got %d bytes, want %d", len(b), len(body))
+	for _, network := range networks {
+		t.Run(network, func(t *testing.T) {
+			w, peer := pair(t, network)
+			var c net.Conn = w
+			if _, ok := c.(syscall.Conn); !ok {
+				t.Fatal("no SyscallConn")
+			}
+			if _, ok := c.(interface{ SetLinger(int) error }); !ok {
+				t.Fatal("no SetLinger")
+			}
+			f, err := os.CreateTemp(t.TempDir(), "body")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			body := bytes.Repeat([]byte("sendfile "), 100000)
+			f.Write(body)
+			f.Seek(0, 0)
+			got := make(chan []byte, 1)
+			go func() {
+				b, _ := io.ReadAll(peer)
+				got <- b
+			}()
+			if n, err := c.(io.ReaderFrom).ReadFrom(f); err != nil || n != int64(len(body)) {
+				t.Fatalf("ReadFrom: %d, %v", n, err)
+			}
+			if err := c.(interface{ CloseWrite() error }).CloseWrite(); err != nil {
+				t.Fatal(err)
+			}
+			if b := <-got; !bytes.Equal(b, body) {
+				t.Fatalf("peer got %d bytes, want %d", len(b), len(body))
+			}
+		})
 	}
 }
 
