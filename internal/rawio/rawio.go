@@ -23,7 +23,6 @@
 package rawio
 
 import (
-	"errors"
 	"io"
 	"net"
 	"os"
@@ -152,8 +151,7 @@ func (c *Conn) write(fd uintptr) bool {
 // the connection's addresses around a deadline error, net.ErrClosed or an
 // *os.SyscallError.
 func (c *Conn) opError(op string, err error, errno syscall.Errno) error {
-	var oe *net.OpError
-	if errors.As(err, &oe) {
+	if oe, ok := err.(*net.OpError); ok {
 		err = oe.Err // the RawConn's "raw-read" wrapping
 	}
 	if errno != 0 {
