@@ -112,6 +112,11 @@ func (h *harness) hello(ctx context.Context, mode, addr string) error {
 // The returned function, called once the scenario's runs are done, adds
 // the server's memory to the report.
 func (h *harness) serveWith(ctx context.Context, protocol, addr string) (func(), error) {
+	return h.serveWithAs(ctx, protocol, "gatewayd.ServeWith, "+protocol, addr)
+}
+
+// serveWithAs is serveWith with the name of the server's memory row.
+func (h *harness) serveWithAs(ctx context.Context, protocol, name, addr string) (func(), error) {
 	common, err := gatewaydCommon()
 	if err != nil {
 		return nil, err
@@ -129,7 +134,7 @@ func (h *harness) serveWith(ctx context.Context, protocol, addr string) (func(),
 	if err != nil {
 		return nil, err
 	}
-	return h.watchMemory("gatewayd.ServeWith, "+protocol, p)
+	return h.watchMemory(name, p)
 }
 
 // gatewayd starts `gatewayd serve` with the YAML config and waits for addr.

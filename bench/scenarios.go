@@ -169,6 +169,14 @@ func (h *harness) fastcgi(ctx context.Context) error {
 		return err
 	}
 	defer mem()
+	// gatewayd's HTTP listener behind the same proxy as net/http: issue 12's
+	// "behind nginx with keep-alive" pair.
+	swHTTP := h.sock("servewith-http-proxied")
+	memHTTP, err := h.serveWithAs(ctx, "http", "gatewayd.ServeWith, http behind nginx", swHTTP)
+	if err != nil {
+		return err
+	}
+	defer memHTTP()
 	// One nginx per side, each running the docs' recipe unchanged.
 	urls := map[string]string{}
 	for _, side := range []struct{ key, recipe, upstream string }{
@@ -195,14 +203,19 @@ func (h *harness) fastcgi(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	proxy, err := h.nginxServer(ctx, "nginx-proxy", `    location / {
+	proxies := map[string]string{}
+	for name, upstream := range map[string]string{"nginx-proxy": proxied, "nginx-proxy-gw": swHTTP} {
+		u, err := h.nginxServer(ctx, name, `    location / {
         proxy_http_version 1.1;
         proxy_set_header Connection "";
         proxy_pass http://hello;
-    }`, fmt.Sprintf("upstream hello {\n    server %s;\n    keepalive %d;\n}\n", proxied, keep))
-	if err != nil {
-		return err
+    }`, fmt.Sprintf("upstream hello {\n    server %s;\n    keepalive %d;\n}\n", upstream, keep))
+		if err != nil {
+			return err
+		}
+		proxies[name] = u
 	}
+	proxy := proxies["nginx-proxy"]
 	// The targets are those of issue 12, on the path users run.
 	fcgiTarget := target{MinRate: 2.5, MaxP99: 1}
 	if err := h.compare(ctx, "nginx alone", []step{
@@ -217,6 +230,8 @@ func (h *harness) fastcgi(ctx context.Context) error {
 		{setup: "nginx → net/http (proxy_pass, keep-alive)", url: proxy + "/hello"},
 		{setup: "same ServeWith rounds, against the proxy", sameAs: "nginx → gatewayd.ServeWith (metrics on)",
 			ref: "nginx → net/http (proxy_pass, keep-alive)", target: target{MinRate: 1.2, MaxP99: 1}},
+		{setup: "nginx → gatewayd.ServeWith (HTTP, proxy_pass)", url: proxies["nginx-proxy-gw"] + "/hello",
+			ref: "nginx → net/http (proxy_pass, keep-alive)", target: target{MinRate: 0.9}},
 	}); err != nil {
 		return err
 	}
