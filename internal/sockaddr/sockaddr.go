@@ -56,3 +56,15 @@ func parse(s string, dial bool) (Addr, error) {
 	}
 	return Addr{Network: "tcp", Address: s}, nil
 }
+
+// Peer is how a log line names a connection's peer: its address, or
+// "unix" for a unix socket peer without a name (a web server's end of a
+// unix socket has none; Linux shows an unnamed one as "" or "@").
+func Peer(a net.Addr) string {
+	if a != nil {
+		if s := a.String(); s != "" && s != "@" {
+			return s
+		}
+	}
+	return "unix"
+}

@@ -2,6 +2,7 @@ package sockaddr
 
 import (
 	"errors"
+	"net"
 	"testing"
 )
 
@@ -37,6 +38,23 @@ func TestParse(t *testing.T) {
 			t.Errorf("ParseDial(%q) = %v, %v; want an error", tc.in, got, err)
 		case tc.dial != (Addr{}) && (err != nil || got != tc.dial):
 			t.Errorf("ParseDial(%q) = %v, %v; want %v", tc.in, got, err, tc.dial)
+		}
+	}
+}
+
+func TestPeer(t *testing.T) {
+	for _, c := range []struct {
+		a    net.Addr
+		want string
+	}{
+		{nil, "unix"},
+		{&net.UnixAddr{Net: "unix"}, "unix"},
+		{&net.UnixAddr{Name: "@", Net: "unix"}, "unix"},
+		{&net.UnixAddr{Name: "/run/gw.sock", Net: "unix"}, "/run/gw.sock"},
+		{&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 4000}, "127.0.0.1:4000"},
+	} {
+		if got := Peer(c.a); got != c.want {
+			t.Errorf("Peer(%v) = %q, want %q", c.a, got, c.want)
 		}
 	}
 }

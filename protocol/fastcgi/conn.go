@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/gatewayd/gatewayd/internal/sockaddr"
 	"github.com/gatewayd/gatewayd/protocol/internal/writedeadline"
 )
 
@@ -88,7 +89,7 @@ func (c *conn) logger() *zap.Logger {
 	if l := c.log.Load(); l != nil {
 		return l
 	}
-	c.log.CompareAndSwap(nil, c.srv.log.With(zap.Stringer("remote", remoteAddr(c.rwc))))
+	c.log.CompareAndSwap(nil, c.srv.log.With(zap.String("remote", sockaddr.Peer(c.rwc.RemoteAddr()))))
 	return c.log.Load()
 }
 

@@ -362,14 +362,3 @@ func (s *Server) stopAcceptingLocked() []*conn {
 	}
 	return conns
 }
-
-type stringer string
-
-func (s stringer) String() string { return string(s) }
-
-func remoteAddr(c net.Conn) stringer {
-	if a := c.RemoteAddr(); a != nil && a.String() != "" {
-		return stringer(a.String())
-	}
-	return "unix"
-}

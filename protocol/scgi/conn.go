@@ -15,6 +15,7 @@ import (
 
 	"github.com/gatewayd/gatewayd/core/handler"
 	"github.com/gatewayd/gatewayd/internal/linger"
+	"github.com/gatewayd/gatewayd/internal/sockaddr"
 	"github.com/gatewayd/gatewayd/protocol/internal/writedeadline"
 )
 
@@ -71,7 +72,7 @@ func (s *Server) serve(ctx context.Context, c net.Conn, br *bufio.Reader) {
 		if isTimeout(res.Err) {
 			msg = "scgi: the peer read nothing within write_timeout; resetting the connection"
 		}
-		s.log().Warn(msg, zap.String("remote", remote(c)), zap.Int("status", res.Status),
+		s.log().Warn(msg, zap.String("remote", sockaddr.Peer(c.RemoteAddr())), zap.Int("status", res.Status),
 			zap.Int64("bytes_out", res.BytesOut), zap.Error(res.Err))
 		reset(c)
 		return
@@ -86,27 +87,20 @@ func (s *Server) refuse(c net.Conn, err error) {
 	switch {
 	case err == io.EOF:
 		// Connected and left without a byte: a health check.
-		s.log().Debug("scgi: connection closed before a request", zap.String("remote", remote(c)))
+		s.log().Debug("scgi: connection closed before a request", zap.String("remote", sockaddr.Peer(c.RemoteAddr())))
 		return
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		if ok, n := s.badInput.Allow(time.Now()); ok {
 			s.log().Warn("scgi: timed out reading the request head; closing",
-				zap.String("remote", remote(c)), zap.Duration("read_timeout", s.readTimeout()),
+				zap.String("remote", sockaddr.Peer(c.RemoteAddr())), zap.Duration("read_timeout", s.readTimeout()),
 				zap.Int64("suppressed", n))
 		}
 		return
 	}
 	if ok, n := s.badInput.Allow(time.Now()); ok {
-		s.log().Warn("scgi: bad request head; closing", zap.String("remote", remote(c)), zap.Error(err),
+		s.log().Warn("scgi: bad request head; closing", zap.String("remote", sockaddr.Peer(c.RemoteAddr())), zap.Error(err),
 			zap.Int64("suppressed", n))
 	}
-}
-
-func remote(c net.Conn) string {
-	if a := c.RemoteAddr(); a != nil {
-		return a.String()
-	}
-	return ""
 }
 
 // reset aborts the connection so that the peer reads an error (RST), not a

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gatewayd/gatewayd/internal/linger"
 	"github.com/gatewayd/gatewayd/internal/lograte"
+	"github.com/gatewayd/gatewayd/internal/sockaddr"
 )
 
 // MaxAnswering bounds the connections over max_conns being answered
@@ -88,18 +89,7 @@ type Log struct{ limit lograte.Limiter }
 // line went out within the interval.
 func (l *Log) Refused(log *zap.Logger, msg string, maxConns int, remote net.Addr) {
 	if ok, n := l.limit.Allow(time.Now()); ok {
-		log.Warn(msg, zap.Int("max_conns", maxConns), zap.String("remote", name(remote)),
+		log.Warn(msg, zap.Int("max_conns", maxConns), zap.String("remote", sockaddr.Peer(remote)),
 			zap.Int64("suppressed", n))
 	}
-}
-
-// name is how the line names a peer: its address, or "unix" for an
-// unnamed unix socket peer (a web server's end of a unix socket has none).
-func name(a net.Addr) string {
-	if a != nil {
-		if s := a.String(); s != "" && s != "@" {
-			return s
-		}
-	}
-	return "unix"
 }

@@ -31,11 +31,6 @@ func TestLogOneLinePerInterval(t *testing.T) {
 	if f["max_conns"] != int64(8) || f["remote"] != "127.0.0.1:4000" || f["suppressed"] != int64(0) {
 		t.Errorf("fields %v", f)
 	}
-	for _, a := range []net.Addr{nil, &net.UnixAddr{Net: "unix"}, &net.UnixAddr{Name: "@", Net: "unix"}} {
-		if got := name(a); got != "unix" {
-			t.Errorf("name(%v) = %q, want unix", a, got)
-		}
-	}
 }
 
 // TestAdmit: served within max_conns; over it answered while fewer than
