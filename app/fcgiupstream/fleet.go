@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -266,7 +267,7 @@ func (f *fleet) leave(w *waiter) {
 	defer f.mu.Unlock()
 	for i, o := range f.queue {
 		if o == w {
-			f.queue = append(f.queue[:i], f.queue[i+1:]...)
+			f.queue = slices.Delete(f.queue, i, i+1)
 			f.waiting.Add(-1)
 			if i == 0 {
 				f.notify()

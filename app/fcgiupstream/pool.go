@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -254,7 +255,7 @@ func (p *pool) leave(w *waiter) {
 	if !w.handed {
 		for i, o := range p.queue {
 			if o == w {
-				p.queue = append(p.queue[:i], p.queue[i+1:]...)
+				p.queue = slices.Delete(p.queue, i, i+1)
 				break
 			}
 		}
