@@ -230,14 +230,14 @@ func TestCombine(t *testing.T) {
 	row := combine([]sample{
 		{res: wrkResult{Requests: 100, ReqPerSec: 10, P99: 9 * ms, Non2xx: 1}, cpu: cpuSplit{App: 10 * time.Microsecond}, foreign: 0.3},
 		{res: wrkResult{Requests: 300, ReqPerSec: 30, P99: 2 * ms, SocketErrors: 2}, cpu: cpuSplit{App: 30 * time.Microsecond}},
-		{res: wrkResult{Requests: 200, ReqPerSec: 20, P99: 300 * ms}, cpu: cpuSplit{Nginx: 6 * time.Microsecond, App: 20 * time.Microsecond}},
+		{res: wrkResult{Requests: 200, ReqPerSec: 20, P99: 300 * ms}, cpu: cpuSplit{Nginx: 6 * time.Microsecond, App: 20 * time.Microsecond, PHP: 3 * time.Microsecond}},
 	})
 	want := wrkResult{Requests: 600, ReqPerSec: 20, P99: 9 * ms, Non2xx: 1, SocketErrors: 2}
 	if row.Res != want {
 		t.Fatalf("got %+v\nwant %+v", row.Res, want)
 	}
 	// CPU per request over all rounds: (1000 + 9000 + 4000) µs / 600.
-	if row.CPU.App != 14000*time.Microsecond/600 || row.CPU.Nginx != 1200*time.Microsecond/600 {
+	if row.CPU.App != 14000*time.Microsecond/600 || row.CPU.Nginx != 1200*time.Microsecond/600 || row.CPU.PHP != 600*time.Microsecond/600 {
 		t.Fatalf("CPU %+v", row.CPU)
 	}
 	if row.Spread != 0.5 || row.Foreign < 0.0999 || row.Foreign > 0.1001 {
@@ -259,6 +259,28 @@ func TestSpread(t *testing.T) {
 	}
 }
 
+func TestKindOf(t *testing.T) {
+	for name, want := range map[string]processKind{
+		"nginx-php": kindNginx, "nginx-gatewayd": kindNginx, "php-fpm-gatewayd": kindPHP,
+		"gatewayd-php-native": kindApp, "nethttp": kindApp, "uwsgi": kindApp, "fcgiwrap": kindApp,
+	} {
+		if got := kindOf(name); got != want {
+			t.Errorf("kindOf(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+func TestPerRequest(t *testing.T) {
+	before := cpuSplit{Nginx: time.Second, App: 2 * time.Second, PHP: 3 * time.Second}
+	after := cpuSplit{Nginx: 2 * time.Second, App: 4 * time.Second, PHP: 6 * time.Second}
+	if got, want := after.perRequest(before, 1000), (cpuSplit{Nginx: time.Millisecond, App: 2 * time.Millisecond, PHP: 3 * time.Millisecond}); got != want {
+		t.Errorf("perRequest = %+v, want %+v", got, want)
+	}
+	if got := after.perRequest(before, 0); got != (cpuSplit{}) {
+		t.Errorf("perRequest of no requests = %+v", got)
+	}
+}
+
 func TestMarkdown(t *testing.T) {
 	r := report{
 		machine: "test box",
@@ -267,6 +289,9 @@ func TestMarkdown(t *testing.T) {
 		Load: []loadRow{
 			{Group: "g", Setup: "base", Res: wrkResult{ReqPerSec: 1000, P99: 4 * time.Millisecond}, CPU: cpuSplit{Nginx: 30 * time.Microsecond, App: 60 * time.Microsecond}},
 			{Group: "g", Setup: "ours", Res: wrkResult{ReqPerSec: 2500, P99: 2 * time.Millisecond}, Spread: 0.03, Foreign: 0.25, CPU: cpuSplit{Nginx: 20 * time.Microsecond, App: 25 * time.Microsecond}, Ref: "base", Target: target{MinRate: 2, MaxP99: 1}},
+			{Group: "p", Setup: "nginx", Res: wrkResult{ReqPerSec: 1000, P99: time.Millisecond}, CPU: cpuSplit{Nginx: 60 * time.Microsecond, App: time.Microsecond / 4, PHP: 100 * time.Microsecond}},
+			{Group: "p", Setup: "gw", Res: wrkResult{ReqPerSec: 1000, P99: time.Millisecond}, CPU: cpuSplit{Nginx: time.Microsecond / 4, App: 80 * time.Microsecond, PHP: 90 * time.Microsecond}, Ref: "nginx"},
+			{Group: "q", Setup: "alone", Res: wrkResult{ReqPerSec: 1000, P99: time.Millisecond}, CPU: cpuSplit{App: 27500 * time.Nanosecond}},
 			{Group: "h", Setup: "base", Res: wrkResult{ReqPerSec: 1000, P99: time.Millisecond}},
 			{Group: "h", Setup: "ours", Res: wrkResult{ReqPerSec: 1100, P99: time.Millisecond, Non2xx: 1}, Foreign: -1, Ref: "base", Target: target{MinRate: 1}},
 		},
@@ -280,8 +305,13 @@ func TestMarkdown(t *testing.T) {
 	for _, want := range []string{
 		"Measured 2026-01-02 on test box.",
 		"servers and nginx on CPU 0, wrk on CPU 1",
-		"| g | base | 1000 | 4.00 | 0 | 30 + 60 | 0% |  |  |  |  |  |",
-		"| g | ours | 2500 ±3% | 2.00 | 0 | 20 + 25 | 25% | 2.50× | 0.50× | 2.00× | ≥ 2.0× req/s, p99 ≤ 1× | yes |",
+		"| g | base | 1000 | 4.00 | 0 | nginx 30 + app 60 | 0% |  |  |  |  |  |",
+		"| g | ours | 2500 ±3% | 2.00 | 0 | nginx 20 + app 25 | 25% | 2.50× | 0.50× | 2.00× | ≥ 2.0× req/s, p99 ≤ 1× | yes |",
+		// php-fpm's part stands beside the server's; an idle peer's
+		// quarter microsecond is left out of the text, not of the ratio.
+		"| p | nginx | 1000 | 1.00 | 0 | nginx 60 + php-fpm 100 | 0% |",
+		"| p | gw | 1000 | 1.00 | 0 | app 80 + php-fpm 90 | 0% | 1.00× | 1.00× | 0.94× |",
+		"| q | alone | 1000 | 1.00 | 0 | 27.5 | 0% |",
 		"| h | ours | 1100 | 1.00 | 1 | — | — | 1.10× | 1.00× |  | ≥ 1.0× req/s | **no** |", // an error fails the target
 		"| gw | 4.00 | 0.00 | 4.00 | 0.00 | 2.00× | ≤ 1.5× | **no** |",
 		"| sw | 10.0 | 30.0 | 50.0 | idle ≤ 15 MB, peak ≤ 40 MB | **no** |", // the peak is over

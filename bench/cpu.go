@@ -13,18 +13,53 @@ import (
 // Linux the harness runs on (it is fixed by the kernel ABI for x86 and arm).
 const clockTick = 10 * time.Millisecond
 
-// cpuSplit is CPU time the server side spent, split into nginx and the rest
-// (the app side: gatewayd, net/http, uWSGI, php-fpm, fcgiwrap, scripts).
+// cpuSplit is CPU time the server side spent, split by process: nginx,
+// php-fpm, and the rest (App: the server a row measures, gatewayd,
+// net/http, uWSGI or fcgiwrap, with the scripts it runs). php-fpm has a part
+// of its own so that gatewayd's time in front of it is read beside nginx's.
 type cpuSplit struct {
-	Nginx, App time.Duration
+	Nginx, App, PHP time.Duration
+}
+
+// total is the whole server side's time.
+func (s cpuSplit) total() time.Duration { return s.Nginx + s.App + s.PHP }
+
+// plus adds o times n to s: combine's sum over rounds, weighted by requests.
+func (s cpuSplit) plus(o cpuSplit, n time.Duration) cpuSplit {
+	return cpuSplit{Nginx: s.Nginx + o.Nginx*n, App: s.App + o.App*n, PHP: s.PHP + o.PHP*n}
+}
+
+// div divides every part by n.
+func (s cpuSplit) div(n time.Duration) cpuSplit {
+	return cpuSplit{Nginx: s.Nginx / n, App: s.App / n, PHP: s.PHP / n}
+}
+
+// processKind is the part of a cpuSplit a peer's time goes to, by the name
+// the harness started it under.
+type processKind int
+
+const (
+	kindApp processKind = iota
+	kindNginx
+	kindPHP
+)
+
+func kindOf(name string) processKind {
+	switch {
+	case strings.HasPrefix(name, "nginx"):
+		return kindNginx
+	case strings.HasPrefix(name, "php-fpm"):
+		return kindPHP
+	}
+	return kindApp
 }
 
 // cpuNow sums user and system time, including reaped children's, of every
 // process in the groups of the peers started so far.
 func (h *harness) cpuNow() cpuSplit {
-	groups := map[int]bool{} // pgid → is nginx
+	groups := map[int]processKind{} // pgid → kind
 	for _, p := range h.procs {
-		groups[p.cmd.Process.Pid] = strings.HasPrefix(p.name, "nginx")
+		groups[p.cmd.Process.Pid] = kindOf(p.name)
 	}
 	var s cpuSplit
 	entries, err := os.ReadDir("/proc")
@@ -43,14 +78,18 @@ func (h *harness) cpuNow() cpuSplit {
 		if !ok {
 			continue
 		}
-		isNginx, ours := groups[pgrp]
+		kind, ours := groups[pgrp]
 		if !ours {
 			continue
 		}
-		if isNginx {
-			s.Nginx += time.Duration(ticks) * clockTick
-		} else {
-			s.App += time.Duration(ticks) * clockTick
+		t := time.Duration(ticks) * clockTick
+		switch kind {
+		case kindNginx:
+			s.Nginx += t
+		case kindPHP:
+			s.PHP += t
+		default:
+			s.App += t
 		}
 	}
 	return s
@@ -88,7 +127,7 @@ func (s cpuSplit) perRequest(before cpuSplit, n int64) cpuSplit {
 	if n <= 0 {
 		return cpuSplit{}
 	}
-	return cpuSplit{Nginx: (s.Nginx - before.Nginx) / time.Duration(n), App: (s.App - before.App) / time.Duration(n)}
+	return s.plus(before, -1).div(time.Duration(n))
 }
 
 // coreTimes is what /proc/stat says of a set of CPUs: ticks spent busy

@@ -90,7 +90,7 @@ func (r *report) markdown() string {
 		fmt.Fprintf(&b, "wrk: 1 thread, %d connections, %v warm-up, then %d × %v per row, interleaved with the other side; "+
 			"req/s and p99 are the median of the rounds, ± half their range; %s; pools of %d.\n",
 			r.opt.conns, r.opt.warmup, r.opt.rounds, r.opt.duration, pin, r.opt.workers)
-		b.WriteString("\n| scenario | setup | req/s | p99 ms | errors | CPU µs/req nginx + app | other load | req/s ratio | p99 ratio | CPU/req ratio | target | met |\n")
+		b.WriteString("\n| scenario | setup | req/s | p99 ms | errors | CPU µs/req nginx + app + php-fpm | other load | req/s ratio | p99 ratio | CPU/req ratio | target | met |\n")
 		b.WriteString("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |\n")
 		for _, row := range r.Load {
 			rate, p99, cpu, met := "", "", "", ""
@@ -101,7 +101,7 @@ func (r *report) markdown() string {
 				// How many of this row's requests fit in the CPU time one
 				// of the reference's takes: the throughput ratio a
 				// saturated, undisturbed server CPU would show.
-				if mine, theirs := row.CPU.Nginx+row.CPU.App, ref.CPU.Nginx+ref.CPU.App; mine > 0 && theirs > 0 {
+				if mine, theirs := row.CPU.total(), ref.CPU.total(); mine > 0 && theirs > 0 {
 					cpu = fmt.Sprintf("%.2f×", float64(theirs)/float64(mine))
 				}
 				ok := (row.Target.MinRate == 0 || rr >= row.Target.MinRate) &&
@@ -169,18 +169,29 @@ func reqs(row loadRow) string {
 	return fmt.Sprintf("%.0f ±%.0f%%", row.Res.ReqPerSec, row.Spread*100)
 }
 
-// String is "nginx + app" in microseconds, or the app alone without nginx
-// (or with less than half a microsecond of it: an idle nginx of another row
-// that woke during the round, not nginx in this row's path).
+// String is "nginx + app + php-fpm" in microseconds, each part named, and
+// only the parts of the row's path: less than half a microsecond is an idle
+// peer of another row that woke during the round. A row without nginx and
+// php-fpm is the app's number alone.
 func (c cpuSplit) String() string {
 	us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+	const idle = time.Microsecond / 2
 	switch {
 	case c == cpuSplit{}:
 		return "—"
-	case c.Nginx < time.Microsecond/2:
+	case c.Nginx < idle && c.PHP < idle:
 		return fmt.Sprintf("%.1f", us(c.App))
 	}
-	return fmt.Sprintf("%.0f + %.0f", us(c.Nginx), us(c.App))
+	var parts []string
+	for _, p := range []struct {
+		name string
+		d    time.Duration
+	}{{"nginx", c.Nginx}, {"app", c.App}, {"php-fpm", c.PHP}} {
+		if p.d >= idle {
+			parts = append(parts, fmt.Sprintf("%s %.0f", p.name, us(p.d)))
+		}
+	}
+	return strings.Join(parts, " + ")
 }
 
 func (r *report) loadRef(row loadRow) (loadRow, bool) {

@@ -110,8 +110,7 @@ func combine(samples []sample) loadRow {
 		rates = append(rates, s.res.ReqPerSec)
 		p50s = append(p50s, float64(s.res.P50))
 		p99s = append(p99s, float64(s.res.P99))
-		cpu.Nginx += s.cpu.Nginx * time.Duration(s.res.Requests)
-		cpu.App += s.cpu.App * time.Duration(s.res.Requests)
+		cpu = cpu.plus(s.cpu, time.Duration(s.res.Requests))
 		row.Foreign += s.foreign / float64(len(samples))
 	}
 	row.Res.ReqPerSec = median(rates)
@@ -119,7 +118,7 @@ func combine(samples []sample) loadRow {
 	row.Res.P99 = time.Duration(median(p99s))
 	row.Spread = spread(rates)
 	if row.Res.Requests > 0 {
-		row.CPU = cpuSplit{Nginx: cpu.Nginx / time.Duration(row.Res.Requests), App: cpu.App / time.Duration(row.Res.Requests)}
+		row.CPU = cpu.div(time.Duration(row.Res.Requests))
 	}
 	return row
 }

@@ -171,7 +171,7 @@ func (h *harness) load(ctx context.Context, url string, first bool, conns int) (
 	if err != nil {
 		return sample{}, err
 	}
-	ours := after.Nginx - before.Nginx + after.App - before.App
+	ours := after.total() - before.total()
 	return sample{
 		res:     res,
 		cpu:     after.perRequest(before, res.Requests),
