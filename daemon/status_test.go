@@ -202,8 +202,12 @@ log: {slow_request: %s}
 	// One more of each waits: the CGI queue and the upstream pool are full.
 	send(5, "/cgi/slow.cgi?n=5", "")
 	send(6, "/php/stuck.php?n=6", "")
-	s := waitFor("the CGI queue and the upstream pool full", func(s status.Snapshot) bool {
-		return route(s, "/cgi").Pool.Waiting == 1 && route(s, "/php").Pool.Waiting == 1
+	// The page reads the requests in flight, then the pools: a request
+	// that begins between the two reads is in a pool's count and not yet
+	// in the list, so the wait is for a page that shows all seven too.
+	s := waitFor("the CGI queue and the upstream pool full, seven requests listed", func(s status.Snapshot) bool {
+		return route(s, "/cgi").Pool.Waiting == 1 && route(s, "/php").Pool.Waiting == 1 &&
+			s.InFlight == 7 && len(s.Requests) == 7
 	})
 
 	// The JSON: five requests at work, two waiting, the pools full.
