@@ -32,17 +32,17 @@ func TestConnectionsReadRaw(t *testing.T) {
 		t.Fatal("the request never reached the app")
 	}
 	s.mu.Lock()
-	var kinds []net.Conn
+	var conns []net.Conn
 	for c := range s.conns {
-		kinds = append(kinds, c)
+		conns = append(conns, c)
 	}
 	s.mu.Unlock()
 	close(release)
 	<-done
-	if len(kinds) != 1 {
-		t.Fatalf("%d connections held while a request runs, want 1", len(kinds))
+	if len(conns) != 1 {
+		t.Fatalf("%d connections held while a request runs, want 1", len(conns))
 	}
-	if _, ok := kinds[0].(*rawio.Conn); !ok {
-		t.Errorf("connection is a %T, not a *rawio.Conn", kinds[0])
+	if _, ok := conns[0].(*rawio.Conn); !ok {
+		t.Errorf("connection is a %T, not a *rawio.Conn", conns[0])
 	}
 }
